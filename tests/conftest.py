@@ -1,0 +1,125 @@
+"""Shared fixtures: runtime folders, settings, and the databases the integration
+tests run on — a SQLite file and a throw-away PostgreSQL cluster started from the
+installed server binaries. A PostgreSQL that cannot start is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from vault import db
+from vault.config import Settings, load_settings
+from vault.runtime import init_runtime
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.fail(
+            "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin). "
+            "`make test` installs Debian's postgresql package; run it instead of pytest."
+        )
+    return Path(found[-1]).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A private PostgreSQL cluster on a Unix socket; yields a base URL without database."""
+    bindir = _pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="vault-pg-"))
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        # PostgreSQL refuses to run as root: run it as the postgres system user.
+        shutil.chown(root, "postgres", "postgres")
+        shutil.chown(sock, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "vault",
+         "--no-sync", "-E", "UTF8", "--locale", "C"],
+        check=True, capture_output=True,
+    )
+    log = root / "server.log"
+    started = subprocess.run(
+        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
+         "-o", f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off "
+               "-c full_page_writes=off -c max_connections=200",
+         "start"],
+        capture_output=True, text=True,
+    )
+    if started.returncode != 0:
+        detail = log.read_text() if log.exists() else started.stderr
+        pytest.fail(f"PostgreSQL did not start:\n{detail}")
+    try:
+        yield f"postgresql+psycopg://vault@/{{db}}?host={sock}&port={port}"
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _create_pg_database(base: str) -> str:
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    url = base.format(db="postgres").replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base.format(db=name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'vault.db'}"
+    else:
+        url = _create_pg_database(request.getfixturevalue("pg_server"))
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings over fresh runtime folders and a migrated database."""
+    home = tmp_path / "home"
+    home.mkdir()
+    s = load_settings(environ={}, home=home, database_url=database_url)
+    init_runtime(s)
+    return s
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = db.make_engine(settings.database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    factory = db.make_sessionmaker(engine)
+    with db.transaction(factory) as s:
+        yield s

@@ -1,0 +1,122 @@
+"""Settings: defaults → ``VAULT_*`` environment → explicit overrides (tests).
+
+Nothing is read at import. `load_settings()` builds a `Settings`; `check()`
+refuses to start, with a message saying what to run, when the keys folder or
+the secret key is missing. There is no working default secret.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+
+from vault.errors import ConfigError
+
+SECRET_KEY_FILE = "secret.key"
+AUDIT_KEY_FILE = "audit-hmac.key"
+SIGNING_KEY_FILE = "audit-signing.key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, with its ``VAULT_*`` variable named in the README."""
+
+    home: Path
+    database_url: str
+    storage_dir: Path
+    keys_dir: Path
+    audit_dir: Path
+    secret_key: str | None = None  # VAULT_SECRET_KEY, else keys/secret.key
+    master_key: str | None = None  # VAULT_MASTER_KEY (base64, 32 bytes), else keys/master-*.key
+    utc_offset_hours: int = 8  # group time zone (China: UTC+8, no DST)
+    max_upload_bytes: int = 2 * 1024**3
+    segment_size: int = 64 * 1024
+    copy_window_hours: int = 24
+    recording_retention_days: int = 180
+    font_file: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+    checkpoint_every: int = 1000
+    checkpoint_minutes: int = 10
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "vault@localhost"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> tzinfo:
+        return timezone(timedelta(hours=self.utc_offset_hours))
+
+    def effective_secret_key(self) -> str | None:
+        if self.secret_key:
+            return self.secret_key
+        path = self.keys_dir / SECRET_KEY_FILE
+        if path.is_file():
+            return path.read_text(encoding="ascii").strip() or None
+        return None
+
+    def check(self) -> None:
+        """Refuse to start without keys; say what to run."""
+        if not self.keys_dir.is_dir():
+            raise ConfigError(
+                f"The keys folder {self.keys_dir} does not exist. Run `vault init` first.",
+                code="keys_missing",
+            )
+        if not self.effective_secret_key():
+            raise ConfigError(
+                f"No secret key: set VAULT_SECRET_KEY or run `vault init` to create "
+                f"{self.keys_dir / SECRET_KEY_FILE}.",
+                code="secret_key_missing",
+            )
+        if self.recording_retention_days < 30:
+            raise ConfigError(
+                "VAULT_RECORDING_RETENTION_DAYS must be at least 30 (recordings are kept "
+                f"at least 30 days); it is {self.recording_retention_days}.",
+                code="retention_too_short",
+            )
+
+
+_INT_FIELDS = {f.name for f in fields(Settings) if f.type in ("int", int)}
+_PATH_FIELDS = {"storage_dir", "keys_dir", "audit_dir", "font_file"}
+_OPTIONAL_STR = {"secret_key", "master_key", "smtp_host"}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build settings from defaults, then ``VAULT_*`` variables, then ``overrides``."""
+    env = os.environ if environ is None else environ
+    home = Path(overrides.pop("home", None) or env.get("VAULT_HOME") or Path.cwd()).resolve()
+    values: dict[str, Any] = {
+        "home": home,
+        "storage_dir": home / "storage",
+        "keys_dir": home / "keys",
+        "audit_dir": home / "audit",
+    }
+    for f in fields(Settings):
+        if f.name in ("home", "extra"):
+            continue
+        raw = env.get(f"VAULT_{f.name.upper()}")
+        if raw is None or raw == "":
+            continue
+        if f.name in _INT_FIELDS:
+            try:
+                values[f.name] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"VAULT_{f.name.upper()} must be a whole number, not {raw!r}.",
+                    code="bad_setting",
+                ) from exc
+        elif f.name in _PATH_FIELDS:
+            values[f.name] = Path(raw).resolve()
+        else:
+            values[f.name] = raw
+    values.update(overrides)
+    if "database_url" not in values:
+        values["database_url"] = f"sqlite:///{Path(values['storage_dir']) / 'vault.db'}"
+    settings = Settings(**values)
+    return replace(settings)

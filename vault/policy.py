@@ -1,0 +1,655 @@
+"""The secrecy rules of SPEC.md §1–3, as tables and pure functions.
+
+Nothing here touches Flask, the database or the clock: callers load the facts
+(`Subject`, `DocumentFacts`, `CopyFacts`), pass an explicit ``now`` and get a
+`Decision` whose ``reason`` code goes into the audit event.
+
+Readings of SPEC.md chosen here (also listed in the README):
+
+- A period given as a duration ends at 00:00 (group time zone) of the day the
+  duration reaches from the issue date; when that day does not exist (29
+  February, 31st of a short month) the period runs to the first day of the next
+  month, so secrecy is never shortened by calendar arithmetic.
+- A period given as a fixed date names the last day of secrecy: the file
+  declassifies at 00:00 of the following day.
+- A condition period never ends by time; an approver declares it met, which is
+  recorded as an early declassification.
+- A grant counts only while the file's effective level is not above the level
+  it was granted at: an upgrade silently narrows the scope to those entitled at
+  the new level.
+- HQ executives may designate at every level (they may know everything and are
+  the designating authority for 绝密).
+- Certificates (证照) keep their copy and lending approval even when
+  declassified: regulation §保管备份 4) speaks of the documents, not the level.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """Secrecy levels, lowest first."""
+
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    SECRET = "secret"
+    TOP_SECRET = "top_secret"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_ORDER.index(self)
+
+    @property
+    def classified(self) -> bool:
+        return self is not Level.INTERNAL
+
+
+_LEVEL_ORDER = (Level.INTERNAL, Level.CONFIDENTIAL, Level.SECRET, Level.TOP_SECRET)
+
+
+class Role(StrEnum):
+    HQ_EXECUTIVE = "hq_executive"
+    COMPANY_GM = "company_gm"
+    DEPT_MANAGER = "dept_manager"
+    SUPERVISOR = "supervisor"
+    CUSTODIAN = "custodian"
+    COMPLIANCE = "compliance"
+    ADMIN = "admin"
+    STAFF = "staff"
+
+
+class Category(StrEnum):
+    """Document categories (regulation §保密范围), each with a default level."""
+
+    STRATEGY = "strategy"  # 重大决策、未实施的经营战略
+    ANNUAL_PLAN = "annual_plan"  # 年度规划
+    FINANCIAL_REPORT = "financial_report"  # 财务报表、审计报告
+    STATISTICAL_REPORT = "statistical_report"  # 统计报表
+    MEETING_MINUTES = "meeting_minutes"  # 重要会议记录
+    OPERATIONS_REPORT = "operations_report"  # 经营情况
+    SUPPLIER_TECHNICAL = "supplier_technical"  # 厂家技术资料
+    CONTRACT = "contract"  # 合同
+    AGREEMENT = "agreement"  # 协议、意见书、可行性报告
+    PERSONNEL_FILE = "personnel_file"  # 人事档案
+    SALARY = "salary"  # 工资、奖金
+    UNPUBLISHED_INFO = "unpublished_info"  # 尚未公开的信息
+    CUSTOMER_INFO = "customer_info"  # 客户信息
+    TENANT_ARCHIVE = "tenant_archive"  # 租户档案
+    CALL_RECORDING = "call_recording"  # 录音
+    BUSINESS_LICENCE = "business_licence"  # 营业执照
+    ORG_CODE_CERTIFICATE = "org_code_certificate"  # 组织机构代码证
+    TAX_REGISTRATION = "tax_registration"  # 税务登记证
+    OTHER_CERTIFICATE = "other_certificate"  # 其他证照
+    NOTICE = "notice"  # 通知
+    LETTER = "letter"  # 函件
+    ADMINISTRATIVE = "administrative"  # 一般性决定、行政管理资料
+
+
+DEFAULT_LEVEL: Mapping[Category, Level] = {
+    Category.STRATEGY: Level.TOP_SECRET,
+    Category.ANNUAL_PLAN: Level.SECRET,
+    Category.FINANCIAL_REPORT: Level.SECRET,
+    Category.STATISTICAL_REPORT: Level.SECRET,
+    Category.MEETING_MINUTES: Level.SECRET,
+    Category.OPERATIONS_REPORT: Level.SECRET,
+    Category.SUPPLIER_TECHNICAL: Level.SECRET,
+    Category.CONTRACT: Level.CONFIDENTIAL,
+    Category.AGREEMENT: Level.CONFIDENTIAL,
+    Category.PERSONNEL_FILE: Level.CONFIDENTIAL,
+    Category.SALARY: Level.CONFIDENTIAL,
+    Category.UNPUBLISHED_INFO: Level.CONFIDENTIAL,
+    Category.CUSTOMER_INFO: Level.CONFIDENTIAL,
+    Category.TENANT_ARCHIVE: Level.CONFIDENTIAL,
+    Category.CALL_RECORDING: Level.CONFIDENTIAL,
+    Category.BUSINESS_LICENCE: Level.CONFIDENTIAL,
+    Category.ORG_CODE_CERTIFICATE: Level.CONFIDENTIAL,
+    Category.TAX_REGISTRATION: Level.CONFIDENTIAL,
+    Category.OTHER_CERTIFICATE: Level.CONFIDENTIAL,
+    Category.NOTICE: Level.INTERNAL,
+    Category.LETTER: Level.INTERNAL,
+    Category.ADMINISTRATIVE: Level.INTERNAL,
+}
+
+CERTIFICATES = frozenset(
+    {
+        Category.BUSINESS_LICENCE,
+        Category.ORG_CODE_CERTIFICATE,
+        Category.TAX_REGISTRATION,
+        Category.OTHER_CERTIFICATE,
+    }
+)
+# 营业执照、组织机构代码证经部门经理批准后，可复印 (regulation §保管备份 4).
+DEPT_MANAGER_MAY_APPROVE_COPY = frozenset(
+    {Category.BUSINESS_LICENCE, Category.ORG_CODE_CERTIFICATE}
+)
+
+
+class Reason(StrEnum):
+    """Reason codes carried by every decision (and written to the audit trail)."""
+
+    # allowed
+    INTERNAL_EMPLOYEE = "internal_employee"
+    HQ_EXECUTIVE = "hq_executive"
+    REGISTRANT = "registrant"
+    RESPONSIBLE_SUPERVISOR = "responsible_supervisor"
+    OWNING_DEPARTMENT = "owning_department"
+    OWNING_DEPT_MANAGER = "owning_dept_manager"
+    DESIGNEE = "designee"
+    OWNING_COMPANY_GM = "owning_company_gm"
+    NO_APPROVAL_NEEDED = "no_approval_needed"
+    APPROVAL_REQUIRED = "approval_required"
+    APPROVER = "approver"
+    # denied
+    INACTIVE_USER = "inactive_user"
+    NOT_IN_SCOPE = "not_in_scope"
+    TOP_SECRET_NOT_DESIGNATED = "top_secret_not_designated"
+    SECRET_NOT_DESIGNATED = "secret_not_designated"
+    REGISTRANT_REMOVED = "registrant_removed"
+    NOT_AUTHORISED_TO_GRANT = "not_authorised_to_grant"
+    INTERNAL_NEEDS_NO_GRANT = "internal_needs_no_grant"
+    REQUESTER_CANNOT_APPROVE = "requester_cannot_approve"
+    NOT_AN_APPROVER = "not_an_approver"
+    NOT_CLASSIFIED = "not_classified"
+    PERIOD_ALREADY_ENDED = "period_already_ended"
+    NO_FIXED_END = "no_fixed_end"
+    NOT_RESPONSIBLE = "not_responsible"
+    CANNOT_VIEW = "cannot_view"
+
+
+class CopyKind(StrEnum):
+    """What a request asks for (SPEC.md §3 and the classification changes of §1)."""
+
+    COPY = "copy"  # 复制 / download
+    EXCERPT = "excerpt"  # 摘抄 (pages)
+    PRINT = "print"
+    LEND = "lend"  # 借出 (paper originals, certificates)
+    EXTEND = "extend"  # 延长保密期限
+    DOWNGRADE = "downgrade"  # 降密
+    DECLASSIFY = "declassify"  # 提前解密 / 解密条件已满足
+
+
+REPRODUCTION_KINDS = frozenset({CopyKind.COPY, CopyKind.EXCERPT, CopyKind.PRINT})
+CLASSIFICATION_KINDS = frozenset({CopyKind.EXTEND, CopyKind.DOWNGRADE, CopyKind.DECLASSIFY})
+
+
+class ApproverScope(StrEnum):
+    """Who, relative to the document, may approve."""
+
+    HQ_EXECUTIVES = "hq_executives"  # 总公司总经理/副总经理
+    OWNING_COMPANY_GM = "owning_company_gm"  # 子公司总经理 (HQ-owned: HQ executives)
+    OWNING_DEPT_MANAGER = "owning_dept_manager"  # 部门经理 of the owning department
+
+
+# ---------------------------------------------------------------------------
+# Facts
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person asking, as loaded by a service."""
+
+    user_id: int
+    company_id: int
+    department_id: int | None
+    roles: frozenset[Role]
+    active: bool = True
+    at_hq: bool = False
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def is_hq_executive(self) -> bool:
+        # The role only counts for someone employed by the HQ company.
+        return self.at_hq and Role.HQ_EXECUTIVE in self.roles
+
+
+@dataclass(frozen=True)
+class Period:
+    """A secrecy period: a duration, a fixed last day, a condition, or none."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+    until: date | None = None
+    condition: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.condition is not None:
+            return "condition"
+        if self.until is not None:
+            return "date"
+        if self.years or self.months or self.days:
+            return "duration"
+        return "none"
+
+    def spec(self) -> str:
+        """The compact form used by the CLI: ``10y``, ``1y6m``, ``2030-06-30``, ``condition:…``."""
+        kind = self.kind
+        if kind == "condition":
+            return f"condition:{self.condition}"
+        if kind == "date":
+            assert self.until is not None
+            return self.until.isoformat()
+        if kind == "none":
+            return ""
+        parts = [f"{n}{u}" for n, u in ((self.years, "y"), (self.months, "m"), (self.days, "d")) if n]
+        return "".join(parts)
+
+
+NO_PERIOD = Period()
+
+# China keeps no daylight saving time, so a fixed offset is exact and needs no tz database.
+GROUP_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+DEFAULT_PERIOD: Mapping[Level, Period] = {
+    Level.TOP_SECRET: Period(years=30),
+    Level.SECRET: Period(years=20),
+    Level.CONFIDENTIAL: Period(years=10),
+    Level.INTERNAL: NO_PERIOD,
+}
+
+
+class PeriodError(ValueError):
+    """A period specification that cannot be read."""
+
+
+def parse_period(text: str) -> Period:
+    """Read ``10y``, ``6m``, ``90d``, ``1y6m``, ``2030-06-30`` or ``condition:TEXT``."""
+    text = text.strip()
+    if not text:
+        raise PeriodError("empty period")
+    if text.startswith("condition:"):
+        cond = text[len("condition:") :].strip()
+        if not cond:
+            raise PeriodError("a condition period needs the condition text")
+        return Period(condition=cond)
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return Period(until=date.fromisoformat(text))
+        except ValueError as exc:
+            raise PeriodError(f"not a date: {text}") from exc
+    values = {"y": 0, "m": 0, "d": 0}
+    number = ""
+    seen: list[str] = []
+    for ch in text.lower():
+        if ch.isdigit():
+            number += ch
+        elif ch in values and number and ch not in seen:
+            values[ch] = int(number)
+            seen.append(ch)
+            number = ""
+        else:
+            raise PeriodError(f"not a period: {text} (use 10y, 6m, 90d, a date or condition:TEXT)")
+    if number or not seen:
+        raise PeriodError(f"not a period: {text} (use 10y, 6m, 90d, a date or condition:TEXT)")
+    period = Period(years=values["y"], months=values["m"], days=values["d"])
+    if period.kind == "none":
+        raise PeriodError("a period of zero length is not a period")
+    return period
+
+
+@dataclass(frozen=True)
+class GrantFact:
+    """A grant or designation as the policy needs it."""
+
+    grantee_id: int
+    level: Level  # the file's level when the grant was made
+    until: datetime | None = None
+    revoked: bool = False
+
+    def active(self, now: datetime) -> bool:
+        return not self.revoked and (self.until is None or now < self.until)
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """A document as the policy needs it."""
+
+    id: int
+    category: Category
+    level: Level  # the stored (materialised) level
+    period: Period
+    issued_on: date
+    company_id: int
+    company_is_hq: bool
+    department_id: int | None
+    supervisor_id: int | None
+    registrant_id: int | None
+    grants: tuple[GrantFact, ...] = ()
+    registrant_removed: bool = False  # 绝密: an HQ executive removed the registrant
+    tz: tzinfo = field(default_factory=lambda: GROUP_TZ)  # periods end at midnight here
+
+
+@dataclass(frozen=True)
+class CopyFacts:
+    """A request for a copy, excerpt, print, loan or classification change."""
+
+    document: DocumentFacts
+    kind: CopyKind
+    requester_id: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: Reason
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _allow(reason: Reason) -> Decision:
+    return Decision(True, reason)
+
+
+def _deny(reason: Reason) -> Decision:
+    return Decision(False, reason)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Who must approve a request, and how the form frames it."""
+
+    required: bool
+    approvers: tuple[ApproverScope, ...] = ()
+    default_no: bool = False  # 绝密: 原则上不允许
+    reason: Reason = Reason.APPROVAL_REQUIRED
+    refused: bool = False  # the request cannot be made at all (reason says why)
+
+
+# ---------------------------------------------------------------------------
+# Periods and levels
+
+
+def add_period(issued_on: date, period: Period) -> date | None:
+    """The first day after the period, or None when it never ends by time.
+
+    A duration missing its day in the target month (29 February, 31st) runs to
+    the first day of the next month: calendar arithmetic never shortens secrecy.
+    """
+    kind = period.kind
+    if kind == "date":
+        assert period.until is not None
+        return period.until + timedelta(days=1)
+    if kind != "duration":
+        return None
+    month_index = issued_on.month - 1 + period.months
+    year = issued_on.year + period.years + month_index // 12
+    month = month_index % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    if issued_on.day > last:
+        end = date(year, month, last) + timedelta(days=1)
+    else:
+        end = date(year, month, issued_on.day)
+    return end + timedelta(days=period.days)
+
+
+def declassify_at(issued_on: date, period: Period, tz: tzinfo) -> datetime | None:
+    """The instant a period ends (midnight, group time zone), or None."""
+    end = add_period(issued_on, period)
+    if end is None:
+        return None
+    return datetime.combine(end, time(0, 0), tzinfo=tz)
+
+
+def effective_level(doc: DocumentFacts, now: datetime) -> Level:
+    """The level in force at ``now``: internal from the instant the period ends."""
+    if now.tzinfo is None:
+        raise ValueError("policy needs an aware datetime for now")
+    if not doc.level.classified:
+        return Level.INTERNAL
+    end = declassify_at(doc.issued_on, doc.period, doc.tz)
+    if end is not None and now >= end:
+        return Level.INTERNAL
+    return doc.level
+
+
+def period_ended(doc: DocumentFacts, now: datetime) -> bool:
+    return doc.level.classified and effective_level(doc, now) is Level.INTERNAL
+
+
+# ---------------------------------------------------------------------------
+# Who may know a file
+
+
+def _designated(subject: Subject, doc: DocumentFacts, level: Level, now: datetime) -> bool:
+    return any(
+        g.grantee_id == subject.user_id and g.active(now) and level.rank <= g.level.rank
+        for g in doc.grants
+    )
+
+
+def can_view(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
+    """知悉范围 (SPEC.md §2). Roles such as GM, custodian, compliance or admin give no content."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    level = effective_level(doc, now)
+    if level is Level.INTERNAL:
+        return _allow(Reason.INTERNAL_EMPLOYEE)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    is_registrant = subject.user_id == doc.registrant_id
+    designated = _designated(subject, doc, level, now)
+    if level is Level.TOP_SECRET:
+        if designated:
+            return _allow(Reason.DESIGNEE)
+        if is_registrant:
+            if doc.registrant_removed:
+                return _deny(Reason.REGISTRANT_REMOVED)
+            return _allow(Reason.REGISTRANT)
+        return _deny(Reason.TOP_SECRET_NOT_DESIGNATED)
+    if subject.user_id == doc.supervisor_id:
+        return _allow(Reason.RESPONSIBLE_SUPERVISOR)
+    if is_registrant:
+        return _allow(Reason.REGISTRANT)
+    if designated:
+        return _allow(Reason.DESIGNEE)
+    if level is Level.SECRET:
+        return _deny(Reason.SECRET_NOT_DESIGNATED)
+    if (
+        doc.department_id is not None
+        and subject.company_id == doc.company_id
+        and subject.department_id == doc.department_id
+    ):
+        return _allow(Reason.OWNING_DEPARTMENT)
+    return _deny(Reason.NOT_IN_SCOPE)
+
+
+def _is_owning_dept_manager(subject: Subject, doc: DocumentFacts) -> bool:
+    return (
+        subject.has(Role.DEPT_MANAGER)
+        and doc.department_id is not None
+        and subject.company_id == doc.company_id
+        and subject.department_id == doc.department_id
+    )
+
+
+def can_grant(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
+    """Who may grant (秘密) or designate (机密, 绝密) others, and revoke them."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    level = effective_level(doc, now)
+    if level is Level.INTERNAL:
+        return _deny(Reason.INTERNAL_NEEDS_NO_GRANT)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    if level is Level.TOP_SECRET:
+        return _deny(Reason.NOT_AUTHORISED_TO_GRANT)
+    if subject.user_id == doc.supervisor_id:
+        return _allow(Reason.RESPONSIBLE_SUPERVISOR)
+    if level is Level.CONFIDENTIAL and _is_owning_dept_manager(subject, doc):
+        return _allow(Reason.OWNING_DEPT_MANAGER)
+    return _deny(Reason.NOT_AUTHORISED_TO_GRANT)
+
+
+# ---------------------------------------------------------------------------
+# Copies, loans and classification changes
+
+
+def _level_route(level: Level) -> Route:
+    if level is Level.TOP_SECRET:
+        return Route(True, (ApproverScope.HQ_EXECUTIVES,), default_no=True)
+    return Route(True, (ApproverScope.OWNING_COMPANY_GM,))
+
+
+def copy_route(doc: DocumentFacts, kind: CopyKind, now: datetime) -> Route:
+    """Who must approve ``kind`` on ``doc`` at ``now`` (SPEC.md §3)."""
+    level = effective_level(doc, now)
+    if kind in CLASSIFICATION_KINDS:
+        if not level.classified:
+            return Route(False, reason=Reason.NOT_CLASSIFIED, refused=True)
+        if kind is CopyKind.EXTEND and doc.period.kind == "condition":
+            return Route(False, reason=Reason.NO_FIXED_END, refused=True)
+        return _level_route(level)
+    if level is Level.TOP_SECRET:
+        return _level_route(level)
+    if doc.category in CERTIFICATES:
+        if kind in REPRODUCTION_KINDS and doc.category in DEPT_MANAGER_MAY_APPROVE_COPY:
+            return Route(True, (ApproverScope.OWNING_DEPT_MANAGER, ApproverScope.OWNING_COMPANY_GM))
+        return Route(True, (ApproverScope.OWNING_COMPANY_GM,))
+    if kind is CopyKind.LEND:
+        return Route(True, (ApproverScope.OWNING_COMPANY_GM,))
+    if level is Level.INTERNAL:
+        return Route(False, reason=Reason.NO_APPROVAL_NEEDED)
+    return _level_route(level)
+
+
+def can_request(subject: Subject, doc: DocumentFacts, kind: CopyKind, now: datetime) -> Decision:
+    """Who may ask. Copies and loans: anyone who may view. Classification
+    changes: the responsible supervisor, the registrant (drafter) or an HQ
+    executive, and an extension only before the period ends."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    view = can_view(subject, doc, now)
+    if not view.allowed:
+        return _deny(Reason.CANNOT_VIEW)
+    if kind not in CLASSIFICATION_KINDS:
+        return view
+    if kind is CopyKind.EXTEND and period_ended(doc, now):
+        return _deny(Reason.PERIOD_ALREADY_ENDED)
+    route = copy_route(doc, kind, now)
+    if route.refused:
+        return _deny(route.reason)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    if subject.user_id == doc.supervisor_id:
+        return _allow(Reason.RESPONSIBLE_SUPERVISOR)
+    if subject.user_id == doc.registrant_id:
+        return _allow(Reason.REGISTRANT)
+    return _deny(Reason.NOT_RESPONSIBLE)
+
+
+def matches_scope(subject: Subject, doc: DocumentFacts, scope: ApproverScope) -> bool:
+    """Whether ``subject`` holds the approving office ``scope`` for ``doc``."""
+    if scope is ApproverScope.HQ_EXECUTIVES:
+        return subject.is_hq_executive
+    if scope is ApproverScope.OWNING_COMPANY_GM:
+        if doc.company_is_hq:
+            return subject.is_hq_executive
+        return subject.has(Role.COMPANY_GM) and subject.company_id == doc.company_id
+    return _is_owning_dept_manager(subject, doc)
+
+
+_SCOPE_REASON = {
+    ApproverScope.HQ_EXECUTIVES: Reason.HQ_EXECUTIVE,
+    ApproverScope.OWNING_COMPANY_GM: Reason.OWNING_COMPANY_GM,
+    ApproverScope.OWNING_DEPT_MANAGER: Reason.OWNING_DEPT_MANAGER,
+}
+
+
+def can_approve(subject: Subject, request: CopyFacts, now: datetime) -> Decision:
+    """Whether ``subject`` may decide ``request`` now: never the requester, never
+    someone who lost the office meanwhile (the route is recomputed at decision time)."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.user_id == request.requester_id:
+        return _deny(Reason.REQUESTER_CANNOT_APPROVE)
+    route = copy_route(request.document, request.kind, now)
+    if not route.required:
+        return _deny(route.reason)
+    for scope in route.approvers:
+        if matches_scope(subject, request.document, scope):
+            return _allow(_SCOPE_REASON[scope])
+    return _deny(Reason.NOT_AN_APPROVER)
+
+
+def eligible_approvers(
+    candidates: Iterable[Subject], request: CopyFacts, now: datetime
+) -> list[Subject]:
+    """The candidates who may decide ``request`` (for routing and notifications)."""
+    return [s for s in candidates if can_approve(s, request, now).allowed]
+
+
+# ---------------------------------------------------------------------------
+# Markings (标志)
+
+
+LEVEL_LABELS: Mapping[str, Mapping[Level, str]] = {
+    "zh": {
+        Level.TOP_SECRET: "绝密",
+        Level.SECRET: "机密",
+        Level.CONFIDENTIAL: "秘密",
+        Level.INTERNAL: "内部",
+    },
+    "en": {
+        Level.TOP_SECRET: "TOP SECRET",
+        Level.SECRET: "SECRET",
+        Level.CONFIDENTIAL: "CONFIDENTIAL",
+        Level.INTERNAL: "INTERNAL",
+    },
+}
+
+
+@dataclass(frozen=True)
+class MarkingStyle:
+    """The marking template is configuration (a company may prefer 核心商密)."""
+
+    labels: Mapping[str, Mapping[Level, str]] = field(default_factory=lambda: LEVEL_LABELS)
+    star: str = "★"
+
+
+def _lang(lang: str) -> str:
+    return "en" if lang.lower().startswith("en") else "zh"
+
+
+def period_text(period: Period, lang: str = "zh") -> str:
+    """``10年`` / ``2027年6月30日`` / ``10 years`` / ``until 30 June 2027``."""
+    kind = period.kind
+    zh = _lang(lang) == "zh"
+    if kind == "condition":
+        return f"解密条件：{period.condition}" if zh else f"until {period.condition}"
+    if kind == "date":
+        d = period.until
+        assert d is not None
+        if zh:
+            return f"{d.year}年{d.month}月{d.day}日"
+        return f"until {d.day} {calendar.month_name[d.month]} {d.year}"
+    if kind == "none":
+        return ""
+    parts: list[str] = []
+    units_zh = (("年", period.years), ("个月", period.months), ("天", period.days))
+    units_en = (("year", period.years), ("month", period.months), ("day", period.days))
+    if zh:
+        parts = [f"{n}{u}" for u, n in units_zh if n]
+        return "".join(parts)
+    parts = [f"{n} {u}{'' if n == 1 else 's'}" for u, n in units_en if n]
+    return " ".join(parts)
+
+
+def marking(
+    level: Level, period: Period, lang: str = "zh", style: MarkingStyle | None = None
+) -> str:
+    """The marking 密级★保密期限: ``机密★10年``, ``SECRET★10 years``; internal: its label alone."""
+    style = style or MarkingStyle()
+    label = style.labels[_lang(lang)][level]
+    if not level.classified:
+        return label
+    text = period_text(period, lang)
+    return f"{label}{style.star}{text}" if text else label

@@ -1,0 +1,50 @@
+"""Runtime folders and keys: what `vault init` creates and what start-up checks.
+
+Creates what is missing and never overwrites a key. Folders holding keys are
+0700 and key files 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from vault.config import SECRET_KEY_FILE, Settings
+
+
+def ensure_dir(path: Path, mode: int) -> bool:
+    """Create ``path`` with ``mode`` when missing. Returns True when created."""
+    if path.is_dir():
+        return False
+    path.mkdir(parents=True, mode=mode)
+    os.chmod(path, mode)
+    return True
+
+
+def write_new_secret(path: Path, content: bytes) -> bool:
+    """Write a secret file 0600, refusing to overwrite. Returns True when written."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
+def init_runtime(settings: Settings) -> list[str]:
+    """Create folders and keys that are missing. Returns what was created."""
+    created: list[str] = []
+    if ensure_dir(settings.keys_dir, 0o700):
+        created.append(str(settings.keys_dir))
+    os.chmod(settings.keys_dir, 0o700)
+    for folder in (settings.storage_dir, settings.audit_dir):
+        if ensure_dir(folder, 0o750):
+            created.append(str(folder))
+    secret = secrets.token_urlsafe(48).encode("ascii")
+    if not settings.secret_key and write_new_secret(settings.keys_dir / SECRET_KEY_FILE, secret):
+        created.append(str(settings.keys_dir / SECRET_KEY_FILE))
+    return created

@@ -1,0 +1,266 @@
+"""Organisation and people: companies, departments, users and their roles."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vault.errors import Conflict, InvalidInput, NotFound
+from vault.models import Company, Department, User, UserRole
+from vault.policy import Role, Subject
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+MIN_PASSWORD = 10
+
+
+def check_code(code: str, what: str) -> str:
+    if not CODE_RE.match(code):
+        raise InvalidInput(
+            f"{what} code {code!r} is not valid: use 1–32 letters, digits, '_', '-' or '.'.",
+            code="bad_code",
+        )
+    return code
+
+
+def check_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise InvalidInput(f"{what} name must be 1–200 printable characters.", code="bad_name")
+    return name
+
+
+def parse_roles(text: str | Iterable[str]) -> frozenset[Role]:
+    """``"staff,supervisor"`` → roles; unknown ids are refused with the list of valid ones."""
+    items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text)]
+    items = [t for t in items if t]
+    if not items:
+        raise InvalidInput("At least one role is needed.", code="no_roles")
+    valid = {r.value for r in Role}
+    unknown = [t for t in items if t not in valid]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown role {', '.join(unknown)}; roles are: {', '.join(sorted(valid))}.",
+            code="unknown_role",
+        )
+    return frozenset(Role(t) for t in items)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A fixed hash so that an unknown user costs the same time as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def burn_password_check(password: str) -> None:
+    verify_password(_DUMMY_HASH, password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(
+            f"The password is too short: at least {MIN_PASSWORD} characters.",
+            code="weak_password",
+        )
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+# ---------------------------------------------------------------------------
+# Companies and departments
+
+
+def get_company(session: Session, code: str) -> Company:
+    company = session.scalar(select(Company).where(Company.code == code))
+    if company is None:
+        raise NotFound(f"No company with code {code!r}.", code="unknown_company")
+    return company
+
+
+def get_department(session: Session, company: Company, code: str) -> Department:
+    dept = session.scalar(
+        select(Department).where(Department.company_id == company.id, Department.code == code)
+    )
+    if dept is None:
+        raise NotFound(
+            f"No department {code!r} in company {company.code!r}.", code="unknown_department"
+        )
+    return dept
+
+
+def add_company(session: Session, code: str, name: str, hq: bool = False) -> Company:
+    """Add a company; at most one is the HQ (总公司)."""
+    check_code(code, "Company")
+    name = check_name(name, "Company")
+    if session.scalar(select(Company).where(Company.code == code)) is not None:
+        raise Conflict(f"A company with code {code!r} already exists.", code="company_exists")
+    if hq and session.scalar(select(Company).where(Company.is_hq.is_(True))) is not None:
+        raise Conflict("There is already an HQ company; only one can be HQ.", code="hq_exists")
+    company = Company(code=code, name=name, is_hq=hq)
+    session.add(company)
+    session.flush()
+    return company
+
+
+def add_department(session: Session, company_code: str, code: str, name: str) -> Department:
+    company = get_company(session, company_code)
+    check_code(code, "Department")
+    name = check_name(name, "Department")
+    exists = session.scalar(
+        select(Department).where(Department.company_id == company.id, Department.code == code)
+    )
+    if exists is not None:
+        raise Conflict(
+            f"Department {code!r} already exists in {company_code!r}.", code="department_exists"
+        )
+    dept = Department(company_id=company.id, code=code, name=name)
+    session.add(dept)
+    session.flush()
+    return dept
+
+
+# ---------------------------------------------------------------------------
+# Users
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"No user {username!r}.", code="unknown_user")
+    return user
+
+
+def _check_roles_fit(company: Company, roles: frozenset[Role]) -> None:
+    if Role.HQ_EXECUTIVE in roles and not company.is_hq:
+        raise InvalidInput(
+            "The hq_executive role is only for people of the HQ company.", code="role_needs_hq"
+        )
+
+
+def add_user(
+    session: Session,
+    username: str,
+    name: str,
+    company_code: str,
+    department_code: str | None,
+    roles: frozenset[Role],
+    password: str | None = None,
+    email: str | None = None,
+) -> tuple[User, str | None]:
+    """Add a user. Returns the user and the generated password (None when one was given)."""
+    if not USERNAME_RE.match(username):
+        raise InvalidInput(
+            f"User name {username!r} is not valid: 2–64 lower-case letters, digits, '_', '-', '.'.",
+            code="bad_username",
+        )
+    name = check_name(name, "Person's")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"User {username!r} already exists.", code="user_exists")
+    company = get_company(session, company_code)
+    dept = get_department(session, company, department_code) if department_code else None
+    _check_roles_fit(company, roles)
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    check_password_strength(password)
+    user = User(
+        username=username,
+        name=name,
+        email=email,
+        company_id=company.id,
+        department_id=dept.id if dept else None,
+        password_hash=hash_password(password),
+    )
+    user.role_rows = [UserRole(role=r.value) for r in sorted(roles)]
+    session.add(user)
+    session.flush()
+    return user, generated
+
+
+def set_roles(session: Session, username: str, roles: frozenset[Role]) -> User:
+    user = get_user(session, username)
+    _check_roles_fit(user.company, roles)
+    user.role_rows = [UserRole(role=r.value) for r in sorted(roles)]
+    session.flush()
+    return user
+
+
+def deactivate(session: Session, username: str) -> User:
+    """Deactivate at once: sessions and tokens of the old epoch stop working."""
+    user = get_user(session, username)
+    user.active = False
+    user.auth_epoch += 1
+    session.flush()
+    return user
+
+
+def set_password(session: Session, username: str, password: str | None) -> tuple[User, str | None]:
+    user = get_user(session, username)
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.auth_epoch += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    return user, generated
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+@dataclass(frozen=True)
+class UserView:
+    username: str
+    name: str
+    company: str
+    department: str | None
+    roles: list[str]
+    active: bool
+
+
+def describe(user: User) -> UserView:
+    return UserView(
+        username=user.username,
+        name=user.name,
+        company=user.company.code,
+        department=user.department.code if user.department else None,
+        roles=sorted(user.roles),
+        active=user.active,
+    )
+
+
+def subject_of(user: User) -> Subject:
+    """The policy's view of a user."""
+    roles = frozenset(Role(r) for r in user.roles if r in Role._value2member_map_)
+    return Subject(
+        user_id=user.id,
+        company_id=user.company_id,
+        department_id=user.department_id,
+        roles=roles,
+        active=user.active,
+        at_hq=user.company.is_hq,
+    )

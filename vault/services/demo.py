@@ -1,0 +1,134 @@
+"""The demo group: HQ and two subsidiaries, one person for every role, tenants and
+documents of every level and category. Idempotent: a second run changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vault.models import Company, Document
+from vault.policy import Category, Level
+from vault.services import accounts, documents, tenants
+
+COMPANIES = [
+    ("HQ", "华信物业集团总公司", True),
+    ("SZ", "深圳华信物业有限公司", False),
+    ("GZ", "广州华信物业有限公司", False),
+]
+
+DEPARTMENTS = [
+    ("HQ", "OFFICE", "总经理办公室"),
+    ("HQ", "LEGAL", "法务合规部"),
+    ("HQ", "IT", "信息技术部"),
+    ("SZ", "CS", "客户服务部"),
+    ("SZ", "FIN", "财务部"),
+    ("SZ", "ADM", "行政部"),
+    ("GZ", "CS", "客户服务部"),
+    ("GZ", "ADM", "行政部"),
+]
+
+# username, name, company, department, roles
+PEOPLE = [
+    ("wang.zong", "王总（总经理）", "HQ", "OFFICE", "hq_executive"),
+    ("li.fuzong", "李副总（副总经理）", "HQ", "OFFICE", "hq_executive"),
+    ("zhao.hegui", "赵合规", "HQ", "LEGAL", "compliance"),
+    ("admin", "系统管理员", "HQ", "IT", "admin"),
+    ("chen.gm", "陈总（深圳总经理）", "SZ", "ADM", "company_gm"),
+    ("liu.jingli", "刘经理（客服部经理）", "SZ", "CS", "dept_manager,staff"),
+    ("zhou.zhuguan", "周主管", "SZ", "CS", "supervisor,staff"),
+    ("wu.yuangong", "吴员工", "SZ", "CS", "staff"),
+    ("zheng.caiwu", "郑财务", "SZ", "FIN", "staff"),
+    ("sun.baoguan", "孙保管", "SZ", "ADM", "custodian,staff"),
+    ("huang.gm", "黄总（广州总经理）", "GZ", "ADM", "company_gm"),
+    ("lin.kefu", "林客服", "GZ", "CS", "staff"),
+]
+
+TENANTS = [
+    ("T001", "华南贸易有限公司", "A座1201", "张先生 138-0000-0001"),
+    ("T002", "深港咨询有限公司", "B座0805", "李女士 138-0000-0002"),
+    ("T003", "王小明", "C座2303", "139-0000-0003"),
+]
+
+# title, category, level (None = category default), period (None = default),
+# issued, registrant, supervisor, department, tenant, paper original
+DOCS: list[tuple[str, Category, Level | None, str | None, date, str, str, str | None, str | None, bool]] = [  # noqa: E501
+    ("2027年集团并购方案", Category.STRATEGY, None, None, date(2026, 9, 1), "li.fuzong", "wang.zong", "OFFICE", None, False),  # noqa: E501
+    ("2027年度经营计划", Category.ANNUAL_PLAN, None, None, date(2026, 10, 8), "chen.gm", "chen.gm", "ADM", None, False),  # noqa: E501
+    ("2026年第三季度财务报表", Category.FINANCIAL_REPORT, None, None, date(2026, 10, 15), "zheng.caiwu", "chen.gm", "FIN", None, False),  # noqa: E501
+    ("2026年10月物业费收缴统计", Category.STATISTICAL_REPORT, None, "2y", date(2026, 11, 2), "zheng.caiwu", "chen.gm", "FIN", None, False),  # noqa: E501
+    ("客服部工作会议纪要（2026年11月）", Category.MEETING_MINUTES, None, None, date(2026, 11, 10), "zhou.zhuguan", "zhou.zhuguan", "CS", None, False),  # noqa: E501
+    ("2026年经营情况分析", Category.OPERATIONS_REPORT, None, None, date(2026, 11, 5), "chen.gm", "chen.gm", "ADM", None, False),  # noqa: E501
+    ("电梯厂家技术资料", Category.SUPPLIER_TECHNICAL, None, None, date(2025, 3, 1), "zhou.zhuguan", "zhou.zhuguan", "CS", None, False),  # noqa: E501
+    ("A座物业服务合同", Category.CONTRACT, None, None, date(2024, 2, 29), "zhou.zhuguan", "zhou.zhuguan", "CS", "T001", True),  # noqa: E501
+    ("停车场管理协议", Category.AGREEMENT, None, "2027-06-30", date(2026, 6, 30), "zhou.zhuguan", "zhou.zhuguan", "CS", None, False),  # noqa: E501
+    ("员工人事档案（客服部）", Category.PERSONNEL_FILE, None, None, date(2026, 1, 5), "sun.baoguan", "chen.gm", "ADM", None, True),  # noqa: E501
+    ("2026年11月工资表", Category.SALARY, None, None, date(2026, 11, 20), "zheng.caiwu", "chen.gm", "FIN", None, False),  # noqa: E501
+    ("二期项目招商方案（未公开）", Category.UNPUBLISHED_INFO, None, "condition:二期项目对外公布", date(2026, 8, 1), "chen.gm", "chen.gm", "ADM", None, False),  # noqa: E501
+    ("业主及租户联系方式汇总", Category.CUSTOMER_INFO, None, None, date(2026, 7, 1), "liu.jingli", "liu.jingli", "CS", None, False),  # noqa: E501
+    ("租户档案：华南贸易有限公司", Category.TENANT_ARCHIVE, None, None, date(2025, 5, 12), "wu.yuangong", "zhou.zhuguan", "CS", "T001", False),  # noqa: E501
+    ("热线录音 2026-11-20 10:32（漏水报修）", Category.CALL_RECORDING, None, None, date(2026, 11, 20), "wu.yuangong", "zhou.zhuguan", "CS", "T002", False),  # noqa: E501
+    ("营业执照（深圳华信物业）", Category.BUSINESS_LICENCE, None, None, date(2020, 4, 1), "sun.baoguan", "chen.gm", "ADM", None, True),  # noqa: E501
+    ("组织机构代码证（深圳华信物业）", Category.ORG_CODE_CERTIFICATE, None, None, date(2020, 4, 1), "sun.baoguan", "chen.gm", "ADM", None, True),  # noqa: E501
+    ("税务登记证（深圳华信物业）", Category.TAX_REGISTRATION, None, None, date(2020, 4, 1), "sun.baoguan", "chen.gm", "ADM", None, True),  # noqa: E501
+    ("物业服务企业资质证书", Category.OTHER_CERTIFICATE, None, None, date(2021, 6, 1), "sun.baoguan", "chen.gm", "ADM", None, True),  # noqa: E501
+    ("关于12月3日停水的通知", Category.NOTICE, None, None, date(2026, 11, 25), "zhou.zhuguan", "zhou.zhuguan", "CS", None, False),  # noqa: E501
+    ("致T002租户的催缴函", Category.LETTER, Level.CONFIDENTIAL, "1y", date(2026, 11, 1), "liu.jingli", "liu.jingli", "CS", "T002", False),  # noqa: E501
+    ("办公用品管理规定", Category.ADMINISTRATIVE, None, None, date(2026, 3, 1), "sun.baoguan", "chen.gm", "ADM", None, False),  # noqa: E501
+    ("广州项目保洁外包合同", Category.CONTRACT, None, None, date(2026, 5, 20), "lin.kefu", "huang.gm", "CS", None, False),  # noqa: E501
+    ("集团年度审计报告（2025）", Category.FINANCIAL_REPORT, Level.SECRET, "5y", date(2026, 4, 30), "li.fuzong", "li.fuzong", "OFFICE", None, False),  # noqa: E501
+]
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    name: str
+    roles: str
+    company: str
+    password: str
+
+
+def load(session: Session, now: datetime) -> list[Login] | None:
+    """Create the demo group. Returns the new logins, or None when it exists already."""
+    if session.scalar(select(Company).where(Company.code == "HQ")) is not None:
+        return None
+    for code, name, hq in COMPANIES:
+        accounts.add_company(session, code, name, hq=hq)
+    for company, code, name in DEPARTMENTS:
+        accounts.add_department(session, company, code, name)
+    logins = []
+    users = {}
+    for username, name, company, dept, roles in PEOPLE:
+        user, password = accounts.add_user(
+            session, username, name, company, dept, accounts.parse_roles(roles)
+        )
+        assert password is not None
+        users[username] = user
+        logins.append(Login(username, name, roles, company, password))
+    sz = accounts.get_company(session, "SZ")
+    for code, name, unit, contact in TENANTS:
+        tenants.add_tenant(session, code, name, unit, contact, company_id=sz.id)
+    for title, category, level, period, issued, reg, sup, dept, tenant, paper in DOCS:
+        documents.register(
+            session,
+            users[reg],
+            title=title,
+            category=category,
+            level=level,
+            period=documents.parse_period(period) if period else None,
+            issued_on=issued,
+            supervisor=users[sup],
+            department_code=dept,
+            tenant_code=tenant,
+            paper_original=paper,
+            now=now,
+        )
+    return logins
+
+
+def demo_documents(session: Session) -> list[Document]:
+    return list(session.scalars(select(Document).order_by(Document.id)))
+
