@@ -56,6 +56,11 @@ class App:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 def handle_errors(fn: F) -> F:
     """Turn service errors into a clear message and exit status; never a traceback."""
@@ -99,6 +104,7 @@ def main(ctx: click.Context) -> None:
         click.echo(f"vault: {exc.message}", err=True)
         sys.exit(exc.exit_code)
     ctx.obj = App(settings)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # ---------------------------------------------------------------------------
@@ -168,7 +174,7 @@ def serve(app: App, host: str, port: int, dev: bool, workers: int) -> None:
         return
     from gunicorn.app.base import BaseApplication
 
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
@@ -280,7 +286,8 @@ def users_list(app: App, as_json: bool) -> None:
     for r in rows:
         state = "" if r.active else "  [deactivated]"
         dept = f"/{r.department}" if r.department else ""
-        click.echo(f"{r.username:<16} {r.company}{dept:<10} {','.join(r.roles):<28} {r.name}{state}")
+        roles = ",".join(r.roles)
+        click.echo(f"{r.username:<16} {r.company}{dept:<10} {roles:<28} {r.name}{state}")
 
 
 @users.command("roles")
@@ -353,7 +360,9 @@ def can_i(app: App, action: str, document: int, as_user: str, at: str | None, la
         result = documents.explain(session, user, doc, action, now)
         mark = marking(result.effective_level, documents.period_of(doc), lang)
         verdict = "allowed" if result.allowed else "denied"
-        click.echo(f"{verdict}: {action} document {doc.id} 《{doc.title}》 [{mark}] as {user.username}")
+        click.echo(
+            f"{verdict}: {action} document {doc.id} 《{doc.title}》 [{mark}] as {user.username}"
+        )
         click.echo(f"reason: {result.reason}")
         if result.allowed and result.approval_required:
             click.echo("approval required from:")

@@ -239,8 +239,8 @@ class Period:
             return self.until.isoformat()
         if kind == "none":
             return ""
-        parts = [f"{n}{u}" for n, u in ((self.years, "y"), (self.months, "m"), (self.days, "d")) if n]
-        return "".join(parts)
+        units = ((self.years, "y"), (self.months, "m"), (self.days, "d"))
+        return "".join(f"{n}{u}" for n, u in units if n)
 
 
 NO_PERIOD = Period()

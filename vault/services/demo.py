@@ -111,7 +111,7 @@ def load(session: Session, now: datetime) -> list[Login] | None:
     sz = accounts.get_company(session, "SZ")
     for code, name, unit, contact in TENANTS:
         tenants.add_tenant(session, code, name, unit, contact, company_id=sz.id)
-    for title, category, level, period, issued, reg, sup, dept, tenant, paper in DOCS:
+    for title, category, level, period, issued, reg, sup, doc_dept, tenant, paper in DOCS:
         documents.register(
             session,
             users[reg],
@@ -121,7 +121,7 @@ def load(session: Session, now: datetime) -> list[Login] | None:
             period=documents.parse_period(period) if period else None,
             issued_on=issued,
             supervisor=users[sup],
-            department_code=dept,
+            department_code=doc_dept,
             tenant_code=tenant,
             paper_original=paper,
             now=now,

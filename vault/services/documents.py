@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from vault import policy
 from vault.errors import InvalidInput, NotFound
-from vault.models import ClassificationChange, Document, Tenant, User
+from vault.models import ClassificationChange, Department, Document, Tenant, User
 from vault.policy import Category, CopyKind, Level, Period
 from vault.services import accounts
 
@@ -129,10 +129,9 @@ def register(
             code="period_before_issue",
         )
     company = actor.company
+    department: Department | None = actor.department
     if department_code:
         department = accounts.get_department(session, company, department_code)
-    else:
-        department = actor.department
     supervisor = supervisor or actor
     if supervisor.company_id != company.id or not supervisor.active:
         raise InvalidInput(

@@ -6,6 +6,8 @@ from flask import Flask, Response, render_template
 
 from vault.errors import VaultError
 
+CSP = "default-src 'self'; object-src 'none'; frame-ancestors 'none'"
+
 
 def register(app: Flask) -> None:
     from vault.web import home
@@ -21,7 +23,5 @@ def register(app: Flask) -> None:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        resp.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; object-src 'none'; frame-ancestors 'none'"
-        )
+        resp.headers.setdefault("Content-Security-Policy", CSP)
         return resp

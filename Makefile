@@ -1,0 +1,56 @@
+# Vault — the two commands of the README, plus lint and bench.
+#   make run    install into .venv, initialise keys/ storage/ audit/ and the database,
+#               load the demo group if empty, serve on http://127.0.0.1:5000
+#   make test   install test dependencies (Debian packages included) and run the whole suite
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+RUN_DEBS := libmagic1 fonts-wqy-microhei
+TEST_DEBS := $(RUN_DEBS) postgresql
+
+.PHONY: run test lint bench install install-test deps-run deps-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || { scripts/system-deps.sh python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,dev]'
+	touch $@ $(VENV)/.installed
+
+deps-run:
+	@scripts/system-deps.sh $(RUN_DEBS)
+
+deps-test:
+	@scripts/system-deps.sh $(TEST_DEBS)
+
+install: deps-run $(VENV)/.installed
+
+install-test: deps-test $(VENV)/.installed-test
+
+run: install
+	$(BIN)/vault init
+	$(BIN)/vault demo
+	@echo "Vault on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	$(BIN)/vault serve --dev --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/pytest -q --cov=vault --cov-branch --cov-report=term:skip-covered
+
+lint: install-test
+	$(BIN)/ruff check vault tests benchmarks
+	$(BIN)/mypy vault
+
+bench: install-test
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

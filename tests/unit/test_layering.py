@@ -1,0 +1,61 @@
+"""The layers of DESIGN.md, checked by walking the imports of every module."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "vault"
+STDLIB = set(sys.stdlib_module_names)
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def modules(pattern: str) -> list[Path]:
+    return sorted(ROOT.glob(pattern))
+
+
+def test_policy_imports_only_the_standard_library() -> None:
+    found = imports_of(ROOT / "policy.py")
+    outside = {n for n in found if n.split(".")[0] not in STDLIB and n != "__future__"}
+    assert outside == set(), f"policy.py must stay pure, but imports {sorted(outside)}"
+
+
+@pytest.mark.parametrize("path", modules("services/*.py"), ids=lambda p: p.name)
+def test_services_do_not_import_flask_or_views(path: Path) -> None:
+    found = imports_of(path)
+    bad = {n for n in found if n.split(".")[0] in {"flask", "flask_login", "flask_wtf", "click"}
+           or n.startswith("vault.web") or n == "vault.cli"}
+    assert bad == set(), f"{path.name} imports {sorted(bad)}"
+
+
+LOWER = ["policy.py", "errors.py", "config.py", "models.py", "db.py", "blobstore.py",
+         "filetype.py", "actions.py", "crypto/*.py", "audit/*.py"]
+
+
+@pytest.mark.parametrize(
+    "path", [p for pat in LOWER for p in modules(pat)], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_lower_layers_do_not_import_higher_ones(path: Path) -> None:
+    found = imports_of(path)
+    bad = {n for n in found if n.startswith(("vault.services", "vault.web", "vault.cli"))
+           or n.split(".")[0] in {"flask", "click"}}
+    assert bad == set(), f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_the_walk_sees_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from flask import Flask\nimport vault.web.home\n", encoding="utf-8")
+    assert imports_of(bad) == {"flask", "vault.web.home"}
