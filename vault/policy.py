@@ -159,6 +159,14 @@ class Reason(StrEnum):
     NO_FIXED_END = "no_fixed_end"
     NOT_RESPONSIBLE = "not_responsible"
     CANNOT_VIEW = "cannot_view"
+    # metadata only
+    COMPLIANCE = "compliance"
+    CUSTODIAN = "custodian"
+    APPROVING_OFFICE = "approving_office"
+    # classification changes made directly
+    NOT_RECLASSIFIER = "not_reclassifier"
+    # raw bytes
+    COPY_APPROVAL_REQUIRED = "copy_approval_required"
 
 
 class CopyKind(StrEnum):
@@ -588,6 +596,66 @@ def eligible_approvers(
 
 
 # ---------------------------------------------------------------------------
+# Knowing that a file exists (metadata) and changing its classification
+
+
+def can_see_metadata(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
+    """Who may know that a file exists and read its metadata (title, level, registers).
+
+    Everyone who may view it; compliance (reviewing trails, group-wide); the
+    custodians of the owning company (keeping its registers); and whoever holds
+    an approving office for it. None of the latter gives content (SPEC.md §2).
+    """
+    view = can_view(subject, doc, now)
+    if view.allowed or not subject.active:
+        return view
+    if subject.has(Role.COMPLIANCE):
+        return _allow(Reason.COMPLIANCE)
+    if subject.has(Role.CUSTODIAN) and subject.company_id == doc.company_id:
+        return _allow(Reason.CUSTODIAN)
+    for kind in (CopyKind.COPY, CopyKind.LEND):
+        for scope in copy_route(doc, kind, now).approvers:
+            if matches_scope(subject, doc, scope):
+                return _allow(Reason.APPROVING_OFFICE)
+    return view
+
+
+def can_download(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
+    """Raw bytes: directly only for internal files in scope; a classified file leaves
+    the vault only as an approved, registered copy (SPEC.md §2–3)."""
+    view = can_view(subject, doc, now)
+    if not view.allowed:
+        return view
+    # Not just "classified": a certificate keeps its copy approval when declassified
+    # (module docstring), and a direct download must not bypass copy_route.
+    if copy_route(doc, CopyKind.COPY, now).required:
+        return _deny(Reason.COPY_APPROVAL_REQUIRED)
+    return view
+
+
+def can_reclassify(
+    subject: Subject, doc: DocumentFacts, new_level: Level, extends: bool, now: datetime
+) -> Decision:
+    """A direct change of level or period: only by whoever would approve such a
+    request, for both the current and the new level (HQ executives, the group's
+    highest authority, for any file); never an extension once the period has
+    ended (the file is then already declassified)."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if extends and period_ended(doc, now):
+        return _deny(Reason.PERIOD_ALREADY_ENDED)
+    current = effective_level(doc, now)
+    for level in {current, new_level}:
+        if not level.classified or subject.is_hq_executive:
+            continue
+        if not any(matches_scope(subject, doc, s) for s in _level_route(level).approvers):
+            return _deny(Reason.NOT_RECLASSIFIER)
+    if not (current.classified or new_level.classified):
+        return _deny(Reason.NOT_CLASSIFIED)
+    return _allow(Reason.APPROVER)
+
+
+# ---------------------------------------------------------------------------
 # Markings (标志)
 
 
@@ -619,6 +687,11 @@ def _lang(lang: str) -> str:
     return "en" if lang.lower().startswith("en") else "zh"
 
 
+# Fixed names: calendar.month_name follows the process locale.
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
 def period_text(period: Period, lang: str = "zh") -> str:
     """``10年`` / ``2027年6月30日`` / ``10 years`` / ``until 30 June 2027``."""
     kind = period.kind
@@ -630,7 +703,7 @@ def period_text(period: Period, lang: str = "zh") -> str:
         assert d is not None
         if zh:
             return f"{d.year}年{d.month}月{d.day}日"
-        return f"until {d.day} {calendar.month_name[d.month]} {d.year}"
+        return f"until {d.day} {_MONTHS[d.month - 1]} {d.year}"
     if kind == "none":
         return ""
     parts: list[str] = []
