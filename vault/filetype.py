@@ -1,0 +1,275 @@
+"""Upload checks: hostile file names, and types decided by content (libmagic).
+
+`check_name` returns the name to keep for display and for the download's
+Content-Disposition (it never becomes a path). `check_content` sniffs the first
+bytes with libmagic, applies the allow-list of the document's category and
+returns the media type to store. Every refusal is an `InvalidInput` with a
+stable ``code``:
+
+``bad_filename``      empty, path separators (``../``, absolute paths), NUL,
+                      control or bidirectional-override characters, over 255
+                      bytes of UTF-8 (``params["problem"]`` says which)
+``empty_file``        zero bytes
+``too_large``         over the size limit (``VAULT_MAX_UPLOAD_BYTES``)
+``type_not_allowed``  the content is of a type the category does not take
+``type_mismatch``     the name's extension says another type than the content
+
+Readings chosen here:
+
+- An extension is the last ``.suffix`` when it is 1–8 ASCII letters/digits with
+  at least one letter (``v1.2`` and ``2024.06.30 纪要`` have none). A name
+  without one is accepted and typed by content alone; any other extension must
+  belong to the detected type (``report.exe`` holding a PDF is refused too).
+- Containers libmagic cannot look inside from the first bytes (a ZIP that is
+  really DOCX, an OLE file that is really DOC) are accepted only when the
+  extension names a format they can hold; a bare ZIP is not accepted.
+- Any ``text/*`` content (libmagic sometimes says ``text/x-c`` for prose) is
+  accepted as plain text when the name ends in ``.txt`` or ``.csv``; it is
+  stored as ``text/plain``/``text/csv`` so it is never served as HTML.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import magic
+
+from vault.errors import InvalidInput
+from vault.policy import CERTIFICATES, Category
+
+__all__ = [
+    "MAX_NAME_BYTES",
+    "FileKind",
+    "allowed_media_types",
+    "check_content",
+    "check_name",
+    "check_size",
+    "check_type",
+    "extension",
+    "sniff",
+]
+
+MAX_NAME_BYTES = 255
+
+
+@dataclass(frozen=True)
+class FileKind:
+    media_type: str  # what is stored and served
+    extensions: frozenset[str]
+    detected: frozenset[str]  # what libmagic reports for it
+    containers: frozenset[str] = field(default=frozenset())  # accepted when the extension agrees
+
+
+def _kind(media_type: str, exts: str, detected: str = "", containers: str = "") -> FileKind:
+    return FileKind(
+        media_type,
+        frozenset(exts.split()),
+        frozenset({media_type, *detected.split()}),
+        frozenset(containers.split()),
+    )
+
+
+# libmagic names OLE2 files by what it can see of them in the first bytes.
+_OLE = (
+    "application/x-ole-storage application/CDFV2 application/vnd.ms-office "
+    "application/msword application/vnd.ms-excel application/vnd.ms-powerpoint"
+)
+_ZIP = "application/zip"
+_OOXML = "application/vnd.openxmlformats-officedocument"
+
+PDF = _kind("application/pdf", "pdf")
+PNG = _kind("image/png", "png")
+JPEG = _kind("image/jpeg", "jpg jpeg jpe jfif", "image/pjpeg")
+TIFF = _kind("image/tiff", "tif tiff")
+WEBP = _kind("image/webp", "webp")
+DOC = _kind("application/msword", "doc", "", _OLE)
+XLS = _kind("application/vnd.ms-excel", "xls", "", _OLE)
+PPT = _kind("application/vnd.ms-powerpoint", "ppt", "", _OLE)
+DOCX = _kind(f"{_OOXML}.wordprocessingml.document", "docx", "", _ZIP)
+XLSX = _kind(f"{_OOXML}.spreadsheetml.sheet", "xlsx", "", _ZIP)
+PPTX = _kind(f"{_OOXML}.presentationml.presentation", "pptx", "", _ZIP)
+ODT = _kind("application/vnd.oasis.opendocument.text", "odt", "", _ZIP)
+ODS = _kind("application/vnd.oasis.opendocument.spreadsheet", "ods", "", _ZIP)
+TEXT = _kind("text/plain", "txt text log", "", "text/csv text/*")
+CSV = _kind("text/csv", "csv", "application/csv", "text/plain text/*")
+WAV = _kind("audio/wav", "wav", "audio/x-wav audio/wave audio/vnd.wave")
+MP3 = _kind("audio/mpeg", "mp3", "audio/mp3")
+OGG = _kind("audio/ogg", "ogg oga opus", "application/ogg audio/opus")
+M4A = _kind("audio/mp4", "m4a", "audio/x-m4a", "video/mp4")
+AMR = _kind("audio/amr", "amr")
+FLAC = _kind("audio/flac", "flac", "audio/x-flac")
+AAC = _kind("audio/aac", "aac", "audio/x-hx-aac-adts audio/x-aac")
+
+IMAGES = (PNG, JPEG, TIFF, WEBP)
+OFFICE = (DOC, XLS, PPT, DOCX, XLSX, PPTX, ODT, ODS)
+DOCUMENTS = (PDF, *IMAGES, *OFFICE, TEXT, CSV)
+AUDIO = (WAV, MP3, OGG, M4A, AMR, FLAC, AAC)
+ALL_KINDS = (*DOCUMENTS, *AUDIO)
+
+ALLOWED: Mapping[Category, tuple[FileKind, ...]] = {
+    category: (
+        AUDIO
+        if category is Category.CALL_RECORDING
+        else (PDF, *IMAGES)
+        if category in CERTIFICATES
+        else DOCUMENTS
+    )
+    for category in Category
+}
+
+# Characters that change how a name displays: bidirectional overrides and isolates
+# ("invoice\u202efdp.exe" shows as "invoiceexe.pdf").
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _bad_name(problem: str, message: str) -> InvalidInput:
+    return InvalidInput(message, code="bad_filename", problem=problem)
+
+
+def check_name(name: str) -> str:
+    """The sanitised display name (NFC, surrounding spaces removed); refuses hostile ones."""
+    if not isinstance(name, str):
+        raise _bad_name("empty", "The file name is missing.")
+    if "\x00" in name:
+        raise _bad_name("nul", "The file name contains a NUL character.")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad_name("encoding", "The file name is not valid Unicode.") from None
+    for ch in name:
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI:
+            raise _bad_name(
+                "control",
+                f"The file name contains the control character U+{ord(ch):04X}.",
+            )
+    name = unicodedata.normalize("NFC", name).strip()
+    if not name:
+        raise _bad_name("empty", "The file name is empty.")
+    if "/" in name or "\\" in name:
+        raise _bad_name(
+            "path",
+            "The file name contains a path (a / or \\ separator, such as ../ or an "
+            "absolute path); give the file name only.",
+        )
+    if len(name) >= 2 and name[1] == ":" and name[0].isascii() and name[0].isalpha():
+        raise _bad_name("path", "The file name starts with a drive letter (an absolute path).")
+    if name in (".", ".."):
+        raise _bad_name("path", f"{name!r} is not a file name.")
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise _bad_name(
+            "too_long",
+            f"The file name is {size} bytes long in UTF-8; the limit is {MAX_NAME_BYTES}.",
+        )
+    return name
+
+
+def extension(name: str) -> str | None:
+    """The lower-cased extension of ``name`` as this module reads it, or None."""
+    _, dot, ext = name.rpartition(".")
+    if not dot or not ext or len(ext) > 8:
+        return None
+    if not (ext.isascii() and ext.isalnum() and any(c.isalpha() for c in ext)):
+        return None
+    return ext.lower()
+
+
+def _human(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    value, unit = size / 1024, "KiB"
+    for bigger in ("MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit} ({size} bytes)"
+
+
+def check_size(size: int, max_size: int) -> None:
+    """Refuse an empty file or one over the limit (usable before reading the body)."""
+    if size <= 0:
+        raise InvalidInput("The file is empty.", code="empty_file")
+    if size > max_size:
+        raise InvalidInput(
+            f"The file is {_human(size)}; the limit is {_human(max_size)}.",
+            code="too_large",
+            size=size,
+            limit=max_size,
+        )
+
+
+def sniff(first_bytes: bytes) -> str:
+    """The media type libmagic reads from the first bytes."""
+    return str(magic.from_buffer(bytes(first_bytes), mime=True))
+
+
+def _identify(detected: str, ext: str | None) -> FileKind | None:
+    def holds(kind: FileKind) -> bool:
+        if detected in kind.detected or detected in kind.containers:
+            return True
+        return detected.startswith("text/") and "text/*" in kind.containers
+
+    if ext is not None:
+        for kind in ALL_KINDS:
+            if ext in kind.extensions and holds(kind):
+                return kind
+    for kind in ALL_KINDS:
+        if detected in kind.detected:
+            return kind
+    return None
+
+
+def check_content(
+    category: Category | str, name: str, first_bytes: bytes, size: int, max_size: int
+) -> str:
+    """The media type to store for this upload, or `InvalidInput` saying what is wrong.
+
+    ``first_bytes`` are the first bytes of the content (64 KiB is plenty),
+    ``size`` its full length and ``max_size`` the limit in bytes.
+    """
+    category = _category(category)
+    check_size(size, max_size)
+    return check_type(category, name, first_bytes)
+
+
+def _category(category: Category | str) -> Category:
+    try:
+        return Category(category)
+    except ValueError:
+        raise InvalidInput(f"Unknown category {category!r}.", code="bad_category") from None
+
+
+def check_type(category: Category | str, name: str, first_bytes: bytes) -> str:
+    """The type checks of `check_content` alone (no size checks).
+
+    For ``encrypt_stream(on_first_bytes=...)``: refuses a wrong type after the
+    first 64 KiB instead of after the whole upload. Call `check_size` (or
+    `check_content`) once the size is known.
+    """
+    category = _category(category)
+    detected = sniff(first_bytes)
+    ext = extension(name)
+    kind = _identify(detected, ext)
+    if kind is None or kind not in ALLOWED[category]:
+        raise InvalidInput(
+            f"Files of type {detected} are not accepted in the category {category.value}.",
+            code="type_not_allowed",
+            detected=detected,
+            category=category.value,
+        )
+    if ext is not None and ext not in kind.extensions:
+        raise InvalidInput(
+            f"The name ends in .{ext} but the content is {detected}; "
+            "rename the file or upload the right one.",
+            code="type_mismatch",
+            detected=detected,
+            extension=ext,
+        )
+    return kind.media_type
+
+
+def allowed_media_types(category: Category | str) -> frozenset[str]:
+    """Media types a category accepts (for an upload form's ``accept`` hint)."""
+    return frozenset(kind.media_type for kind in ALLOWED[Category(category)])
