@@ -33,14 +33,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # BEGIN IMMEDIATE: take the writer lock up front so concurrent writers
             # queue instead of failing with "database is locked" on upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Long read-only work (verify, export) asks for readonly and takes none.
+            readonly = conn.get_execution_options().get("vault_readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, readonly: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``readonly`` ones never take SQLite's writer lock."""
+    bind = engine.execution_options(vault_readonly=True) if readonly else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+import vault.audit.models  # noqa: F401 - registers the audit tables on Base.metadata
 from vault.db import make_engine
 from vault.models import Base
 
