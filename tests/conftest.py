@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine
@@ -22,6 +23,21 @@ from sqlalchemy.orm import Session
 from vault import db
 from vault.config import Settings, load_settings
 from vault.runtime import init_runtime
+
+if TYPE_CHECKING:
+    from vault.services.context import Infra
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2id with small parameters: the production cost (checked in
+    tests/unit/test_passwords.py) is slow on purpose and would dominate the suite."""
+    from argon2 import PasswordHasher
+
+    from vault.services import accounts
+
+    monkeypatch.setattr(accounts, "_hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def _pg_bin() -> Path:
@@ -70,8 +86,12 @@ def pg_server() -> Iterator[str]:
     if started.returncode != 0:
         detail = log.read_text() if log.exists() else started.stderr
         pytest.fail(f"PostgreSQL did not start:\n{detail}")
+    base = f"postgresql+psycopg://vault@/{{db}}?host={sock}&port={port}"
+    # One migrated template; each test's database is a cheap copy of it.
+    _admin(base, 'CREATE DATABASE "vault_template"')
+    db.upgrade(base.format(db="vault_template"))
     try:
-        yield f"postgresql+psycopg://vault@/{{db}}?host={sock}&port={port}"
+        yield base
     finally:
         subprocess.run(
             [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
@@ -80,13 +100,18 @@ def pg_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _create_pg_database(base: str) -> str:
+def _admin(base: str, sql: str) -> None:
     import psycopg
 
-    name = "t_" + uuid.uuid4().hex[:12]
     url = base.format(db="postgres").replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+def _create_pg_database(base: str) -> str:
+    """A fresh database copied from the migrated template."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    _admin(base, f'CREATE DATABASE "{name}" TEMPLATE "vault_template"')
     return base.format(db=name)
 
 
@@ -95,10 +120,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database of each kind."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'vault.db'}"
-    else:
-        url = _create_pg_database(request.getfixturevalue("pg_server"))
-    db.upgrade(url)
-    return url
+        db.upgrade(url)
+        return url
+    return _create_pg_database(request.getfixturevalue("pg_server"))
 
 
 @pytest.fixture
@@ -123,3 +147,51 @@ def session(engine: Engine) -> Iterator[Session]:
     factory = db.make_sessionmaker(engine)
     with db.transaction(factory) as s:
         yield s
+
+
+# ---------------------------------------------------------------------------
+# The whole stack: keys, blob store, audit log, and a small organisation
+
+
+@pytest.fixture
+def infra(settings: Settings, engine: Engine) -> Infra:
+    from vault.audit.log import AuditLog
+    from vault.crypto.keyring import Keyring
+    from vault.services.context import Infra
+
+    Keyring.create_first(settings)
+    AuditLog.init_keys(settings)
+    return Infra.build(settings, db.make_sessionmaker(engine))
+
+
+# username: (company, department, roles)
+PEOPLE = {
+    "ceo": ("HQ", "OFF", "hq_executive"),
+    "auditor": ("HQ", "LEGAL", "compliance"),
+    "root": ("HQ", "IT", "admin"),
+    "gm": ("SZ", "ADM", "company_gm"),
+    "manager": ("SZ", "CS", "dept_manager,staff"),
+    "boss": ("SZ", "CS", "supervisor,staff"),
+    "clerk": ("SZ", "CS", "staff"),
+    "accountant": ("SZ", "FIN", "staff"),
+    "keeper": ("SZ", "ADM", "custodian"),
+    "outsider": ("GZ", "CS", "staff"),
+}
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def org(infra: Infra) -> Infra:
+    """HQ, two subsidiaries and one person per role (see PEOPLE); password PASSWORD."""
+    from vault.services import accounts
+
+    with db.transaction(infra.sessions) as s:
+        accounts.add_company(s, "HQ", "总公司", hq=True)
+        accounts.add_company(s, "SZ", "深圳公司")
+        accounts.add_company(s, "GZ", "广州公司")
+        for company, dept in {(c, d) for c, d, _ in PEOPLE.values()}:
+            accounts.add_department(s, company, dept, f"{company}-{dept}")
+        for username, (company, dept, roles) in PEOPLE.items():
+            accounts.add_user(s, username, username, company, dept,
+                              accounts.parse_roles(roles), PASSWORD)
+    return infra

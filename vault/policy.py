@@ -167,6 +167,8 @@ class Reason(StrEnum):
     NOT_RECLASSIFIER = "not_reclassifier"
     # raw bytes
     COPY_APPROVAL_REQUIRED = "copy_approval_required"
+    # the audit trail
+    NOT_COMPLIANCE = "not_compliance"
 
 
 class CopyKind(StrEnum):
@@ -653,6 +655,16 @@ def can_reclassify(
     if not (current.classified or new_level.classified):
         return _deny(Reason.NOT_CLASSIFIED)
     return _allow(Reason.APPROVER)
+
+
+def can_review_audit(subject: Subject) -> Decision:
+    """Reading, filtering and exporting the audit trail: compliance officers only
+    (SPEC.md §6). Nobody may edit an event; there is no rule for that to allow."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.has(Role.COMPLIANCE):
+        return _allow(Reason.COMPLIANCE)
+    return _deny(Reason.NOT_COMPLIANCE)
 
 
 # ---------------------------------------------------------------------------

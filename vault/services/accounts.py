@@ -16,7 +16,9 @@ from vault.errors import Conflict, InvalidInput, NotFound
 from vault.models import Company, Department, User, UserRole
 from vault.policy import Role, Subject
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# argon2id with the library's recommended parameters (RFC 9106 low-memory profile).
+PRODUCTION_HASHER = PasswordHasher()
+_hasher = PRODUCTION_HASHER
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")

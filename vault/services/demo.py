@@ -3,6 +3,7 @@ documents of every level and category. Idempotent: a second run changes nothing.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -11,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from vault.models import Company, Document
 from vault.policy import Category, Level
-from vault.services import accounts, documents, tenants
+from vault.services import accounts, documents, samples, tenants
+from vault.services.context import Infra, unit_of_work
 
 COMPANIES = [
     ("HQ", "华信物业集团总公司", True),
@@ -91,41 +93,47 @@ class Login:
     password: str
 
 
-def load(session: Session, now: datetime) -> list[Login] | None:
+def load(infra: Infra, now: datetime) -> list[Login] | None:
     """Create the demo group. Returns the new logins, or None when it exists already."""
-    if session.scalar(select(Company).where(Company.code == "HQ")) is not None:
-        return None
+    with unit_of_work(infra, None, now) as ctx:
+        if ctx.session.scalar(select(Company).where(Company.code == "HQ")) is not None:
+            return None
+        logins = _organisation(ctx.session)
+    for title, category, level, period, issued, reg, sup, doc_dept, tenant, paper in DOCS:
+        with unit_of_work(infra, reg, now) as ctx:
+            content, filename = samples.sample(category, title, infra.settings.font_file)
+            documents.register(
+                ctx,
+                title=title,
+                category=category,
+                level=level,
+                period=documents.parse_period(period) if period else None,
+                issued_on=issued,
+                supervisor=accounts.get_user(ctx.session, sup),
+                department_code=doc_dept,
+                tenant_code=tenant,
+                paper_original=paper,
+                content=io.BytesIO(content),
+                filename=filename,
+            )
+    return logins
+
+
+def _organisation(session: Session) -> list[Login]:
     for code, name, hq in COMPANIES:
         accounts.add_company(session, code, name, hq=hq)
     for company, code, name in DEPARTMENTS:
         accounts.add_department(session, company, code, name)
     logins = []
-    users = {}
     for username, name, company, dept, roles in PEOPLE:
         user, password = accounts.add_user(
             session, username, name, company, dept, accounts.parse_roles(roles)
         )
         assert password is not None
-        users[username] = user
         logins.append(Login(username, name, roles, company, password))
     sz = accounts.get_company(session, "SZ")
     for code, name, unit, contact in TENANTS:
         tenants.add_tenant(session, code, name, unit, contact, company_id=sz.id)
-    for title, category, level, period, issued, reg, sup, doc_dept, tenant, paper in DOCS:
-        documents.register(
-            session,
-            users[reg],
-            title=title,
-            category=category,
-            level=level,
-            period=documents.parse_period(period) if period else None,
-            issued_on=issued,
-            supervisor=users[sup],
-            department_code=doc_dept,
-            tenant_code=tenant,
-            paper_original=paper,
-            now=now,
-        )
     return logins
 
 

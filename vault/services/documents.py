@@ -1,18 +1,41 @@
-"""Documents: registration, the policy's view of a file, and explaining access."""
+"""Documents: registration with encrypted content, versions, search within scope,
+metadata, content for those allowed, classification changes, explaining access.
+
+Every function takes a `Ctx` (session, actor, time, infrastructure), asks
+`vault.policy`, does the work and writes the audit event in the same unit of
+work. A file outside the actor's scope answers `NotFound`, exactly like a file
+that does not exist; the denied try is still audited.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vault import policy
-from vault.errors import InvalidInput, NotFound
-from vault.models import ClassificationChange, Department, Document, Tenant, User
+from vault import filetype, policy
+from vault.actions import Action
+from vault.crypto import envelope
+from vault.errors import Forbidden, InvalidInput, NotFound
+from vault.models import (
+    ClassificationChange,
+    Company,
+    Department,
+    Document,
+    DocumentVersion,
+    Tenant,
+    User,
+)
 from vault.policy import Category, CopyKind, Level, Period
 from vault.services import accounts
+from vault.services.context import Ctx
+
+# ---------------------------------------------------------------------------
+# Parsing
 
 
 def parse_level(text: str) -> Level:
@@ -52,7 +75,7 @@ def period_of(doc: Document) -> Period:
     )
 
 
-def _set_period(doc: Document, period: Period) -> None:
+def _set_period(doc: Document, period: Period, tz: tzinfo) -> None:
     doc.period_years, doc.period_months, doc.period_days = (
         period.years,
         period.months,
@@ -60,6 +83,7 @@ def _set_period(doc: Document, period: Period) -> None:
     )
     doc.period_until = period.until
     doc.condition = period.condition
+    doc.declassify_at = policy.declassify_at(doc.issued_on, period, tz)
 
 
 def facts(doc: Document, tz: tzinfo = policy.GROUP_TZ) -> policy.DocumentFacts:
@@ -89,13 +113,125 @@ def facts(doc: Document, tz: tzinfo = policy.GROUP_TZ) -> policy.DocumentFacts:
     )
 
 
+def effective_level(ctx: Ctx, doc: Document) -> Level:
+    return policy.effective_level(facts(doc, ctx.settings.tz), ctx.now)
+
+
+# ---------------------------------------------------------------------------
+# Loading with a check
+
+
+def load(ctx: Ctx, doc_id: int, action: Action, need: str = "metadata") -> Document:
+    """The document, if the actor may ``need`` ("metadata", "view", "download") it.
+
+    Out of scope and absent look the same (404); a document the actor may know
+    of but not read answers `Forbidden` with the policy's reason. Either
+    refusal is audited.
+    """
+    doc = ctx.session.get(Document, doc_id)
+    subject = ctx.subject
+    not_found = NotFound(f"No document {doc_id}.", code="unknown_document")
+    if doc is None:
+        raise ctx.refuse(not_found, action, object_type="document", object_id=str(doc_id),
+                         reason="unknown_document")
+    doc_facts = facts(doc, ctx.settings.tz)
+    level = policy.effective_level(doc_facts, ctx.now).value
+    meta = policy.can_see_metadata(subject, doc_facts, ctx.now)
+    if not meta.allowed:
+        raise ctx.refuse(not_found, action, object_type="document", object_id=str(doc_id),
+                         level=level, reason=meta.reason.value)
+    check = {"metadata": None, "view": policy.can_view, "download": policy.can_download}[need]
+    if check is not None:
+        decision = check(subject, doc_facts, ctx.now)
+        if not decision.allowed:
+            raise ctx.refuse(
+                Forbidden(_refusal_text(decision.reason), code=decision.reason.value),
+                action, object_type="document", object_id=str(doc_id), level=level,
+            )
+    return doc
+
+
+_REFUSALS = {
+    policy.Reason.COPY_APPROVAL_REQUIRED: (
+        "The content of this file leaves Vault only as an approved, registered copy "
+        "(classified files and certificates). Request a copy, or read it in the viewer."
+    ),
+}
+
+
+def get(session: Session, doc_id: int) -> Document:
+    """Load a document by id without any check: for `vault can-i`, which explains
+    access from metadata and releases no content."""
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        raise NotFound(f"No document {doc_id}.", code="unknown_document")
+    return doc
+
+
+def _refusal_text(reason: policy.Reason) -> str:
+    return _REFUSALS.get(reason, f"Not allowed ({reason.value}).")
+
+
+# ---------------------------------------------------------------------------
+# Content
+
+
+def _store_version(
+    ctx: Ctx, doc: Document, number: int, content: BinaryIO, filename: str
+) -> DocumentVersion:
+    """Encrypt ``content`` into a new blob and add the version row (not committed)."""
+    name = filetype.check_name(filename)
+    settings = ctx.settings
+    key = envelope.new_data_key()
+
+    def sniff(first: bytes) -> None:
+        # Refuse a wrong type after the first 64 KiB, not after the whole upload
+        # (an empty file is refused as empty by check_content below).
+        if first:
+            filetype.check_type(doc.category, name, first)
+
+    with ctx.infra.blobs.new_writer() as writer:
+        result = envelope.encrypt_stream(
+            key,
+            content,
+            writer,
+            document_id=doc.id,
+            version=number,
+            segment_size=settings.segment_size,
+            max_plaintext_size=settings.max_upload_bytes,
+            on_first_bytes=sniff,
+        )
+        media_type = filetype.check_content(
+            doc.category, name, result.first_bytes, result.plaintext_size,
+            settings.max_upload_bytes,
+        )
+        blob_id = writer.commit()
+    # A row that never commits leaves an orphan blob: remove it on rollback.
+    blobs = ctx.infra.blobs
+    ctx.on_rollback(lambda: blobs.delete(blob_id))
+    master_id, wrapped = ctx.infra.keyring.wrap(key)
+    version = DocumentVersion(
+        document_id=doc.id,
+        number=number,
+        blob_id=blob_id,
+        size=result.plaintext_size,
+        media_type=media_type,
+        original_name=name,
+        wrapped_key=wrapped,
+        master_key_id=master_id,
+        created_at=ctx.now,
+        created_by_id=ctx.actor.id if ctx.actor else None,
+    )
+    ctx.session.add(version)
+    ctx.session.flush()
+    return version
+
+
 def register(
-    session: Session,
-    actor: User,
+    ctx: Ctx,
     *,
     title: str,
     category: Category,
-    now: datetime,
     level: Level | None = None,
     period: Period | None = None,
     issued_on: date | None = None,
@@ -103,14 +239,17 @@ def register(
     department_code: str | None = None,
     tenant_code: str | None = None,
     paper_original: bool = False,
-    tz: tzinfo = policy.GROUP_TZ,
+    content: BinaryIO | None = None,
+    filename: str | None = None,
 ) -> Document:
-    """Register a document record for the actor's company (content comes separately).
+    """Register a document for the actor's company, with its first version if given.
 
     A classified file must carry a period: the level's default is used when none
-    is given, as the form pre-fills it. An internal file carries none.
+    is given, as the form pre-fills it. An internal file carries none. Without
+    content the record stands for a paper original held by a custodian.
     """
-    if not actor.active:
+    actor = ctx.actor
+    if actor is None or not actor.active:
         raise InvalidInput("A deactivated user cannot register documents.", code="inactive_user")
     title = title.strip()
     if not title or len(title) > 500 or any(ord(c) < 32 for c in title):
@@ -122,16 +261,19 @@ def register(
         raise InvalidInput("An internal document has no secrecy period.", code="period_on_internal")
     else:
         period = policy.NO_PERIOD
-    issued_on = issued_on or now.astimezone(tz).date()
+    tz = ctx.settings.tz
+    issued_on = issued_on or ctx.now.astimezone(tz).date()
     if period.kind == "date" and period.until is not None and period.until < issued_on:
         raise InvalidInput(
             f"The period ends ({period.until}) before the issue date ({issued_on}).",
             code="period_before_issue",
         )
+    if content is not None and not filename:
+        raise InvalidInput("A file needs its name.", code="bad_filename")
     company = actor.company
     department: Department | None = actor.department
     if department_code:
-        department = accounts.get_department(session, company, department_code)
+        department = accounts.get_department(ctx.session, company, department_code)
     supervisor = supervisor or actor
     if supervisor.company_id != company.id or not supervisor.active:
         raise InvalidInput(
@@ -140,7 +282,7 @@ def register(
         )
     tenant = None
     if tenant_code:
-        tenant = session.scalar(select(Tenant).where(Tenant.code == tenant_code))
+        tenant = ctx.session.scalar(select(Tenant).where(Tenant.code == tenant_code))
         if tenant is None:
             raise NotFound(f"No tenant with code {tenant_code!r}.", code="unknown_tenant")
     doc = Document(
@@ -153,17 +295,17 @@ def register(
         supervisor_id=supervisor.id,
         registrant_id=actor.id,
         tenant_id=tenant.id if tenant else None,
-        has_paper_original=paper_original,
-        created_at=now,
+        has_paper_original=paper_original or content is None,
+        created_at=ctx.now,
+        reviewed_at=ctx.now,
     )
-    _set_period(doc, period)
-    doc.declassify_at = policy.declassify_at(issued_on, period, tz)
-    session.add(doc)
-    session.flush()
-    session.add(
+    _set_period(doc, period, tz)
+    ctx.session.add(doc)
+    ctx.session.flush()
+    ctx.session.add(
         ClassificationChange(
             document_id=doc.id,
-            at=now,
+            at=ctx.now,
             actor_id=actor.id,
             kind="register",
             old_level=None,
@@ -171,15 +313,293 @@ def register(
             new_period=period.spec(),
         )
     )
-    session.flush()
+    if content is not None:
+        assert filename is not None
+        _store_version(ctx, doc, 1, content, filename)
+    ctx.record(
+        Action.DOCUMENT_REGISTER,
+        object_type="document",
+        object_id=str(doc.id),
+        level=level.value,
+        reason="registered",
+        detail={"category": category.value, "period": period.spec(),
+                "content": content is not None},
+    )
     return doc
 
 
-def get(session: Session, doc_id: int) -> Document:
-    """Load a document by id without any check (callers check)."""
-    doc = session.get(Document, doc_id)
-    if doc is None:
-        raise NotFound(f"No document {doc_id}.", code="unknown_document")
+def add_version(ctx: Ctx, doc_id: int, content: BinaryIO, filename: str) -> DocumentVersion:
+    """A new version: by the registrant, the responsible supervisor or an HQ executive."""
+    doc = load(ctx, doc_id, Action.DOCUMENT_VERSION_ADD, need="view")
+    subject = ctx.subject
+    responsible = subject.user_id in (doc.registrant_id, doc.supervisor_id)
+    if not responsible and not subject.is_hq_executive:
+        raise ctx.refuse(
+            Forbidden("Only the registrant or the responsible supervisor adds versions.",
+                      code="not_responsible"),
+            Action.DOCUMENT_VERSION_ADD, object_type="document", object_id=str(doc.id),
+        )
+    number = (max((v.number for v in doc.versions), default=0)) + 1
+    version = _store_version(ctx, doc, number, content, filename)
+    doc.has_paper_original = doc.has_paper_original and number == 1
+    ctx.record(
+        Action.DOCUMENT_VERSION_ADD, object_type="document", object_id=str(doc.id),
+        level=effective_level(ctx, doc).value, reason="version_added",
+        detail={"version": number, "size": version.size},
+    )
+    return version
+
+
+def _version(doc: Document, number: int | None) -> DocumentVersion:
+    versions = [v for v in doc.versions if v.blob_id is not None]
+    if not versions:
+        raise NotFound(
+            "This document has no stored content (a paper original).", code="no_content"
+        )
+    if number is None:
+        return versions[-1]
+    for v in versions:
+        if v.number == number:
+            return v
+    raise NotFound(f"Document {doc.id} has no version {number}.", code="unknown_version")
+
+
+@dataclass
+class Content:
+    """Plaintext being released: metadata plus an iterator of verified chunks."""
+
+    document: Document
+    version: DocumentVersion
+    chunks: Iterator[bytes]
+
+
+def open_content(
+    ctx: Ctx, doc_id: int, version: int | None = None, action: Action = Action.DOCUMENT_DOWNLOAD
+) -> Content:
+    """Raw content, for internal files in scope (classified ones need an approved copy).
+
+    The audit event is written in this unit of work before any byte is released:
+    the caller commits, then streams ``chunks``. Each chunk is authenticated
+    before it is yielded; a failure raises `IntegrityFailure` mid-stream.
+    """
+    doc = load(ctx, doc_id, action, need="download")
+    return _release(ctx, doc, _version(doc, version), action)
+
+
+def _release(ctx: Ctx, doc: Document, ver: DocumentVersion, action: Action) -> Content:
+    assert ver.blob_id is not None and ver.wrapped_key is not None
+    assert ver.master_key_id is not None
+    key = ctx.infra.keyring.unwrap(ver.master_key_id, ver.wrapped_key)
+    ctx.record(
+        action, object_type="document", object_id=str(doc.id),
+        level=effective_level(ctx, doc).value, reason="released",
+        detail={"version": ver.number, "size": ver.size},
+    )
+    blobs = ctx.infra.blobs
+    doc_id, number, blob_id = doc.id, ver.number, ver.blob_id
+
+    def chunks() -> Iterator[bytes]:
+        with blobs.open(blob_id) as fh:
+            yield from envelope.decrypt_stream(key, fh, document_id=doc_id, version=number)
+
+    return Content(doc, ver, chunks())
+
+
+# ---------------------------------------------------------------------------
+# Search and metadata
+
+
+@dataclass
+class Query:
+    text: str | None = None
+    category: Category | None = None
+    level: Level | None = None
+    tenant: str | None = None
+    company: str | None = None
+    department: str | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass
+class Page:
+    items: list[Document]
+    total: int
+    page: int
+    per_page: int
+    levels: dict[int, Level] = field(default_factory=dict)
+
+
+def search(ctx: Ctx, query: Query) -> Page:
+    """Documents in the actor's scope matching ``query``; the rest is absent, counts included."""
+    if query.page < 1 or not 1 <= query.per_page <= 500:
+        raise InvalidInput("page must be ≥ 1 and per_page 1–500.", code="bad_page")
+    stmt = select(Document).order_by(Document.id.desc())
+    if query.text:
+        stmt = stmt.where(Document.title.contains(query.text.strip(), autoescape=True))
+    if query.category:
+        stmt = stmt.where(Document.category == query.category.value)
+    if query.tenant:
+        stmt = stmt.join(Tenant, Document.tenant_id == Tenant.id).where(Tenant.code == query.tenant)
+    if query.company:
+        stmt = stmt.join(Company, Document.company_id == Company.id).where(
+            Company.code == query.company
+        )
+    if query.department:
+        stmt = stmt.join(Department, Document.department_id == Department.id).where(
+            Department.code == query.department
+        )
+    if query.issued_from:
+        stmt = stmt.where(Document.issued_on >= query.issued_from)
+    if query.issued_to:
+        stmt = stmt.where(Document.issued_on <= query.issued_to)
+    subject = ctx.subject
+    tz = ctx.settings.tz
+    visible: list[Document] = []
+    levels: dict[int, Level] = {}
+    # The policy decides per document (levels change with time, scope with grants);
+    # SQL narrows by the searched fields first.
+    for doc in ctx.session.scalars(stmt):
+        doc_facts = facts(doc, tz)
+        if not policy.can_see_metadata(subject, doc_facts, ctx.now).allowed:
+            continue
+        level = policy.effective_level(doc_facts, ctx.now)
+        if query.level and level is not query.level:
+            continue
+        visible.append(doc)
+        levels[doc.id] = level
+    start = (query.page - 1) * query.per_page
+    return Page(visible[start : start + query.per_page], len(visible), query.page,
+                query.per_page, levels)
+
+
+def describe(ctx: Ctx, doc: Document, lang: str = "zh") -> dict[str, Any]:
+    """Metadata as plain data (for `vault show --json` and the API)."""
+    tz = ctx.settings.tz
+    doc_facts = facts(doc, tz)
+    level = policy.effective_level(doc_facts, ctx.now)
+    period = period_of(doc)
+    return {
+        "id": doc.id,
+        "title": doc.title,
+        "category": doc.category,
+        "level": doc.level,
+        "effective_level": level.value,
+        "marking": policy.marking(level, period, lang),
+        "period": period.spec(),
+        "issued_on": doc.issued_on.isoformat(),
+        "declassify_at": (
+            doc.declassify_at.astimezone(tz).isoformat() if doc.declassify_at else None
+        ),
+        "condition": doc.condition,
+        "company": doc.company.code,
+        "department": doc.department.code if doc.department else None,
+        "supervisor": doc.supervisor.username if doc.supervisor else None,
+        "registrant": doc.registrant.username if doc.registrant else None,
+        "tenant": doc.tenant.code if doc.tenant else None,
+        "paper_original": doc.has_paper_original,
+        "versions": [
+            {"number": v.number, "size": v.size, "media_type": v.media_type,
+             "name": v.original_name, "created_at": v.created_at.isoformat()}
+            for v in doc.versions
+        ],
+        "grants": [
+            {"grantee": g.grantee.username, "grantor": g.grantor.username, "level": g.level,
+             "until": g.until.isoformat() if g.until else None,
+             "revoked": g.revoked_at is not None}
+            for g in doc.grants
+        ],
+        "may_view": who_may_view(ctx.session, doc_facts, ctx.now),
+    }
+
+
+def who_may_view(session: Session, doc_facts: policy.DocumentFacts, now: datetime) -> Any:
+    """Everyone who may view, with the reason; for internal files, everyone."""
+    if not policy.effective_level(doc_facts, now).classified:
+        return "all active employees"
+    out = []
+    for user in session.scalars(select(User).where(User.active.is_(True)).order_by(User.username)):
+        decision = policy.can_view(accounts.subject_of(user), doc_facts, now)
+        if decision.allowed:
+            out.append({"user": user.username, "reason": decision.reason.value})
+    return out
+
+
+def show(ctx: Ctx, doc_id: int, lang: str = "zh") -> dict[str, Any]:
+    doc = load(ctx, doc_id, Action.DOCUMENT_VIEW_METADATA)
+    info = describe(ctx, doc, lang)
+    ctx.record(Action.DOCUMENT_VIEW_METADATA, object_type="document", object_id=str(doc.id),
+               level=info["effective_level"], reason="metadata")
+    return info
+
+
+def history(session: Session, doc_id: int) -> list[ClassificationChange]:
+    return list(
+        session.scalars(
+            select(ClassificationChange)
+            .where(ClassificationChange.document_id == doc_id)
+            .order_by(ClassificationChange.id)
+        )
+    )
+
+
+# ---------------------------------------------------------------------------
+# Classification changes
+
+
+def change_classification(
+    ctx: Ctx,
+    doc_id: int,
+    *,
+    level: Level | None = None,
+    period: Period | None = None,
+    note: str | None = None,
+) -> Document:
+    """Change level and/or period directly (by the approving office), recorded in history."""
+    doc = load(ctx, doc_id, Action.DOCUMENT_LEVEL_CHANGE)
+    doc_facts = facts(doc, ctx.settings.tz)
+    current = policy.effective_level(doc_facts, ctx.now)
+    new_level = level or current
+    old_period = period_of(doc)
+    new_period = period or (old_period if new_level.classified else policy.NO_PERIOD)
+    if not new_level.classified and new_period.kind != "none":
+        raise InvalidInput("An internal document has no secrecy period.", code="period_on_internal")
+    if new_level.classified and new_period.kind == "none":
+        new_period = policy.DEFAULT_PERIOD[new_level]
+    old_end = policy.add_period(doc.issued_on, old_period)
+    new_end = policy.add_period(doc.issued_on, new_period)
+    extends = period is not None and (
+        old_end is not None and (new_end is None or new_end > old_end)
+    )
+    action = Action.DOCUMENT_PERIOD_CHANGE if level is None else Action.DOCUMENT_LEVEL_CHANGE
+    decision = policy.can_reclassify(ctx.subject, doc_facts, new_level, extends, ctx.now)
+    if not decision.allowed:
+        raise ctx.refuse(
+            Forbidden(f"Not allowed to change this classification ({decision.reason.value}).",
+                      code=decision.reason.value),
+            action, object_type="document", object_id=str(doc.id), level=current.value,
+        )
+    if new_level is current and new_period == old_period:
+        raise InvalidInput("Nothing to change.", code="no_change")
+    if new_period.kind == "date" and new_period.until and new_period.until < doc.issued_on:
+        raise InvalidInput("The period ends before the issue date.", code="period_before_issue")
+    kind = "declassify" if not new_level.classified else ("extend" if extends else "change")
+    ctx.session.add(
+        ClassificationChange(
+            document_id=doc.id, at=ctx.now, actor_id=ctx.actor.id if ctx.actor else None,
+            kind=kind, old_level=current.value, new_level=new_level.value,
+            old_period=old_period.spec(), new_period=new_period.spec(), note=note,
+        )
+    )
+    doc.level = new_level.value
+    _set_period(doc, new_period, ctx.settings.tz)
+    ctx.record(
+        action, object_type="document", object_id=str(doc.id), level=new_level.value,
+        reason=kind, detail={"from": f"{current.value} {old_period.spec()}",
+                             "to": f"{new_level.value} {new_period.spec()}"},
+    )
     return doc
 
 
@@ -200,22 +620,17 @@ class Explanation:
     approvers: list[User]
 
 
-def candidates_for(session: Session, doc: Document) -> list[User]:
-    """Active people who could hold an approving office for ``doc``."""
-    rows = session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
-    return list(rows)
-
-
-def explain(session: Session, user: User, doc: Document, action: str, now: datetime) -> Explanation:
+def explain(session: Session, user: User, doc: Document, action: str, now: datetime,
+            tz: tzinfo = policy.GROUP_TZ) -> Explanation:
     """Answer "may USER do ACTION to DOC at NOW?" with the reason and, for requests,
-    who may approve."""
+    who may approve. The administrator's tool: it reads metadata only."""
     if action not in CAN_I_ACTIONS:
         raise InvalidInput(
             f"Unknown action {action!r}; actions are: {', '.join(CAN_I_ACTIONS)}.",
             code="unknown_action",
         )
     subject = accounts.subject_of(user)
-    doc_facts = facts(doc)
+    doc_facts = facts(doc, tz)
     level = policy.effective_level(doc_facts, now)
     approvers: list[User] = []
     required = default_no = False
@@ -230,9 +645,11 @@ def explain(session: Session, user: User, doc: Document, action: str, now: datet
         required, default_no = route.required, route.default_no
         if decision.allowed and route.required:
             request = policy.CopyFacts(document=doc_facts, kind=kind, requester_id=user.id)
+            active = session.scalars(
+                select(User).where(User.active.is_(True)).order_by(User.username)
+            )
             approvers = [
-                u
-                for u in candidates_for(session, doc)
+                u for u in active
                 if policy.can_approve(accounts.subject_of(u), request, now).allowed
             ]
         elif decision.allowed:
@@ -246,3 +663,4 @@ def explain(session: Session, user: User, doc: Document, action: str, now: datet
         default_no=default_no,
         approvers=approvers,
     )
+

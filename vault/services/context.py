@@ -1,0 +1,179 @@
+"""What every use case receives: the process's infrastructure and one unit of work.
+
+`Infra` is built once per process (web app, CLI): settings, key ring, blob
+store, audit log. `Ctx` is one unit of work: a session (the caller owns the
+transaction), the acting person (None for the system), the time, and where the
+request came from. `unit_of_work` commits on success; when a service refuses
+(`Forbidden`, `NotFound`, …) the work is rolled back and the refusal's audit
+events are written in a transaction of their own, so denied attempts are on
+the trail too. If an event cannot be written the action fails closed with
+`AuditUnavailable`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from vault.actions import Action, Outcome
+from vault.audit.log import AuditLog, AuditMirrorFailed
+from vault.blobstore import LocalBlobStore
+from vault.config import Settings
+from vault.crypto.keyring import Keyring
+from vault.errors import AuditUnavailable, VaultError
+from vault.models import User
+from vault.policy import Subject
+
+
+@dataclass
+class Infra:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    keyring: Keyring
+    blobs: LocalBlobStore
+    audit: AuditLog
+
+    def readonly_sessions(self) -> sessionmaker[Session]:
+        """Sessions for long reads (verify, export) that never block writers."""
+        from vault.db import make_sessionmaker
+
+        return make_sessionmaker(self.sessions.kw["bind"], readonly=True)
+
+    @classmethod
+    def build(cls, settings: Settings, sessions: sessionmaker[Session]) -> Infra:
+        return cls(
+            settings=settings,
+            sessions=sessions,
+            keyring=Keyring.load(settings),
+            blobs=LocalBlobStore(settings.storage_dir),
+            audit=AuditLog(settings),
+        )
+
+
+@dataclass
+class PendingEvent:
+    action: Action
+    outcome: Outcome
+    kwargs: dict[str, Any]
+
+
+@dataclass
+class Ctx:
+    infra: Infra
+    session: Session
+    actor: User | None
+    now: datetime
+    source: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    refusals: list[PendingEvent] = field(default_factory=list)
+    rollbacks: list[Callable[[], object]] = field(default_factory=list)
+
+    def on_rollback(self, undo: Callable[[], object]) -> None:
+        """Run ``undo`` if this unit of work does not commit (e.g. delete a new blob)."""
+        self.rollbacks.append(undo)
+
+    @property
+    def settings(self) -> Settings:
+        return self.infra.settings
+
+    @property
+    def subject(self) -> Subject:
+        from vault.services.accounts import subject_of
+
+        if self.actor is None:
+            raise AuditUnavailable("No acting person for a personal action.", code="no_actor")
+        return subject_of(self.actor)
+
+    def _who(self) -> dict[str, Any]:
+        if self.actor is None:
+            return {"actor": "system", "actor_roles": ""}
+        return {"actor": self.actor.username, "actor_roles": ",".join(sorted(self.actor.roles))}
+
+    def record(self, action: Action, outcome: Outcome = Outcome.ALLOWED, **kwargs: Any) -> None:
+        """Write an audit event in this unit of work (fails closed)."""
+        self.infra.audit.record(
+            self.session,
+            action=action,
+            outcome=outcome,
+            source=self.source,
+            request_id=self.request_id,
+            now=self.now,
+            **self._who(),
+            **kwargs,
+        )
+
+    def refuse(self, error: VaultError, action: Action, **kwargs: Any) -> VaultError:
+        """Note a refusal to be audited after the rollback; returns ``error`` to raise."""
+        kwargs.setdefault("reason", error.code)
+        self.refusals.append(PendingEvent(action, Outcome.DENIED, kwargs))
+        return error
+
+
+@contextmanager
+def unit_of_work(
+    infra: Infra,
+    actor_username: str | None,
+    now: datetime | None = None,
+    source: str | None = None,
+    request_id: str | None = None,
+) -> Iterator[Ctx]:
+    """One transaction for one use case, with refusals audited after rollback."""
+    from vault.services.accounts import get_user
+
+    session = infra.sessions()
+    ctx: Ctx | None = None
+    try:
+        actor = get_user(session, actor_username) if actor_username else None
+        ctx = Ctx(infra, session, actor, now or datetime.now(UTC), source)
+        if request_id:
+            ctx.request_id = request_id
+        yield ctx
+        session.commit()
+    except AuditMirrorFailed:
+        # The database committed; only the mirror lags (the next writer or
+        # `vault jobs run` fills it). Nothing to undo: the rows are real.
+        raise
+    except VaultError:
+        session.rollback()
+        if ctx is not None:
+            _undo(ctx)
+            if ctx.refusals:
+                _write_refusals(ctx)
+        raise
+    except BaseException:
+        session.rollback()
+        if ctx is not None:
+            _undo(ctx)
+        raise
+    finally:
+        session.close()
+
+
+def _undo(ctx: Ctx) -> None:
+    undo, ctx.rollbacks = ctx.rollbacks, []
+    for step in reversed(undo):
+        try:
+            step()
+        except OSError:
+            # An orphan blob is harmless (it cannot be decrypted without its row's
+            # key) and `vault doctor --repair` removes it; the original error matters more.
+            continue
+
+
+def _write_refusals(ctx: Ctx) -> None:
+    pending, ctx.refusals = ctx.refusals, []
+    try:
+        for event in pending:
+            ctx.record(event.action, event.outcome, **event.kwargs)
+        ctx.session.commit()
+    except AuditMirrorFailed:
+        raise
+    except AuditUnavailable:
+        ctx.session.rollback()
+        raise

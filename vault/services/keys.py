@@ -1,0 +1,111 @@
+"""Master key operations: list, rotate (re-wrap every data key), retire.
+
+Rotation never rewrites blobs: it re-wraps the data keys in the version rows,
+in batches that each commit, so a crash midway loses nothing and a second run
+resumes (it re-wraps what is left before making yet another key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from vault.actions import Action
+from vault.models import DocumentVersion
+from vault.services.context import Infra, unit_of_work
+
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: str
+    active: bool
+    data_keys: int
+
+
+def usage(infra: Infra) -> dict[str, int]:
+    with infra.sessions() as session:
+        rows = session.execute(
+            select(DocumentVersion.master_key_id, func.count())
+            .where(DocumentVersion.wrapped_key.is_not(None))
+            .group_by(DocumentVersion.master_key_id)
+        ).all()
+    return {str(k): int(n) for k, n in rows}
+
+
+def list_keys(infra: Infra) -> list[KeyInfo]:
+    used = usage(infra)
+    ring = infra.keyring
+    return [KeyInfo(k, k == ring.active_id, used.get(k, 0)) for k in ring.ids]
+
+
+def stale_count(infra: Infra) -> int:
+    active = infra.keyring.active_id
+    return sum(n for k, n in usage(infra).items() if k != active)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    new_key: str | None  # None when an interrupted rotation was resumed
+    rewrapped: int
+
+
+def rotate(
+    infra: Infra,
+    actor: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    stop_after: int | None = None,
+) -> Rotation:
+    """Make a new active master key (unless resuming) and re-wrap every data key.
+
+    ``progress(done, total)`` is called after each batch. ``stop_after`` ends the
+    run after that many rows, as a crash would (for tests).
+    """
+    ring = infra.keyring
+    new_key = None
+    if stale_count(infra) == 0:
+        new_key = ring.rotate()
+        with unit_of_work(infra, actor) as ctx:
+            ctx.record(Action.KEY_ROTATE, object_type="master_key", object_id=new_key,
+                       reason="new_active_key")
+    total = stale_count(infra)
+    done = 0
+    while True:
+        with unit_of_work(infra, actor) as ctx:
+            rows = ctx.session.scalars(
+                select(DocumentVersion)
+                .where(DocumentVersion.wrapped_key.is_not(None))
+                .where(DocumentVersion.master_key_id != ring.active_id)
+                .order_by(DocumentVersion.id)
+                .limit(BATCH)
+            ).all()
+            if stop_after is not None:
+                rows = rows[: max(0, stop_after - done)]
+            for row in rows:
+                assert row.master_key_id is not None and row.wrapped_key is not None
+                row.master_key_id, row.wrapped_key = ring.rewrap(row.master_key_id,
+                                                                 row.wrapped_key)
+            if rows:
+                ctx.record(Action.KEY_ROTATE, object_type="master_key",
+                           object_id=ring.active_id, reason="rewrapped",
+                           detail={"rows": len(rows)})
+        done += len(rows)
+        if progress:
+            progress(done, total)
+        if not rows or (stop_after is not None and done >= stop_after):
+            break
+    return Rotation(new_key, done)
+
+
+def retire(infra: Infra, key_id: str, actor: str | None = None) -> str:
+    """Retire a master key no data key uses any more (refused otherwise)."""
+    counts = usage(infra)
+    path = infra.keyring.retire(key_id, lambda k: counts.get(k, 0))
+    with unit_of_work(infra, actor, datetime.now(UTC)) as ctx:
+        ctx.record(Action.KEY_RETIRE, object_type="master_key", object_id=key_id,
+                   reason="retired")
+    return str(path)
