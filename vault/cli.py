@@ -232,9 +232,9 @@ def add_company(app: App, code: str, name: str, hq: bool) -> None:
     """Add a company."""
     from vault.services import accounts
 
-    with app.session() as session:
-        company = accounts.add_company(session, code, name, hq=hq)
-        click.echo(f"company {company.code} added{' (HQ)' if hq else ''}")
+    with app.work(None) as ctx:
+        accounts.create_company(ctx, code, name, hq=hq)
+    click.echo(f"company {code} added{' (HQ)' if hq else ''}")
 
 
 @org.command("add-department")
@@ -247,9 +247,9 @@ def add_department(app: App, company: str, dept: str, name: str) -> None:
     """Add a department to COMPANY."""
     from vault.services import accounts
 
-    with app.session() as session:
-        accounts.add_department(session, company, dept, name)
-        click.echo(f"department {company}/{dept} added")
+    with app.work(None) as ctx:
+        accounts.create_department(ctx, company, dept, name)
+    click.echo(f"department {company}/{dept} added")
 
 
 @main.group()
@@ -289,11 +289,11 @@ def users_add(
 
     role_set = accounts.parse_roles(roles)
     password = _read_password(password_stdin)
-    with app.session() as session:
-        user, generated = accounts.add_user(
-            session, username, name, company, department, role_set, password, email
+    with app.work(None) as ctx:
+        _, generated = accounts.create_user(
+            ctx, username, name, company, department, role_set, password, email
         )
-        click.echo(f"user {user.username} added")
+    click.echo(f"user {username} added")
     if generated:
         click.echo(f"password (shown once): {generated}")
 
@@ -328,9 +328,10 @@ def users_roles(app: App, username: str, roles: str) -> None:
     from vault.services import accounts
 
     role_set = accounts.parse_roles(roles)
-    with app.session() as session:
-        user = accounts.set_roles(session, username, role_set)
-        click.echo(f"{user.username}: {','.join(sorted(user.roles))}")
+    with app.work(None) as ctx:
+        user = accounts.change_roles(ctx, username, role_set)
+        roles_now = ",".join(sorted(user.roles))
+    click.echo(f"{username}: {roles_now}")
 
 
 @users.command("deactivate")
@@ -341,8 +342,8 @@ def users_deactivate(app: App, username: str) -> None:
     """Deactivate USERNAME at once (sessions and tokens end)."""
     from vault.services import accounts
 
-    with app.session() as session:
-        accounts.deactivate(session, username)
+    with app.work(None) as ctx:
+        accounts.deactivate_user(ctx, username)
     click.echo(f"{username} deactivated")
 
 
@@ -356,8 +357,8 @@ def users_passwd(app: App, username: str, password_stdin: bool) -> None:
     from vault.services import accounts
 
     password = _read_password(password_stdin)
-    with app.session() as session:
-        _, generated = accounts.set_password(session, username, password)
+    with app.work(None) as ctx:
+        _, generated = accounts.change_password(ctx, username, password)
     click.echo(f"password of {username} changed")
     if generated:
         click.echo(f"password (shown once): {generated}")
@@ -774,6 +775,18 @@ def audit_verify(app: App, offline: Path | None, public_key: Path | None,
     if offline is not None and report.uncovered:
         click.echo(f"{report.uncovered} event(s) after the last checkpoint: continuity only")
     sys.exit(0 if report.ok else 1)
+
+
+@audit.command("checkpoint")
+@pass_app
+@handle_errors
+def audit_checkpoint(app: App) -> None:
+    """Sign a checkpoint now (before copying audit/ to an outside auditor)."""
+    with app.work(None) as ctx:
+        cp = ctx.infra.audit.maybe_checkpoint(ctx.session, ctx.now, force=True)
+        seq = cp.seq if cp is not None else None
+    click.echo(f"checkpoint signed at event {seq}" if seq else "no new events since the last "
+               "checkpoint")
 
 
 @audit.command("public-key")

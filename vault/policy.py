@@ -169,6 +169,9 @@ class Reason(StrEnum):
     COPY_APPROVAL_REQUIRED = "copy_approval_required"
     # the audit trail
     NOT_COMPLIANCE = "not_compliance"
+    # administration
+    ADMIN = "admin"
+    NOT_ADMIN = "not_admin"
 
 
 class CopyKind(StrEnum):
@@ -665,6 +668,16 @@ def can_review_audit(subject: Subject) -> Decision:
     if subject.has(Role.COMPLIANCE):
         return _allow(Reason.COMPLIANCE)
     return _deny(Reason.NOT_COMPLIANCE)
+
+
+def can_administer(subject: Subject) -> Decision:
+    """Managing people, the organisation and keys: administrators, who get no
+    content by that role (SPEC.md §2)."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.has(Role.ADMIN):
+        return _allow(Reason.ADMIN)
+    return _deny(Reason.NOT_ADMIN)
 
 
 # ---------------------------------------------------------------------------

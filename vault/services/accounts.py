@@ -6,15 +6,20 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vault.errors import Conflict, InvalidInput, NotFound
+from vault.actions import Action
+from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vault.models import Company, Department, User, UserRole
 from vault.policy import Role, Subject
+
+if TYPE_CHECKING:
+    from vault.services.context import Ctx
 
 # argon2id with the library's recommended parameters (RFC 9106 low-memory profile).
 PRODUCTION_HASHER = PasswordHasher()
@@ -266,3 +271,74 @@ def subject_of(user: User) -> Subject:
         active=user.active,
         at_hq=user.company.is_hq,
     )
+
+
+# ---------------------------------------------------------------------------
+# Audited use cases (CLI and administration pages call these)
+
+
+def _admin_check(ctx: Ctx, action: Action) -> None:
+    """People and organisation are managed by administrators; the CLI runs as the
+    system (shell access to the server is the administrator's)."""
+    if ctx.actor is None:
+        return
+    from vault.policy import can_administer
+
+    decision = can_administer(ctx.subject)
+    if not decision.allowed:
+        raise ctx.refuse(Forbidden("Only administrators manage people and the organisation.",
+                                   code=decision.reason.value), action, object_type="user")
+
+
+def create_company(ctx: Ctx, code: str, name: str, hq: bool = False) -> Company:
+    _admin_check(ctx, Action.ORG_COMPANY_ADD)
+    company = add_company(ctx.session, code, name, hq)
+    ctx.record(Action.ORG_COMPANY_ADD, object_type="company", object_id=code,
+               reason="added", detail={"name": name, "hq": hq})
+    return company
+
+
+def create_department(ctx: Ctx, company_code: str, code: str, name: str) -> Department:
+    _admin_check(ctx, Action.ORG_DEPARTMENT_ADD)
+    dept = add_department(ctx.session, company_code, code, name)
+    ctx.record(Action.ORG_DEPARTMENT_ADD, object_type="department",
+               object_id=f"{company_code}/{code}", reason="added", detail={"name": name})
+    return dept
+
+
+def create_user(ctx: Ctx, username: str, name: str, company_code: str,
+                department_code: str | None, roles: frozenset[Role],
+                password: str | None = None, email: str | None = None
+                ) -> tuple[User, str | None]:
+    _admin_check(ctx, Action.USER_CREATE)
+    user, generated = add_user(ctx.session, username, name, company_code, department_code,
+                               roles, password, email)
+    ctx.record(Action.USER_CREATE, object_type="user", object_id=username, reason="added",
+               detail={"roles": ",".join(sorted(roles)), "company": company_code})
+    return user, generated
+
+
+def change_roles(ctx: Ctx, username: str, roles: frozenset[Role]) -> User:
+    _admin_check(ctx, Action.USER_UPDATE)
+    before = ",".join(sorted(get_user(ctx.session, username).roles))
+    user = set_roles(ctx.session, username, roles)
+    ctx.record(Action.USER_UPDATE, object_type="user", object_id=username,
+               reason="roles_changed", detail={"from": before, "to": ",".join(sorted(roles))})
+    return user
+
+
+def deactivate_user(ctx: Ctx, username: str) -> User:
+    _admin_check(ctx, Action.USER_DEACTIVATE)
+    user = deactivate(ctx.session, username)
+    ctx.record(Action.USER_DEACTIVATE, object_type="user", object_id=username,
+               reason="deactivated")
+    return user
+
+
+def change_password(ctx: Ctx, username: str, password: str | None) -> tuple[User, str | None]:
+    if ctx.actor is not None and ctx.actor.username != username:
+        _admin_check(ctx, Action.USER_PASSWORD)
+    user, generated = set_password(ctx.session, username, password)
+    ctx.record(Action.USER_PASSWORD, object_type="user", object_id=username,
+               reason="password_changed")  # never the password itself
+    return user, generated

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from vault.models import Company, Document
 from vault.policy import Category, Level
 from vault.services import accounts, documents, samples, tenants
-from vault.services.context import Infra, unit_of_work
+from vault.services.context import Ctx, Infra, unit_of_work
 
 COMPANIES = [
     ("HQ", "华信物业集团总公司", True),
@@ -98,7 +98,7 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
     with unit_of_work(infra, None, now) as ctx:
         if ctx.session.scalar(select(Company).where(Company.code == "HQ")) is not None:
             return None
-        logins = _organisation(ctx.session)
+        logins = _organisation(ctx)
     for title, category, level, period, issued, reg, sup, doc_dept, tenant, paper in DOCS:
         with unit_of_work(infra, reg, now) as ctx:
             content, filename = samples.sample(category, title, infra.settings.font_file)
@@ -119,18 +119,19 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
     return logins
 
 
-def _organisation(session: Session) -> list[Login]:
+def _organisation(ctx: Ctx) -> list[Login]:
     for code, name, hq in COMPANIES:
-        accounts.add_company(session, code, name, hq=hq)
+        accounts.create_company(ctx, code, name, hq=hq)
     for company, code, name in DEPARTMENTS:
-        accounts.add_department(session, company, code, name)
+        accounts.create_department(ctx, company, code, name)
     logins = []
     for username, name, company, dept, roles in PEOPLE:
-        user, password = accounts.add_user(
-            session, username, name, company, dept, accounts.parse_roles(roles)
+        _, password = accounts.create_user(
+            ctx, username, name, company, dept, accounts.parse_roles(roles)
         )
         assert password is not None
         logins.append(Login(username, name, roles, company, password))
+    session = ctx.session
     sz = accounts.get_company(session, "SZ")
     for code, name, unit, contact in TENANTS:
         tenants.add_tenant(session, code, name, unit, contact, company_id=sz.id)
