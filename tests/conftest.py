@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from people import PASSWORD, PEOPLE  # noqa: I001 - tests/people.py
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -164,20 +165,6 @@ def infra(settings: Settings, engine: Engine) -> Infra:
     return Infra.build(settings, db.make_sessionmaker(engine))
 
 
-# username: (company, department, roles)
-PEOPLE = {
-    "ceo": ("HQ", "OFF", "hq_executive"),
-    "auditor": ("HQ", "LEGAL", "compliance"),
-    "root": ("HQ", "IT", "admin"),
-    "gm": ("SZ", "ADM", "company_gm"),
-    "manager": ("SZ", "CS", "dept_manager,staff"),
-    "boss": ("SZ", "CS", "supervisor,staff"),
-    "clerk": ("SZ", "CS", "staff"),
-    "accountant": ("SZ", "FIN", "staff"),
-    "keeper": ("SZ", "ADM", "custodian"),
-    "outsider": ("GZ", "CS", "staff"),
-}
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+
+# Each area keeps its own catalogue, vault/translations/<area>/zh/ (Babel reads zh_CN
+# as zh_Hans_CN, which gettext finds under zh); Flask-Babel merges them. Source
+# strings are English; zh_CN is the default locale.
+TRANSLATION_AREAS = ("core", "documents", "api", "admin")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -15,18 +21,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """
     from vault import db
     from vault.config import load_settings
+    from vault.services.context import Infra
     from vault.web import register
 
     overrides = dict(config or {})
+    flask_overrides = overrides.pop("flask", {})
     settings = load_settings(**overrides)
     settings.check()
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = settings.effective_secret_key()
-    app.config["VAULT_SETTINGS"] = settings
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config.update(
+        SECRET_KEY=settings.effective_secret_key(),
+        VAULT_SETTINGS=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="vault_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,  # form fields
+        BABEL_DEFAULT_LOCALE="zh_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=";".join(f"translations/{a}" for a in TRANSLATION_AREAS),
+        WTF_CSRF_TIME_LIMIT=None,  # the session's own timeouts bound a token's life
+    )
+    app.config.update(flask_overrides)
     engine = db.make_engine(settings.database_url)
     app.extensions["vault.engine"] = engine
-    app.extensions["vault.sessions"] = db.make_sessionmaker(engine)
+    app.extensions["vault.infra"] = Infra.build(settings, db.make_sessionmaker(engine))
     register(app)
     return app

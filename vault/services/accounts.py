@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vault.actions import Action
+from vault.actions import Action, Outcome
 from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vault.models import Company, Department, User, UserRole
 from vault.policy import Role, Subject
@@ -342,3 +342,63 @@ def change_password(ctx: Ctx, username: str, password: str | None) -> tuple[User
     ctx.record(Action.USER_PASSWORD, object_type="user", object_id=username,
                reason="password_changed")  # never the password itself
     return user, generated
+
+
+# ---------------------------------------------------------------------------
+# Signing in
+
+MAX_FAILURES = 5  # then a growing pause
+LOCK_BASE_SECONDS = 30
+LOCK_MAX_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt. ``user`` is None on failure; the message
+    is the same whatever went wrong (unknown name, wrong password, paused)."""
+
+    user: User | None
+    reason: str
+
+
+def sign_in(ctx: Ctx, username: str, password: str) -> SignIn:
+    """Check a password with back-off; every attempt is audited, success or not.
+
+    Unknown names and wrong passwords cost the same argon2 verification and get
+    the same answer. After MAX_FAILURES failures the account pauses for a time
+    that doubles with each further failure (capped at an hour).
+    """
+    from datetime import timedelta
+
+    user = ctx.session.scalar(select(User).where(User.username == username))
+    reason = "signed_in"
+    if user is None:
+        burn_password_check(password)
+        reason = "unknown_user"
+    elif user.locked_until is not None and user.locked_until > ctx.now:
+        burn_password_check(password)
+        reason = "paused"
+    elif not verify_password(user.password_hash, password):
+        reason = "wrong_password"
+    elif not user.active:
+        reason = "inactive_user"
+    if reason != "signed_in":
+        if user is not None and reason == "wrong_password":
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILURES:
+                extra = user.failed_logins - MAX_FAILURES
+                seconds = min(LOCK_BASE_SECONDS * 2**extra, LOCK_MAX_SECONDS)
+                user.locked_until = ctx.now + timedelta(seconds=seconds)
+                ctx.record(Action.AUTH_LOCKOUT, object_type="user", object_id=user.username,
+                           reason="too_many_failures",
+                           detail={"failures": user.failed_logins, "seconds": seconds})
+        ctx.record(Action.AUTH_SIGN_IN_FAILED, Outcome.DENIED, object_type="user",
+                   object_id=username[:64], reason=reason, actor_override=username[:64])
+        return SignIn(None, reason)
+    assert user is not None
+    user.failed_logins = 0
+    user.locked_until = None
+    ctx.actor = user
+    ctx.record(Action.AUTH_SIGN_IN, object_type="user", object_id=user.username,
+               reason="password")
+    return SignIn(user, reason)

@@ -95,8 +95,15 @@ class Ctx:
             return {"actor": "system", "actor_roles": ""}
         return {"actor": self.actor.username, "actor_roles": ",".join(sorted(self.actor.roles))}
 
-    def record(self, action: Action, outcome: Outcome = Outcome.ALLOWED, **kwargs: Any) -> None:
-        """Write an audit event in this unit of work (fails closed)."""
+    def record(self, action: Action, outcome: Outcome = Outcome.ALLOWED,
+               actor_override: str | None = None, **kwargs: Any) -> None:
+        """Write an audit event in this unit of work (fails closed).
+
+        ``actor_override`` names an actor who is not signed in (a failed sign-in
+        records the name that was typed, escaped by the audit log)."""
+        who = self._who()
+        if actor_override is not None:
+            who = {"actor": actor_override, "actor_roles": ""}
         self.infra.audit.record(
             self.session,
             action=action,
@@ -104,7 +111,7 @@ class Ctx:
             source=self.source,
             request_id=self.request_id,
             now=self.now,
-            **self._who(),
+            **who,
             **kwargs,
         )
 

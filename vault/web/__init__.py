@@ -1,22 +1,74 @@
-"""Blueprints and the one place errors become responses."""
+"""The web application: extensions, blueprints, and the one place errors become
+responses (HTML for pages, JSON under /api/)."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_babel import Babel
+from flask_babel import gettext as _
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from vault.errors import VaultError
 
-CSP = "default-src 'self'; object-src 'none'; frame-ancestors 'none'"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
 
 
 def register(app: Flask) -> None:
-    from vault.web import home
+    from vault.web import auth, home, support
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = ""
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(auth.load_user)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=support.select_locale)
 
     app.register_blueprint(home.bp)
+    app.register_blueprint(auth.bp)
+    for name in ("documents", "compliance", "admin", "api"):
+        # Areas built in their own modules; each exposes `bp` when present.
+        try:
+            module = __import__(f"vault.web.{name}", fromlist=["bp"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"vault.web.{name}":
+                raise
+            continue
+        app.register_blueprint(module.bp)
+        if name == "api":
+            csrf.exempt(module.bp)
+
+    app.before_request(support.before_request)
+    app.context_processor(support.template_globals)
 
     @app.errorhandler(VaultError)
-    def _vault_error(exc: VaultError) -> tuple[str, int]:
-        return render_template("error.html", message=exc.message), exc.status
+    def _vault_error(exc: VaultError) -> Any:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> Any:
+        return error_response(400, "csrf", _("The form expired or was sent from elsewhere. "
+                                             "Reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        return error_response(exc.code or 500, f"http_{exc.code}", http_message(exc.code or 500))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        app.logger.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
+        return error_response(500, "internal_error", http_message(500))
 
     @app.after_request
     def _headers(resp: Response) -> Response:
@@ -24,4 +76,29 @@ def register(app: Flask) -> None:
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("Cache-Control", "no-store")
         return resp
+
+
+def http_message(status: int) -> str:
+    messages = {
+        400: _("The request could not be understood."),
+        401: _("Please sign in."),
+        403: _("You are not allowed to do this."),
+        404: _("There is nothing here, or you may not know of it."),
+        405: _("This address does not accept that method."),
+        413: _("The upload is larger than the limit."),
+        415: _("This type of file is not accepted here."),
+        429: _("Too many requests; wait a moment and try again."),
+        500: _("Something went wrong on our side. The error was logged; please try again."),
+    }
+    return messages.get(status, _("The request could not be completed."))
+
+
+def error_response(status: int, code: str, message: str) -> Any:
+    """JSON under /api/, an HTML page elsewhere; the same code either way."""
+    if request.path.startswith("/api/"):
+        resp = jsonify({"code": code, "message": message})
+        resp.status_code = status
+        return resp
+    return render_template("error.html", status=status, code=code, message=message), status

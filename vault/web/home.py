@@ -1,13 +1,15 @@
-"""The home page."""
+"""The home page: what needs me."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_login import login_required
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
+@login_required
 def index() -> str:
     return render_template("home.html")
 

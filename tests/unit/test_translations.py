@@ -1,0 +1,30 @@
+"""Every catalogue is complete and its compiled .mo matches the .po."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2] / "vault" / "translations"
+CATALOGUES = sorted(ROOT.glob("*/zh/LC_MESSAGES/messages.po"))
+
+
+def test_there_are_catalogues() -> None:
+    assert CATALOGUES, "no zh_CN catalogues found"
+
+
+@pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: p.parts[-4])
+def test_complete_and_compiled(po: Path) -> None:
+    with po.open("rb") as fh:
+        catalog = read_po(fh)
+    missing = [m.id for m in catalog if m.id and not m.string]
+    assert missing == []
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    assert po.with_suffix(".mo").read_bytes() == compiled.getvalue(), (
+        "stale .mo: run scripts/i18n.py"
+    )

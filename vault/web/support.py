@@ -1,0 +1,76 @@
+"""Helpers every view uses: one unit of work per request, the locale, the actor."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from flask import current_app, g, request, session
+from flask_login import current_user, logout_user
+
+from vault.config import Settings
+from vault.services.context import Infra, unit_of_work
+
+LOCALES = ("zh_CN", "en")
+
+
+def infra() -> Infra:
+    return current_app.extensions["vault.infra"]
+
+
+def settings() -> Settings:
+    return infra().settings
+
+
+def work(actor: str | None = None) -> Any:
+    """A unit of work for the signed-in person (or ``actor``), stamped with the
+    request's source address and id for the audit trail."""
+    name = actor if actor is not None else (
+        current_user.username if current_user.is_authenticated else None
+    )
+    return unit_of_work(infra(), name, source=request.remote_addr, request_id=g.request_id)
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LOCALES:
+        return str(chosen)
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"], "zh_CN")
+    return "en" if best == "en" else "zh_CN"
+
+
+def before_request() -> None:
+    g.request_id = uuid.uuid4().hex[:16]
+    if not current_user.is_authenticated:
+        return
+    # Idle and absolute timeouts; the session cookie is signed, so these can't be forged.
+    now = time.time()
+    conf = settings()
+    started = float(session.get("started", 0))
+    last = float(session.get("last", 0))
+    if (now - last > conf.session_idle_minutes * 60
+            or now - started > conf.session_max_hours * 3600):
+        logout_user()
+        session.clear()
+        return
+    session["last"] = now
+
+
+def template_globals() -> dict[str, Any]:
+    from vault.policy import LEVEL_LABELS
+
+    lang = "en" if select_locale() == "en" else "zh"
+    return {"current_lang": lang, "level_labels": LEVEL_LABELS[lang], "nav_items": nav_items()}
+
+
+# Areas add their entries here when they register (endpoint, label, required role or None).
+NAV: list[tuple[str, Any, str | None]] = []
+
+
+def nav_items() -> list[tuple[str, str]]:
+    if not current_user.is_authenticated:
+        return []
+    return [(endpoint, str(label())) for endpoint, label, role in NAV
+            if role is None or current_user.has(role)]
+
