@@ -37,7 +37,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
-    for name in ("documents", "compliance", "admin", "api"):
+    for name in ("documents", "compliance", "admin", "api", "tokens"):
         # Areas built in their own modules; each exposes `bp` when present.
         try:
             module = __import__(f"vault.web.{name}", fromlist=["bp"])
