@@ -23,12 +23,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from vault.config import load_settings
     from vault.services.context import Infra
     from vault.web import register
+    from vault.web.documents import VaultRequest
 
     overrides = dict(config or {})
     flask_overrides = overrides.pop("flask", {})
     settings = load_settings(**overrides)
     settings.check()
     app = Flask(__name__)
+    app.request_class = VaultRequest  # uploads spooled encrypted, never in clear on disk
     app.config.update(
         SECRET_KEY=settings.effective_secret_key(),
         VAULT_SETTINGS=settings,

@@ -13,7 +13,14 @@ from enum import StrEnum
 class Action(StrEnum):
     AUDIT_EXPORT = "audit:export"
     AUDIT_VERIFY = "audit:verify"
+    AUDIT_VIEW = "audit:view"
     AUTH_LOCKOUT = "auth:lockout"
+    AUTH_REAUTH = "auth:reauth"
+    AUTH_REAUTH_FAILED = "auth:reauth_failed"
+    AUTH_SECOND_FACTOR = "auth:second_factor"
+    AUTH_SECOND_FACTOR_ENROL = "auth:second_factor_enrol"
+    AUTH_SECOND_FACTOR_FAILED = "auth:second_factor_failed"
+    AUTH_SECOND_FACTOR_RESET = "auth:second_factor_reset"
     AUTH_SIGN_IN = "auth:sign_in"
     AUTH_SIGN_IN_FAILED = "auth:sign_in_failed"
     AUTH_SIGN_OUT = "auth:sign_out"
@@ -42,6 +49,7 @@ class Action(StrEnum):
     LOAN_RETURN = "loan:return"
     ORG_COMPANY_ADD = "org:company_add"
     ORG_DEPARTMENT_ADD = "org:department_add"
+    ORG_VIEW = "org:view"
     RECORDING_ARCHIVE = "recording:archive"
     RECORDING_PURGE = "recording:purge"
     TOKEN_CREATE = "token:create"  # noqa: S105 (an action name, not a secret)

@@ -150,6 +150,12 @@ def init(app: App) -> None:
     for path in AuditLog.init_keys(app.settings):
         click.echo(f"created {path}")
     db.upgrade(app.settings.database_url)
+    if master:
+        from vault.actions import Action
+
+        with app.work(None) as ctx:
+            ctx.record(Action.KEY_GENERATE, object_type="master_key", object_id=master,
+                       reason="vault_init")
     click.echo(f"database ready: {_safe_url(app.settings.database_url)}")
 
 
@@ -345,6 +351,20 @@ def users_deactivate(app: App, username: str) -> None:
     with app.work(None) as ctx:
         accounts.deactivate_user(ctx, username)
     click.echo(f"{username} deactivated")
+
+
+@users.command("reset-2fa")
+@click.argument("username")
+@pass_app
+@handle_errors
+def users_reset_2fa(app: App, username: str) -> None:
+    """Remove USERNAME's second factor and recovery codes (a lost phone, a locked-out
+    sole administrator); they enrol again at their next sign-in where required."""
+    from vault.services import totp
+
+    with app.work(None) as ctx:
+        totp.reset(ctx, username)
+    click.echo(f"second factor of {username} removed")
 
 
 @users.command("passwd")
@@ -634,6 +654,31 @@ def revoke_cmd(app: App, document: int, user: str, as_user: str) -> None:
     click.echo(f"revoked {n} grant(s) of {user} on document {document}")
 
 
+@main.command("reclassify")
+@click.argument("document", type=int)
+@click.option("--as", "as_user", required=True, help="Who decides (the approving office).")
+@click.option("--level", help="New level.")
+@click.option("--period", help="New period: 10y, 6m, 90d, 2030-06-30 or condition:TEXT.")
+@click.option("--note", help="Why (kept in the classification history).")
+@pass_app
+@handle_errors
+def reclassify(app: App, document: int, as_user: str, level: str | None, period: str | None,
+               note: str | None) -> None:
+    """Change DOCUMENT's level and/or period directly (recorded in its history)."""
+    from vault.errors import InvalidInput
+    from vault.services import documents
+
+    if level is None and period is None:
+        raise InvalidInput("Give --level, --period or both.", code="no_change")
+    new_level = documents.parse_level(level) if level else None
+    new_period = documents.parse_period(period) if period else None
+    with app.work(as_user) as ctx:
+        doc = documents.change_classification(ctx, document, level=new_level,
+                                              period=new_period, note=note)
+        mark = marking(documents.effective_level(ctx, doc), documents.period_of(doc))
+    click.echo(f"document {document} is now [{mark}]")
+
+
 @main.command("declassify")
 @click.option("--as-of", "as_of", help="Date-time to declassify as of (default: now).")
 @click.option("--dry-run", is_flag=True, help="List what would change; change nothing.")
@@ -863,6 +908,77 @@ def audit_knowers(app: App, document: int, as_user: str) -> None:
         click.echo(line)
     click.echo(f"{len(lines)} record(s)", err=True)
 
+
+# ---------------------------------------------------------------------------
+# Personal API tokens
+
+
+@main.group()
+def tokens() -> None:
+    """Personal API tokens: create (shown once), list, revoke."""
+
+
+@tokens.command("create")
+@click.argument("user")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.option("--expires", help="Last valid day YYYY-MM-DD (or an ISO date-time).")
+@pass_app
+@handle_errors
+def tokens_create(app: App, user: str, name: str, expires: str | None) -> None:
+    """Create a token for USER and print it once (it is stored only hashed)."""
+    from vault.services import tokens as token_service
+
+    with app.work(None) as ctx:
+        expires_at = token_service.parse_expiry(expires, app.settings.tz)
+        row, token = token_service.create(ctx, name, expires_at, user=user)
+        token_id, prefix = row.id, row.prefix
+    click.echo(token)
+    until = expires_at.astimezone(app.settings.tz).isoformat() if expires_at else "never"
+    click.echo(f"token {token_id} ({prefix}) for {user}, expires {until}; "
+               "copy it now: it cannot be shown again", err=True)
+
+
+@tokens.command("list")
+@click.argument("user", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@handle_errors
+def tokens_list(app: App, user: str | None, as_json: bool) -> None:
+    """List tokens (of USER, or everyone's): id, user, name, prefix, dates, status."""
+    from vault.services import tokens as token_service
+
+    def when(value: datetime | None) -> str | None:
+        return value.astimezone(app.settings.tz).isoformat() if value else None
+
+    with app.work(None) as ctx:
+        rows = [
+            {"id": t.id, "user": t.user.username, "name": t.name, "prefix": t.prefix,
+             "created_at": when(t.created_at), "expires_at": when(t.expires_at),
+             "last_used_at": when(t.last_used_at), "status": token_service.status(t, ctx.now)}
+            for t in token_service.list_tokens(ctx, user)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['user']:<16} {r['prefix']}  {r['status']:<8} "
+                   f"expires {r['expires_at'] or 'never':<25} "
+                   f"last used {r['last_used_at'] or 'never':<25} {r['name']}")
+    click.echo(f"{len(rows)} token(s)", err=True)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(min=1))
+@pass_app
+@handle_errors
+def tokens_revoke(app: App, token_id: int) -> None:
+    """Revoke token ID at once."""
+    from vault.services import tokens as token_service
+
+    with app.work(None) as ctx:
+        row = token_service.revoke(ctx, token_id)
+        owner, prefix = row.user.username, row.prefix
+    click.echo(f"revoked token {token_id} ({prefix}) of {owner}")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

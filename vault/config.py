@@ -42,6 +42,8 @@ class Settings:
     checkpoint_minutes: int = 10
     session_idle_minutes: int = 30
     session_max_hours: int = 12
+    # Roles that must sign in with a second factor (TOTP); "none" for nobody.
+    require_2fa_roles: str = "hq_executive,company_gm,compliance,admin"
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "vault@localhost"
@@ -59,8 +61,23 @@ class Settings:
             return path.read_text(encoding="ascii").strip() or None
         return None
 
+    @property
+    def second_factor_roles(self) -> frozenset[str]:
+        """The role ids of ``require_2fa_roles`` (empty for "none")."""
+        items = {r.strip() for r in self.require_2fa_roles.split(",")}
+        return frozenset(r for r in items if r and r != "none")
+
     def check(self) -> None:
         """Refuse to start without keys; say what to run."""
+        from vault.policy import Role
+
+        unknown = sorted(self.second_factor_roles - {r.value for r in Role})
+        if unknown:
+            raise ConfigError(
+                f"VAULT_REQUIRE_2FA_ROLES names unknown roles {', '.join(unknown)}; roles are "
+                f"{', '.join(sorted(r.value for r in Role))} (or \"none\").",
+                code="bad_setting",
+            )
         if not self.keys_dir.is_dir():
             raise ConfigError(
                 f"The keys folder {self.keys_dir} does not exist. Run `vault init` first.",

@@ -269,6 +269,12 @@ DEFAULT_PERIOD: Mapping[Level, Period] = {
 }
 
 
+# The longest period accepted (the state-secrets maximum is 30 years; a company may
+# extend, but a century is past any sensible review) and the calendar range of dates.
+MAX_PERIOD_MONTHS = 100 * 12
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
 class PeriodError(ValueError):
     """A period specification that cannot be read."""
 
@@ -285,9 +291,12 @@ def parse_period(text: str) -> Period:
         return Period(condition=cond)
     if len(text) == 10 and text[4] == "-" and text[7] == "-":
         try:
-            return Period(until=date.fromisoformat(text))
+            until = date.fromisoformat(text)
         except ValueError as exc:
             raise PeriodError(f"not a date: {text}") from exc
+        if not FIRST_YEAR <= until.year <= LAST_YEAR:
+            raise PeriodError(f"a date between {FIRST_YEAR} and {LAST_YEAR}, please: {text}")
+        return Period(until=until)
     values = {"y": 0, "m": 0, "d": 0}
     number = ""
     seen: list[str] = []
@@ -295,6 +304,10 @@ def parse_period(text: str) -> Period:
         if ch.isdigit():
             number += ch
         elif ch in values and number and ch not in seen:
+            if len(number) > 6:
+                raise PeriodError(
+                    f"a period longer than {MAX_PERIOD_MONTHS // 12} years is not allowed"
+                )
             values[ch] = int(number)
             seen.append(ch)
             number = ""
@@ -305,7 +318,20 @@ def parse_period(text: str) -> Period:
     period = Period(years=values["y"], months=values["m"], days=values["d"])
     if period.kind == "none":
         raise PeriodError("a period of zero length is not a period")
+    if period.years * 12 + period.months + period.days // 31 > MAX_PERIOD_MONTHS:
+        raise PeriodError(f"a period longer than {MAX_PERIOD_MONTHS // 12} years is not allowed")
     return period
+
+
+def validate_period(issued_on: date, period: Period) -> None:
+    """Refuse (PeriodError) an issue date or period outside the supported calendar,
+    so that period arithmetic can never overflow."""
+    if not FIRST_YEAR <= issued_on.year <= LAST_YEAR:
+        raise PeriodError(f"the issue date must fall between {FIRST_YEAR} and {LAST_YEAR}")
+    if period.until is not None and not FIRST_YEAR <= period.until.year <= LAST_YEAR:
+        raise PeriodError(f"the period must end between {FIRST_YEAR} and {LAST_YEAR}")
+    if period.years * 12 + period.months + period.days // 31 > MAX_PERIOD_MONTHS:
+        raise PeriodError(f"a period longer than {MAX_PERIOD_MONTHS // 12} years is not allowed")
 
 
 @dataclass(frozen=True)
@@ -678,6 +704,15 @@ def can_administer(subject: Subject) -> Decision:
     if subject.has(Role.ADMIN):
         return _allow(Reason.ADMIN)
     return _deny(Reason.NOT_ADMIN)
+
+
+def second_factor_required(subject: Subject, required_roles: Iterable[Role]) -> bool:
+    """Whether signing in needs a second factor (TOTP): it does for anyone holding
+    one of ``required_roles`` (the ``require_2fa_roles`` setting; by default HQ
+    executives, company GMs, compliance and administrators). Everyone else may
+    enrol by choice. Roles count as held whatever the company: the role table
+    already keeps ``hq_executive`` to HQ people."""
+    return not subject.roles.isdisjoint(required_roles)
 
 
 # ---------------------------------------------------------------------------

@@ -185,3 +185,24 @@ def test_doctor_finds_and_repairs(vault: Vault) -> None:
     assert "removed orphan blob" in res.output
     assert not orphan.exists()
     assert res.exit_code == 1  # missing and corrupt blobs cannot be repaired
+
+
+def test_reclassify_cli(vault: Vault) -> None:
+    contract = doc_id(vault, "A座物业服务合同")
+    res = vault("reclassify", contract, "--as", "zhou.zhuguan", "--level", "secret")
+    assert res.exit_code == 1 and "not_reclassifier" in res.output
+    res = vault("reclassify", contract, "--as", "chen.gm", "--level", "secret", "--period", "5y",
+                "--note", "重要合同")
+    assert res.exit_code == 0, res.output
+    assert "机密★5年" in res.output
+    res = vault("reclassify", contract, "--as", "chen.gm", "--period", "99999999y")
+    assert res.exit_code == 2 and "100 years" in res.output
+    res = vault("reclassify", contract, "--as", "chen.gm")
+    assert res.exit_code == 2 and "--level" in res.output
+
+
+def test_init_audits_the_key_generation(vault: Vault) -> None:
+    res = vault("audit", "export", "--as", "zhao.hegui", "--format", "jsonl",
+                "--action", "key:generate")
+    events = [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
+    assert [(e["actor"], e["object_type"]) for e in events] == [("system", "master_key")]

@@ -46,6 +46,7 @@ from vault.policy import (
     effective_level,
     parse_period,
     period_ended,
+    validate_period,
 )
 
 ONE_SECOND = timedelta(seconds=1)
@@ -384,3 +385,44 @@ def test_copy_route_follows_the_effective_level() -> None:
     free = Route(required=False, reason=Reason.NO_APPROVAL_NEEDED)
     assert copy_route(doc, CopyKind.COPY, TEN_YEAR_END - ONE_SECOND).default_no is True
     assert copy_route(doc, CopyKind.COPY, TEN_YEAR_END) == free
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("99999999y", "longer than 100 years", id="huge-years"),
+        pytest.param("1201m", "longer than 100 years", id="huge-months"),
+        pytest.param("9" * 5000 + "d", "longer than 100 years", id="5000-digit-days"),
+        pytest.param("9999-12-31", "between 1900 and 2999", id="far-date"),
+        pytest.param("0001-01-01", "between 1900 and 2999", id="early-date"),
+    ],
+)
+def test_parse_period_refuses_out_of_range(text: str, message: str) -> None:
+    with pytest.raises(PeriodError, match=message):
+        parse_period(text)
+
+
+def test_parse_period_accepts_the_edges() -> None:
+    assert parse_period("100y") == Period(years=100)
+    assert parse_period("2999-12-31") == Period(until=date(2999, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("issued", "period", "message"),
+    [
+        pytest.param(date(1, 1, 1), Period(years=1), "issue date", id="issued-year-1"),
+        pytest.param(date(9999, 1, 1), Period(days=1), "issue date", id="issued-9999"),
+        pytest.param(date(2026, 1, 1), Period(until=date(9999, 12, 31)), "must end",
+                     id="until-9999"),
+        pytest.param(date(2026, 1, 1), Period(years=101), "longer than", id="101-years"),
+    ],
+)
+def test_validate_period_refuses(issued: date, period: Period, message: str) -> None:
+    with pytest.raises(PeriodError, match=message):
+        validate_period(issued, period)
+
+
+def test_validate_period_accepts_ordinary_periods() -> None:
+    validate_period(date(2024, 2, 29), Period(years=30))
+    validate_period(date(2026, 1, 1), Period(until=date(2999, 12, 31)))
+    validate_period(date(2026, 1, 1), Period(condition="项目公布"))

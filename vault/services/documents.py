@@ -65,6 +65,13 @@ def parse_period(text: str) -> Period:
         raise InvalidInput(str(exc), code="bad_period") from None
 
 
+def _validate_period(issued_on: date, period: Period) -> None:
+    try:
+        policy.validate_period(issued_on, period)
+    except policy.PeriodError as exc:
+        raise InvalidInput(str(exc), code="bad_period") from None
+
+
 def period_of(doc: Document) -> Period:
     return Period(
         years=doc.period_years,
@@ -263,6 +270,7 @@ def register(
         period = policy.NO_PERIOD
     tz = ctx.settings.tz
     issued_on = issued_on or ctx.now.astimezone(tz).date()
+    _validate_period(issued_on, period)
     if period.kind == "date" and period.until is not None and period.until < issued_on:
         raise InvalidInput(
             f"The period ends ({period.until}) before the issue date ({issued_on}).",
@@ -583,6 +591,7 @@ def change_classification(
         )
     if new_level is current and new_period == old_period:
         raise InvalidInput("Nothing to change.", code="no_change")
+    _validate_period(doc.issued_on, new_period)
     if new_period.kind == "date" and new_period.until and new_period.until < doc.issued_on:
         raise InvalidInput("The period ends before the issue date.", code="period_before_issue")
     kind = "declassify" if not new_level.classified else ("extend" if extends else "change")

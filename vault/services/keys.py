@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from vault.actions import Action
-from vault.models import DocumentVersion
+from vault.models import DocumentVersion, TotpFactor
+from vault.services import totp
 from vault.services.context import Infra, unit_of_work
 
 BATCH = 200
@@ -28,13 +29,22 @@ class KeyInfo:
 
 
 def usage(infra: Infra) -> dict[str, int]:
+    """How many data keys each master key wraps: file versions and second factors."""
+    counts: dict[str, int] = {}
     with infra.sessions() as session:
-        rows = session.execute(
-            select(DocumentVersion.master_key_id, func.count())
-            .where(DocumentVersion.wrapped_key.is_not(None))
-            .group_by(DocumentVersion.master_key_id)
-        ).all()
-    return {str(k): int(n) for k, n in rows}
+        rows = [
+            *session.execute(
+                select(DocumentVersion.master_key_id, func.count())
+                .where(DocumentVersion.wrapped_key.is_not(None))
+                .group_by(DocumentVersion.master_key_id)
+            ).all(),
+            *session.execute(
+                select(TotpFactor.master_key_id, func.count()).group_by(TotpFactor.master_key_id)
+            ).all(),
+        ]
+    for key_id, n in rows:
+        counts[str(key_id)] = counts.get(str(key_id), 0) + int(n)
+    return counts
 
 
 def list_keys(infra: Infra) -> list[KeyInfo]:
@@ -98,6 +108,9 @@ def rotate(
             progress(done, total)
         if not rows or (stop_after is not None and done >= stop_after):
             break
+    if stop_after is None or done < stop_after:
+        with unit_of_work(infra, actor) as ctx:
+            done += totp.rewrap_all(ctx)  # second-factor secrets' keys too
     return Rotation(new_key, done)
 
 

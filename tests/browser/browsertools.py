@@ -1,0 +1,43 @@
+"""Steps the browser tests share: signing in, enrolling the second factor."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyotp
+from playwright.sync_api import Page
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """Fill in and send the sign-in form (whatever comes next: home, code, enrolment)."""
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+
+
+def enrol_second_factor(page: Page, shot: Callable[[str], Path] | None = None) -> str:
+    """On the enrolment page: read the key it shows, answer with a code computed from
+    it, keep the recovery codes page, continue. Returns the secret."""
+    secret = page.inner_text("#totp-secret").strip()
+    assert re.fullmatch(r"[A-Z2-7]{32}", secret)
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    if shot:
+        shot("enrol-second-factor")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("#recovery-codes")
+    assert page.locator("#recovery-codes li").count() == 10
+    if shot:
+        shot("recovery-codes")
+    page.click("a.button")
+    page.wait_for_load_state()
+    return secret
+
+
+def later_code(secret: str) -> str:
+    """A code the server has not seen: one step ahead (it accepts ±1 step)."""
+    return pyotp.TOTP(secret).at(int(time.time()) + 30)

@@ -1,0 +1,92 @@
+"""Browser tests: the real app served by werkzeug on 127.0.0.1:<free port> in a
+background thread, over the `org` of tests/conftest.py (SQLite only here), driven by
+Debian's chromium through Playwright's sync API. Each step's screenshot is kept under
+tests/browser/artifacts/<test>/<n>-<step>.png (git-ignored)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from vault import create_app, db
+from vault.services.context import Infra
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the browser flows are about pages, not databases (the web and
+    integration suites cover PostgreSQL)."""
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def live_server(org: Infra) -> Iterator[str]:
+    """The real application on a free loopback port; yields its base URL."""
+    s = org.settings
+    app = create_app({"home": s.home, "database_url": s.database_url})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="vault-live", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["vault.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium.")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: str) -> Iterator[Page]:
+    """A fresh browser profile that prefers Chinese (zh-CN), as the group's people do."""
+    context = browser.new_context(locale="zh-CN", accept_downloads=True, base_url=live_server,
+                                  viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest, page: Page) -> Callable[[str], Path]:
+    """``shot("step")`` saves the whole page as artifacts/<test>/<n>-<step>.png."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    folder = ARTIFACTS / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    count = iter(range(1, 1000))
+
+    def take(step: str) -> Path:
+        path = folder / f"{next(count):02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', step)}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
