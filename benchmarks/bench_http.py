@@ -7,6 +7,7 @@
    service-layer store and read of the same file measured in the same run.
 
     python benchmarks/bench_http.py          # VAULT_BENCH_SECONDS=60 VAULT_BENCH_MIB=1024
+    VAULT_BENCH_THINK_MS=1000 python benchmarks/bench_http.py   # people pause ~1 s
 Targets (issue 5): 0 errors, p95 < 300 ms; HTTP >= 0.5x the service layer.
 """
 
@@ -32,6 +33,7 @@ BIN = Path(sys.executable).parent
 PEOPLE = 50
 WORKERS = os.environ.get("VAULT_BENCH_WORKERS", "3")
 THREADS = os.environ.get("VAULT_BENCH_THREADS", "8")
+THINK_MS = int(os.environ.get("VAULT_BENCH_THINK_MS", "0"))
 MIB = 1024 * 1024
 
 
@@ -100,7 +102,9 @@ end
 local reqs = {}
 local i = 0
 not_ok = 0
+think_ms = 0
 init = function(args)
+  think_ms = tonumber(args[2]) or 0
   for line in io.lines(args[1]) do
     local path, cookie = line:match("([^\t]+)\t(.+)")
     reqs[#reqs + 1] = wrk.format("GET", path, {["Cookie"] = cookie, ["User-Agent"] = "vault-bench"})
@@ -109,6 +113,11 @@ end
 request = function()
   i = i + 1
   return reqs[(i % #reqs) + 1]
+end
+-- Think time between a person's requests (ms; 0: back to back, the worst case).
+delay = function()
+  if think_ms > 0 then return math.random(math.floor(think_ms / 2), math.floor(think_ms * 3 / 2)) end
+  return 0
 end
 -- Anything but 200 is an error here, a redirect to the sign-in page included.
 response = function(status, headers, body)
@@ -140,7 +149,7 @@ def load_test(base: str, work: Path, doc_ids: list[int], seconds: int) -> dict[s
     script = work / "mix.lua"
     script.write_text(LUA)
     out = subprocess.run(["wrk", "-t2", f"-c{PEOPLE}", f"-d{seconds}s", "--timeout", "10s",
-                          "-s", str(script), base, "--", str(table)],
+                          "-s", str(script), base, "--", str(table), str(THINK_MS)],
                          check=True, capture_output=True, text=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("JSON"))
     return json.loads(line[4:])
@@ -212,7 +221,8 @@ def main() -> None:
                 time.sleep(0.2)
         result = load_test(base, work, doc_ids, seconds)
         print(f"load: {PEOPLE} signed-in people, {seconds} s, search + document page + viewer "
-              f"page + page image (gunicorn gthread {WORKERS}x{THREADS}, wrk on the same 2 cores)")
+              f"page + page image (gunicorn gthread {WORKERS}x{THREADS}, wrk on the same 2 cores, "
+              f"think time {THINK_MS} ms)")
         print(f"  {result['requests'] / result['seconds']:8.1f} requests/s   "
               f"p50 {result['p50']:.0f} ms   p95 {result['p95']:.0f} ms   "
               f"p99 {result['p99']:.0f} ms   errors {result['errors']} "
