@@ -50,7 +50,7 @@ lint: install-test
 	$(BIN)/mypy vault
 
 bench: install-test
-	@scripts/system-deps.sh wrk openssl
+	@scripts/system-deps.sh wrk openssl curl
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

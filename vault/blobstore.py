@@ -89,11 +89,9 @@ class BlobWriter(Protocol):
 
     def commit(self) -> str:
         """Make the blob durable and visible; returns its id."""
-        ...
 
     def abort(self) -> None:
         """Throw the bytes away (idempotent; a no-op after commit)."""
-        ...
 
 
 class BlobStore(Protocol):
@@ -103,11 +101,9 @@ class BlobStore(Protocol):
 
     def open(self, blob_id: str) -> BinaryIO:
         """A seekable binary reader over the blob; `BlobMissing` when absent."""
-        ...
 
     def delete(self, blob_id: str) -> bool:
         """Remove the blob; False when it was not there."""
-        ...
 
     def exists(self, blob_id: str) -> bool: ...
 

@@ -426,7 +426,7 @@ def get_content(id: int) -> Any:
     # Committed: the event is on the trail. The first segment is read now, so a
     # stored byte that fails authentication answers an error, not a broken body.
     first = next(content.chunks, b"")
-    body: Iterator[bytes] = chain([first], content.chunks)
+    body: Iterator[bytes] = support.coalesce(chain([first], content.chunks))
     # The media type sniffed at upload, without a charset Vault does not know.
     resp = Response(body, content_type=media_type or "application/octet-stream")
     resp.headers["Content-Length"] = str(size)

@@ -604,7 +604,8 @@ def download(doc_id: int) -> Response:
         name = content.version.original_name or f"document-{doc_id}"
         media_type = content.version.media_type or "application/octet-stream"
         size = content.version.size
-    resp = Response(content.chunks, mimetype=media_type, direct_passthrough=True)
+    resp = Response(support.coalesce(content.chunks), mimetype=media_type,
+                    direct_passthrough=True)
     resp.headers["Content-Disposition"] = content_disposition(name)
     resp.headers["Content-Length"] = str(size)
     return resp

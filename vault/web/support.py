@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from flask import current_app, g, request, session
@@ -30,6 +31,21 @@ def work(actor: str | None = None) -> Any:
         current_user.username if current_user.is_authenticated else None
     )
     return unit_of_work(infra(), name, source=request.remote_addr, request_id=g.request_id)
+
+
+def coalesce(chunks: Iterator[bytes], size: int = 1024 * 1024) -> Iterator[bytes]:
+    """Join verified segments into ~1 MiB writes: far fewer trips through the WSGI
+    server per gigabyte, for one extra copy."""
+    buf: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        buf.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(buf)
+            buf, held = [], 0
+    if buf:
+        yield b"".join(buf)
 
 
 def select_locale() -> str:
