@@ -101,3 +101,12 @@ def test_errors_are_pages_in_both_languages(app: Flask) -> None:
     assert "There is nothing here" in resp.get_data(as_text=True)
     resp = client.get("/api/v1/nothing")
     assert resp.status_code == 404 and resp.get_json()["code"] == "http_404"
+
+
+def test_chinese_first_whatever_the_browser_prefers(app: Flask) -> None:
+    client = app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "登录" in page.get_data(as_text=True)
+    client.get("/lang/en")
+    page = client.get("/login", headers={"Accept-Language": "zh-CN"})
+    assert "Sign in" in page.get_data(as_text=True)

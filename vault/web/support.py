@@ -49,11 +49,13 @@ def coalesce(chunks: Iterator[bytes], size: int = 1024 * 1024) -> Iterator[bytes
 
 
 def select_locale() -> str:
+    """Chinese first: the group works in zh-CN, so pages are Chinese until the
+    person picks English with the switch on every page (kept in the session),
+    whatever language the browser happens to advertise."""
     chosen = session.get("lang")
     if chosen in LOCALES:
         return str(chosen)
-    best = request.accept_languages.best_match(["zh_CN", "zh", "en"], "zh_CN")
-    return "en" if best == "en" else "zh_CN"
+    return "zh_CN"
 
 
 def before_request() -> None:
