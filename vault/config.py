@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,6 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "vault@localhost"
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def tz(self) -> tzinfo:
@@ -115,7 +114,7 @@ def load_settings(
         "audit_dir": home / "audit",
     }
     for f in fields(Settings):
-        if f.name in ("home", "extra"):
+        if f.name == "home":
             continue
         raw = env.get(f"VAULT_{f.name.upper()}")
         if raw is None or raw == "":
@@ -135,5 +134,4 @@ def load_settings(
     values.update(overrides)
     if "database_url" not in values:
         values["database_url"] = f"sqlite:///{Path(values['storage_dir']) / 'vault.db'}"
-    settings = Settings(**values)
-    return replace(settings)
+    return Settings(**values)

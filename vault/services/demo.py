@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from vault.models import Company, Document
+from vault.models import Company
 from vault.policy import Category, Level
 from vault.services import accounts, documents, samples, tenants
 from vault.services.context import Ctx, Infra, unit_of_work
@@ -136,8 +135,3 @@ def _organisation(ctx: Ctx) -> list[Login]:
     for code, name, unit, contact in TENANTS:
         tenants.add_tenant(session, code, name, unit, contact, company_id=sz.id)
     return logins
-
-
-def demo_documents(session: Session) -> list[Document]:
-    return list(session.scalars(select(Document).order_by(Document.id)))
-

@@ -84,11 +84,16 @@ def template_globals() -> dict[str, Any]:
 
 # Areas add their entries here when they register (endpoint, label, required role or None).
 NAV: list[tuple[str, Any, str | None]] = []
+# Content first, then the offices, then the person's own settings — whatever
+# order the area modules happen to be imported in.
+NAV_ORDER = ("documents.index", "documents.new", "compliance.trail", "admin.index",
+             "auth.security", "tokens.index")
 
 
 def nav_items() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
-    return [(endpoint, str(label())) for endpoint, label, role in NAV
+    entries = sorted(NAV, key=lambda e: NAV_ORDER.index(e[0]) if e[0] in NAV_ORDER else 99)
+    return [(endpoint, str(label())) for endpoint, label, role in entries
             if role is None or current_user.has(role)]
 
