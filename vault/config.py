@@ -47,6 +47,8 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "vault@localhost"
+    # Where people open Vault: mails link to pages there (sign-in needed), never to content.
+    base_url: str = "http://127.0.0.1:5000"
 
     @property
     def tz(self) -> tzinfo:

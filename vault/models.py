@@ -258,3 +258,122 @@ class RecoveryCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     code_hash: Mapped[str] = mapped_column(String(128))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CopyRequest(Base):
+    """A request for a copy, excerpt, print, loan or classification change (SPEC.md §3).
+
+    Bound at creation to requester, document, version and kind; decided once.
+    """
+
+    __tablename__ = "copy_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    version_number: Mapped[int | None] = mapped_column(Integer)  # None: paper original
+    kind: Mapped[str] = mapped_column(String(16))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    pages: Mapped[str | None] = mapped_column(String(200))  # excerpt: "1-3,5"
+    new_level: Mapped[str | None] = mapped_column(String(16))  # downgrade / declassify
+    new_period: Mapped[str | None] = mapped_column(Text)  # extend: the period spec asked for
+    due_on: Mapped[date | None] = mapped_column(Date)  # loan: asked return date
+    level_at_request: Mapped[str] = mapped_column(String(16))
+    default_no: Mapped[bool] = mapped_column(Boolean, default=False)
+    # pending → approved → spent | rejected | cancelled (expiry is computed from window_until)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    approved_pages: Mapped[str | None] = mapped_column(String(200))
+    window_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    document: Mapped[Document] = relationship()
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class RegisteredCopy(Base):
+    """A copy that left Vault (复印件视同原件): numbered per document, stamped, registered."""
+
+    __tablename__ = "registered_copies"
+    __table_args__ = (
+        UniqueConstraint("document_id", "number", name="uq_registered_copies_doc_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[int] = mapped_column(ForeignKey("copy_requests.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    version_number: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[str | None] = mapped_column(String(200))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    level_at_issue: Mapped[str] = mapped_column(String(16))
+    period_at_issue: Mapped[str | None] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(100), index=True)
+    stamped: Mapped[bool] = mapped_column(Boolean, default=False)
+    media_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="issued", index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_note: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship()
+    request: Mapped[CopyRequest] = relationship()
+    recipient: Mapped[User] = relationship(foreign_keys=[recipient_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+
+
+class Loan(Base):
+    """The lending register (借出) for paper originals and certificates."""
+
+    __tablename__ = "loans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("copy_requests.id"), unique=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    lent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # handed over
+    lent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship()
+    request: Mapped[CopyRequest] = relationship()
+    borrower: Mapped[User] = relationship(foreign_keys=[borrower_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    lent_by: Mapped[User | None] = relationship(foreign_keys=[lent_by_id])
+    returned_by: Mapped[User | None] = relationship(foreign_keys=[returned_by_id])
+
+
+class Notification(Base):
+    """An inbox entry; mailed when SMTP is configured. Never carries file content."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_zh: Mapped[str] = mapped_column(Text)
+    subject_en: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(200))  # a page in Vault (sign-in needed)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("copy_requests.id"))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

@@ -172,6 +172,8 @@ class Reason(StrEnum):
     # administration
     ADMIN = "admin"
     NOT_ADMIN = "not_admin"
+    NOT_REGISTER_READER = "not_register_reader"
+    NOT_CUSTODIAN = "not_custodian"
 
 
 class CopyKind(StrEnum):
@@ -704,6 +706,34 @@ def can_administer(subject: Subject) -> Decision:
     if subject.has(Role.ADMIN):
         return _allow(Reason.ADMIN)
     return _deny(Reason.NOT_ADMIN)
+
+
+def can_read_register(subject: Subject, company_id: int) -> Decision:
+    """Reading a company's copy and lending registers (metadata only, never content):
+    its custodians and general manager, HQ executives and compliance, group-wide
+    for the last two."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.has(Role.COMPLIANCE):
+        return _allow(Reason.COMPLIANCE)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    if subject.company_id == company_id:
+        if subject.has(Role.CUSTODIAN):
+            return _allow(Reason.CUSTODIAN)
+        if subject.has(Role.COMPANY_GM):
+            return _allow(Reason.OWNING_COMPANY_GM)
+    return _deny(Reason.NOT_REGISTER_READER)
+
+
+def can_keep_register(subject: Subject, company_id: int) -> Decision:
+    """Recording that a copy came back or was destroyed, or that a loan was handed
+    over or returned: the custodians (保管员) of the owning company."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.has(Role.CUSTODIAN) and subject.company_id == company_id:
+        return _allow(Reason.CUSTODIAN)
+    return _deny(Reason.NOT_CUSTODIAN)
 
 
 def second_factor_required(subject: Subject, required_roles: Iterable[Role]) -> bool:

@@ -101,3 +101,37 @@ def test_cli_export_refused_leaves_no_file(org: Infra, doc_id: int, tmp_path: ob
     assert res.exit_code == 3, res.output
     assert "audit" in res.output.lower()
     assert not out.exists()
+
+
+@pytest.mark.parametrize("breaker", BREAKERS, ids=lambda f: f.__name__)
+def test_copy_approval_and_download_refused_and_nothing_changed(
+        org: Infra, breaker: Callable[[Infra], None]) -> None:
+    from vault.models import CopyRequest, RegisteredCopy
+    from vault.policy import CopyKind, Level
+    from vault.services import copies, samples
+
+    with unit_of_work(org, "boss", NOW) as ctx:
+        doc = documents.register(ctx, title="合同", category=Category.CONTRACT,
+                                 level=Level.CONFIDENTIAL,
+                                 content=io.BytesIO(samples.pdf_pages("合同")),
+                                 filename="c.pdf").id
+    with unit_of_work(org, "clerk", NOW) as ctx:
+        pending = copies.request(ctx, doc, CopyKind.COPY, "审计").id
+        approved = copies.request(ctx, doc, CopyKind.COPY, "审计").id
+    with unit_of_work(org, "gm", NOW) as ctx:
+        copies.approve(ctx, approved)
+    before = counts(org)
+    breaker(org)
+    with pytest.raises(AuditUnavailable):
+        with unit_of_work(org, "gm", NOW) as ctx:
+            copies.approve(ctx, pending)
+    released: list[bytes] = []
+    with pytest.raises(AuditUnavailable):
+        with unit_of_work(org, "clerk", NOW) as ctx:
+            delivery = copies.download(ctx, approved)
+            released.extend(delivery.chunks)  # a caller would only send after commit
+    assert counts(org) == before
+    with org.sessions() as s:
+        assert s.get(CopyRequest, pending).status == "pending"  # type: ignore[union-attr]
+        assert s.get(CopyRequest, approved).status == "approved"  # type: ignore[union-attr]
+        assert s.scalars(select(RegisteredCopy)).all() == []

@@ -12,6 +12,7 @@ the trail too. If an event cannot be written the action fails closed with
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ from vault.crypto.keyring import Keyring
 from vault.errors import AuditUnavailable, VaultError
 from vault.models import User
 from vault.policy import Subject
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +76,12 @@ class Ctx:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     refusals: list[PendingEvent] = field(default_factory=list)
     rollbacks: list[Callable[[], object]] = field(default_factory=list)
+    commits: list[Callable[[], object]] = field(default_factory=list)
+
+    def after_commit(self, step: Callable[[], object]) -> None:
+        """Run ``step`` once this unit of work has committed (e.g. send mail). A
+        failing step is logged and does not undo the committed work."""
+        self.commits.append(step)
 
     def on_rollback(self, undo: Callable[[], object]) -> None:
         """Run ``undo`` if this unit of work does not commit (e.g. delete a new blob)."""
@@ -142,6 +151,7 @@ def unit_of_work(
             ctx.request_id = request_id
         yield ctx
         session.commit()
+        _after_commit(ctx)
     except AuditMirrorFailed:
         # The database committed; only the mirror lags (the next writer or
         # `vault jobs run` fills it). Nothing to undo: the rows are real.
@@ -160,6 +170,15 @@ def unit_of_work(
         raise
     finally:
         session.close()
+
+
+def _after_commit(ctx: Ctx) -> None:
+    steps, ctx.commits = ctx.commits, []
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - committed work stands; the step retries later
+            log.exception("a step after commit failed (it is retried by the next job run)")
 
 
 def _undo(ctx: Ctx) -> None:
