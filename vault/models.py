@@ -377,3 +377,134 @@ class Notification(Base):
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+# ---------------------------------------------------------------------------
+# Property-management records (issue 7)
+
+
+class NoticeRecipient(Base):
+    """A tenant a notice (or letter) is addressed to."""
+
+    __tablename__ = "notice_recipients"
+    __table_args__ = (
+        UniqueConstraint("document_id", "tenant_id", name="uq_notice_recipients_doc_tenant"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    document: Mapped[Document] = relationship()
+    tenant: Mapped[Tenant] = relationship()
+
+
+class SignOff(Base):
+    """A recipient's sign-off (签收) of a notice; a scanned sheet is a linked document."""
+
+    __tablename__ = "sign_offs"
+    __table_args__ = (
+        UniqueConstraint("document_id", "tenant_id", name="uq_sign_offs_doc_tenant"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    signer_name: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(16))  # on_site, scanned, electronic
+    sheet_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship(foreign_keys=[document_id])
+    tenant: Mapped[Tenant] = relationship()
+    sheet: Mapped[Document | None] = relationship(foreign_keys=[sheet_document_id])
+    recorded_by: Mapped[User | None] = relationship()
+
+
+class Recording(Base):
+    """Hotline call metadata of a call-recording document; kept after the audio is purged."""
+
+    __tablename__ = "recordings"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    caller_number: Mapped[str] = mapped_column(String(32))
+    called_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    agent: Mapped[str] = mapped_column(String(100))
+    request_ref: Mapped[str] = mapped_column(String(64), index=True)  # 诉求记录
+    source: Mapped[str] = mapped_column(String(16), default="upload")  # api, upload
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    document: Mapped[Document] = relationship()
+
+
+class RecordingArchive(Base):
+    """录音存档记录表: a recording kept for a special event (提取录音另行保存); never purged."""
+
+    __tablename__ = "recording_archives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("recordings.document_id"), unique=True)
+    archived_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    archived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(Text)
+
+    archived_by: Mapped[User] = relationship()
+
+
+class Certificate(Base):
+    """证照: a certificate document's paper original, number and custodian."""
+
+    __tablename__ = "certificates"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(100))
+    custodian_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    original_location: Mapped[str | None] = mapped_column(String(200))
+    valid_until: Mapped[date | None] = mapped_column(Date)
+
+    document: Mapped[Document] = relationship()
+    custodian: Mapped[User | None] = relationship()
+
+
+class LeakReport(Base):
+    """泄密报告: cannot be deleted; carries the trace as it stood when reported."""
+
+    __tablename__ = "leak_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    copy_id: Mapped[int | None] = mapped_column(ForeignKey("registered_copies.id"))
+    copy_number: Mapped[str | None] = mapped_column(String(100))  # as read off a found page
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)  # reported + 24 h
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    handling_note: Mapped[str | None] = mapped_column(Text)
+    trace_json: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document | None] = relationship()
+    copy: Mapped[RegisteredCopy | None] = relationship()
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
+    handled_by: Mapped[User | None] = relationship(foreign_keys=[handled_by_id])
+
+
+class JobRun(Base):
+    """A scheduled job's lease: one runner at a time across servers."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_result: Mapped[str | None] = mapped_column(Text)
