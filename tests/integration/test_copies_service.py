@@ -438,3 +438,15 @@ def test_bad_requests_are_refused_with_a_reason(group: Infra) -> None:
                 copies.request(ctx, doc, case.pop("kind"), case.pop("purpose"), **case)
     with group.sessions() as s:
         assert s.scalars(select(CopyRequest)).all() == []
+
+
+def test_a_copy_recipient_is_among_the_files_knowers(group: Infra) -> None:
+    doc = register(group, "boss", Category.CONTRACT, Level.CONFIDENTIAL)
+    req = ask(group, "clerk", doc)
+    approve(group, "gm", req)
+    fetch(group, "clerk", req)
+    with group.sessions() as s:
+        knowers = group.audit.knowers(s, doc)
+        history = {e.action for e in group.audit.history(s, doc)}
+    assert [(k.actor, k.action) for k in knowers] == [("clerk", "copy:download")]
+    assert {"copy:request", "copy:approve", "copy:download"} <= history

@@ -146,7 +146,10 @@ def state(req: CopyRequest, now: datetime) -> str:
 
 
 def _event(req: CopyRequest, **detail: Any) -> dict[str, Any]:
+    # document_id puts the event in the file's history, and a copy download among
+    # the file's knowers (知悉记录).
     return {"object_type": "copy_request", "object_id": str(req.id),
+            "document_id": req.document_id,
             "detail": {"document": req.document_id, "kind": req.kind, **detail}}
 
 
@@ -759,7 +762,7 @@ def lookup(ctx: Ctx, number_text: str) -> RegisteredCopy:
         raise ctx.refuse(NotFound("No registered copy with that number.", code="unknown_copy"),
                          Action.COPY_LOOKUP, object_type="copy", object_id=number_text[:100])
     ctx.record(Action.COPY_LOOKUP, object_type="copy", object_id=str(copy.id),
-               level=copy.level_at_issue, reason="found",
+               document_id=copy.document_id, level=copy.level_at_issue, reason="found",
                detail={"copy": copy.label, "document": copy.document_id})
     return copy
 
@@ -785,7 +788,7 @@ def close_copy(ctx: Ctx, copy_id: int, status: str, note: str | None = None) -> 
     copy.status, copy.closed_at, copy.closed_by_id = status, ctx.now, ctx.actor.id
     copy.closed_note = (note or "").strip()[:1000] or None
     ctx.record(action, object_type="copy", object_id=str(copy.id), level=copy.level_at_issue,
-               reason=status, detail={"copy": copy.label, "document": copy.document_id})
+               document_id=copy.document_id, reason=status, detail={"copy": copy.label, "document": copy.document_id})
     return copy
 
 
@@ -843,7 +846,7 @@ def hand_over(ctx: Ctx, loan_id: int, note: str | None = None) -> Loan:
     if note:
         loan.note = note.strip()[:1000]
     ctx.record(Action.LOAN_CREATE, object_type="loan", object_id=str(loan.id),
-               reason="lent", detail={"document": loan.document_id,
+               document_id=loan.document_id, reason="lent", detail={"document": loan.document_id,
                                       "borrower": loan.borrower.username,
                                       "due_on": loan.due_on.isoformat()})
     return loan
@@ -861,7 +864,7 @@ def return_loan(ctx: Ctx, loan_id: int, note: str | None = None) -> Loan:
     if note:
         loan.note = ((loan.note or "") + "\n" + note.strip())[:1000].strip()
     ctx.record(Action.LOAN_RETURN, object_type="loan", object_id=str(loan.id),
-               reason="returned", detail={"document": loan.document_id})
+               document_id=loan.document_id, reason="returned", detail={"document": loan.document_id})
     return loan
 
 
