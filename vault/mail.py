@@ -26,5 +26,5 @@ def send(settings: Settings, to: str, subject: str, body: str) -> None:
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="vault")
     msg.set_content(body)
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=5) as smtp:
         smtp.send_message(msg)

@@ -788,7 +788,8 @@ def close_copy(ctx: Ctx, copy_id: int, status: str, note: str | None = None) -> 
     copy.status, copy.closed_at, copy.closed_by_id = status, ctx.now, ctx.actor.id
     copy.closed_note = (note or "").strip()[:1000] or None
     ctx.record(action, object_type="copy", object_id=str(copy.id), level=copy.level_at_issue,
-               document_id=copy.document_id, reason=status, detail={"copy": copy.label, "document": copy.document_id})
+               document_id=copy.document_id, reason=status,
+               detail={"copy": copy.label, "document": copy.document_id})
     return copy
 
 
@@ -864,7 +865,8 @@ def return_loan(ctx: Ctx, loan_id: int, note: str | None = None) -> Loan:
     if note:
         loan.note = ((loan.note or "") + "\n" + note.strip())[:1000].strip()
     ctx.record(Action.LOAN_RETURN, object_type="loan", object_id=str(loan.id),
-               document_id=loan.document_id, reason="returned", detail={"document": loan.document_id})
+               document_id=loan.document_id, reason="returned",
+               detail={"document": loan.document_id})
     return loan
 
 

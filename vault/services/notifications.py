@@ -6,7 +6,7 @@ never file content, never a link that works without signing in. Subjects are
 stored in both languages (the inbox shows the reader's language, mail both).
 
 Mail is sent after the unit of work commits; a notification whose mail failed
-keeps ``mailed_at`` empty and `deliver_pending` (run by the jobs) retries it.
+keeps ``mailed_at`` empty and `deliver` (the ``mail`` job) retries it.
 """
 
 from __future__ import annotations
