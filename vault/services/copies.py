@@ -53,6 +53,7 @@ MAX_PURPOSE = 2000
 #: delivered unstamped (a PDF or picture this big is not a document scan).
 MAX_STAMP_BYTES = 256 * 1024 * 1024
 MAX_LOAN_DAYS = 366
+MAX_PAGES_TEXT = 200  # the column's width
 
 KIND_ZH = {
     CopyKind.COPY: "复制", CopyKind.EXCERPT: "摘抄", CopyKind.PRINT: "打印",
@@ -120,9 +121,20 @@ def _purpose(text: str | None) -> str:
 
 def _pages(text: str | None, limit: int | None) -> tuple[int, ...]:
     try:
-        return stamping.parse_pages(text or "", limit)
+        pages = stamping.parse_pages(text or "", limit)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="bad_pages") from None
+    if len(stamping.pages_text(pages)) > MAX_PAGES_TEXT:
+        raise InvalidInput("Too many separate page ranges; join them into fewer ranges.",
+                           code="bad_pages")
+    return pages
+
+
+def _note(text: str | None, limit: int = 1000) -> str | None:
+    text = (text or "").strip()
+    if len(text) > limit:
+        raise InvalidInput(f"A note is at most {limit} characters.", code="bad_note")
+    return text or None
 
 
 def _facts(ctx: Ctx, doc: Document) -> policy.DocumentFacts:
@@ -452,7 +464,7 @@ def approve(
         if not set(chosen) <= asked:
             raise InvalidInput("Approve only pages that were asked for.", code="bad_pages")
         approved_pages = stamping.pages_text(chosen)
-    note = (note or "").strip() or None
+    note = _note(note, MAX_PURPOSE)
     assert ctx.actor is not None
     values: dict[str, Any] = {"decided_at": ctx.now, "decided_by_id": ctx.actor.id,
                               "decision_note": note, "approved_pages": approved_pages}
@@ -786,7 +798,7 @@ def close_copy(ctx: Ctx, copy_id: int, status: str, note: str | None = None) -> 
         raise Conflict(f"Copy {copy.label} is already {copy.status}.", code="already_closed")
     assert ctx.actor is not None
     copy.status, copy.closed_at, copy.closed_by_id = status, ctx.now, ctx.actor.id
-    copy.closed_note = (note or "").strip()[:1000] or None
+    copy.closed_note = _note(note)
     ctx.record(action, object_type="copy", object_id=str(copy.id), level=copy.level_at_issue,
                document_id=copy.document_id, reason=status,
                detail={"copy": copy.label, "document": copy.document_id})
@@ -845,7 +857,7 @@ def hand_over(ctx: Ctx, loan_id: int, note: str | None = None) -> Loan:
     assert ctx.actor is not None
     loan.lent_at, loan.lent_by_id = ctx.now, ctx.actor.id
     if note:
-        loan.note = note.strip()[:1000]
+        loan.note = _note(note)
     ctx.record(Action.LOAN_CREATE, object_type="loan", object_id=str(loan.id),
                document_id=loan.document_id, reason="lent", detail={"document": loan.document_id,
                                       "borrower": loan.borrower.username,
@@ -863,7 +875,7 @@ def return_loan(ctx: Ctx, loan_id: int, note: str | None = None) -> Loan:
     assert ctx.actor is not None
     loan.returned_at, loan.returned_by_id = ctx.now, ctx.actor.id
     if note:
-        loan.note = ((loan.note or "") + "\n" + note.strip())[:1000].strip()
+        loan.note = "\n".join(filter(None, [loan.note, _note(note)]))
     ctx.record(Action.LOAN_RETURN, object_type="loan", object_id=str(loan.id),
                document_id=loan.document_id, reason="returned",
                detail={"document": loan.document_id})
