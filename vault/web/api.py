@@ -14,7 +14,7 @@ Errors become ``{"code", "message"}`` in vault/web/__init__.py.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from enum import Enum
@@ -24,14 +24,16 @@ from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import quote
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
-from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.sansio.multipart import Field, File
 
 from vault import policy
 from vault.actions import Action, Outcome
 from vault.errors import InvalidInput, NotFound, VaultError
 from vault.policy import Category, Level
 from vault.services import accounts, audit_console, documents, grants, tokens
-from vault.web import support
+from vault.web import streaming, support
+from vault.web.documents import SpooledEncryptedFile
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -322,10 +324,19 @@ def _register(ctx: Any, title: str, fields: dict[str, Any], **content: Any) -> A
     return documents.register(ctx, title=title, supervisor=supervisor, **fields, **content)
 
 
+#: The multipart fields a registration reads, besides the file.
+REGISTRATION_FIELDS = ("title", "category", "level", "issued_on", "period", "department",
+                       "tenant", "supervisor")
+
+
+def _no_file(field: str = "file") -> InvalidInput:
+    return bad(field, "attach the file as a multipart/form-data part named 'file'")
+
+
 def _upload(field: str = "file") -> FileStorage:
     upload = request.files.get(field)
     if upload is None:
-        raise bad(field, "attach the file as a multipart/form-data part named 'file'")
+        raise _no_file(field)
     if not upload.filename:
         raise bad(field, "the part needs a file name")
     return upload
@@ -338,20 +349,113 @@ def _created(info: dict[str, Any], location: str) -> Any:
     return resp
 
 
+# Uploads are read from the socket as they arrive (vault/web/streaming.py): the
+# text fields before the file, then the file part straight into the service's
+# encryption. Only a registration whose file comes before its category waits in
+# the encrypted spool, as every upload did when werkzeug parsed the whole form.
+
+
+def streams_into_transaction() -> bool:
+    """Whether an upload may be read from the socket inside the unit of work.
+
+    Not on SQLite: its one writer lock is taken at the first insert, so a slow or
+    stalled client would hold every other write (sign-ins, audit events) for the
+    whole transfer. There the upload is read into the encrypted spool first, and
+    the transaction only covers the local re-encryption."""
+    return not support.settings().database_url.startswith("sqlite")
+
+
+def _spooled(reader: streaming.MultipartReader) -> SpooledEncryptedFile:
+    spool = SpooledEncryptedFile(support.settings().storage_dir / "tmp")
+    try:
+        reader.copy_file(cast(BinaryIO, spool))
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def _multipart() -> streaming.MultipartReader | None:
+    """The parts of the body, read on demand; None without a usable boundary (the
+    form parser finds no file in such a body, and neither do the views)."""
+    boundary = streaming.boundary_of(request.mimetype_params)
+    if boundary is None:
+        return None
+    return streaming.MultipartReader(
+        request.stream,  # 413 here when Content-Length is over MAX_CONTENT_LENGTH
+        boundary,
+        max_form_memory_size=request.max_form_memory_size,
+        max_parts=request.max_form_parts,
+    )
+
+
+def _file_part(reader: streaming.MultipartReader,
+               form: MultiDict[str, str] | None = None) -> File:
+    """Read up to the part named ``file``, keeping text fields in ``form``."""
+    while (part := reader.next_part()) is not None:
+        if isinstance(part, Field):
+            if form is not None and part.name is not None:
+                form.add(part.name, reader.read_text(part))
+        elif part.name == "file":
+            if not part.filename:
+                raise bad("file", "the part needs a file name")
+            return part
+    raise _no_file()
+
+
+def _register_file(form: Any, today: date, lang: str, content: BinaryIO, filename: str,
+                   before_commit: Callable[[], None] | None = None) -> dict[str, Any]:
+    fields = _registration_fields(form, today)
+    title = form.get("title") or PurePath(filename).stem
+    title = _clean_text("title", title, 500)
+    with _work() as ctx:
+        doc = _register(ctx, title, fields, content=content, filename=filename)
+        if before_commit is not None:
+            before_commit()
+        return documents.describe(ctx, doc, lang)
+
+
+def _register_streamed(reader: streaming.MultipartReader, today: date,
+                       lang: str) -> dict[str, Any]:
+    form: MultiDict[str, str] = MultiDict()
+    part = _file_part(reader, form)
+    if "category" in form and streams_into_transaction():
+        # The fields came first: the file goes straight into the service.
+        def rest_of_body() -> None:
+            # Read to the closing boundary before the commit: a truncated body or
+            # metadata sent after the file rolls the registration back.
+            rest = reader.rest()
+            for name in REGISTRATION_FIELDS:
+                if name not in form and rest.get(name):
+                    raise bad(name, "came after the file part; send the metadata "
+                                    "fields before the file")
+
+        return _register_file(form, today, lang, cast(BinaryIO, reader.file()),
+                              part.filename, before_commit=rest_of_body)
+    # The file came before the fields it needs (or the database is SQLite): it
+    # waits in the encrypted spool while the rest of the body is read.
+    spool = _spooled(reader)
+    try:
+        form.update(reader.rest())
+        return _register_file(form, today, lang, cast(BinaryIO, spool), part.filename)
+    finally:
+        spool.close()
+
+
 @bp.post("/documents")
 def register_document() -> Any:
     """Register a file (multipart: ``file`` and metadata) or a paper original (JSON)."""
     lang = _lang()
     today = datetime.now(support.settings().tz).date()
     if request.mimetype == "multipart/form-data":
-        upload = _upload()
-        fields = _registration_fields(request.form, today)
-        title = request.form.get("title") or PurePath(upload.filename or "").stem
-        title = _clean_text("title", title, 500)
-        with _work() as ctx:
-            doc = _register(ctx, title, fields, content=cast(BinaryIO, upload.stream),
-                            filename=upload.filename)
-            info = documents.describe(ctx, doc, lang)
+        reader = _multipart()
+        if reader is not None:
+            info = _register_streamed(reader, today, lang)
+        else:
+            upload = _upload()
+            info = _register_file(request.form, today, lang, cast(BinaryIO, upload.stream),
+                                  upload.filename or "")
     elif request.mimetype == "application/json":
         body = _json_object()
         fields = _registration_fields(body, today)
@@ -397,11 +501,27 @@ def add_version(id: int) -> Any:
     doc_id = _doc_id(id)
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("Send the file as multipart/form-data (part 'file').")
-    upload = _upload()
-    with _work() as ctx:
-        version = documents.add_version(ctx, doc_id, cast(BinaryIO, upload.stream),
-                                        upload.filename or "")
-        info = _version_info(doc_id, version)
+    reader = _multipart()
+    if reader is None:
+        upload = _upload()
+        content, filename = cast(BinaryIO, upload.stream), upload.filename or ""
+    else:
+        # No metadata to wait for: the file part streams into the service wherever
+        # it is (through the spool on SQLite, see streams_into_transaction).
+        filename = _file_part(reader).filename
+        content = cast(BinaryIO, reader.file())
+        if not streams_into_transaction():
+            content = cast(BinaryIO, _spooled(reader))
+            reader.rest()
+    try:
+        with _work() as ctx:
+            version = documents.add_version(ctx, doc_id, content, filename)
+            if reader is not None:
+                reader.rest()  # to the closing boundary: a truncated body rolls back
+            info = _version_info(doc_id, version)
+    finally:
+        if isinstance(content, SpooledEncryptedFile):
+            content.close()
     return _created(info, url_for("api.get_content", id=doc_id, version=info["number"]))
 
 
