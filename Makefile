@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+JOBS_EVERY ?= 300
 
 RUN_DEBS := libmagic1 fonts-wqy-microhei
 TEST_DEBS := $(RUN_DEBS) postgresql chromium
@@ -36,10 +37,18 @@ install: deps-run $(VENV)/.installed
 
 install-test: deps-test $(VENV)/.installed-test
 
+# `make run` also runs `vault jobs run` (declassification, notices, purges, checkpoints)
+# at start and every JOBS_EVERY seconds: a background loop that ends with the server
+# (killed on exit, and it stops by itself within 5 s once this shell is gone).
 run: install
 	$(BIN)/vault init
 	$(BIN)/vault demo
-	@echo "Vault on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	@echo "Vault on http://$(HOST):$(PORT)  (Ctrl-C stops it; jobs run every $(JOBS_EVERY) s)"
+	@main=$$$$; \
+	( left=0; while kill -0 $$main 2>/dev/null; do \
+	    if [ $$left -le 0 ]; then $(BIN)/vault jobs run --quiet; left=$(JOBS_EVERY); fi; \
+	    sleep 5; left=$$((left - 5)); done ) & \
+	loop=$$!; trap 'kill $$loop 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/vault serve --dev --host $(HOST) --port $(PORT)
 
 test: install-test

@@ -10,7 +10,8 @@ from flask import Flask
 # Each area keeps its own catalogue, vault/translations/<area>/zh/ (Babel reads zh_CN
 # as zh_Hans_CN, which gettext finds under zh); Flask-Babel merges them. Source
 # strings are English; zh_CN is the default locale.
-TRANSLATION_AREAS = ("core", "documents", "api", "admin")
+TRANSLATION_AREAS = ("core", "documents", "api", "admin", "copies",
+                     "recordings", "review", "tenants", "leaks")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -174,6 +174,13 @@ class Reason(StrEnum):
     NOT_ADMIN = "not_admin"
     NOT_REGISTER_READER = "not_register_reader"
     NOT_CUSTODIAN = "not_custodian"
+    # leak reports and certificates
+    REPORTER = "reporter"
+    NOT_LEAK_READER = "not_leak_reader"
+    NOT_HQ_EXECUTIVE = "not_hq_executive"
+    NOT_CERTIFICATE_KEEPER = "not_certificate_keeper"
+    # tenants and notices
+    NOT_TENANT_KEEPER = "not_tenant_keeper"
 
 
 class CopyKind(StrEnum):
@@ -688,6 +695,43 @@ def can_reclassify(
     return _allow(Reason.APPROVER)
 
 
+# The annual review (年度审核): a classified file is due once this long has passed
+# since its last review (or its registration).
+REVIEW_INTERVAL = timedelta(days=365)
+
+
+def can_review(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
+    """Who reviews a classified file once a year (confirms, changes or declassifies it),
+    and so finds it in their review queue:
+
+    - 绝密: HQ executives only (they designate its readers);
+    - an HQ-owned file: HQ executives (the owning "company GM"), and as below;
+    - the responsible supervisor and the registrant (drafter);
+    - for 秘密 the owning department's manager (who may read and grant it);
+    - the owning company's general manager (who approves its copies).
+
+    Each of them may know of the file (`can_see_metadata`). Confirming is theirs;
+    a change of level or period still needs `can_reclassify`."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    level = effective_level(doc, now)
+    if not level.classified:
+        return _deny(Reason.NOT_CLASSIFIED)
+    if subject.is_hq_executive and (doc.company_is_hq or level is Level.TOP_SECRET):
+        return _allow(Reason.HQ_EXECUTIVE)
+    if level is Level.TOP_SECRET:
+        return _deny(Reason.NOT_RESPONSIBLE)
+    if subject.user_id == doc.supervisor_id:
+        return _allow(Reason.RESPONSIBLE_SUPERVISOR)
+    if subject.user_id == doc.registrant_id:
+        return _allow(Reason.REGISTRANT)
+    if level is Level.CONFIDENTIAL and _is_owning_dept_manager(subject, doc):
+        return _allow(Reason.OWNING_DEPT_MANAGER)
+    if matches_scope(subject, doc, ApproverScope.OWNING_COMPANY_GM):
+        return _allow(Reason.OWNING_COMPANY_GM)
+    return _deny(Reason.NOT_RESPONSIBLE)
+
+
 def can_review_audit(subject: Subject) -> Decision:
     """Reading, filtering and exporting the audit trail: compliance officers only
     (SPEC.md §6). Nobody may edit an event; there is no rule for that to allow."""
@@ -734,6 +778,133 @@ def can_keep_register(subject: Subject, company_id: int) -> Decision:
     if subject.has(Role.CUSTODIAN) and subject.company_id == company_id:
         return _allow(Reason.CUSTODIAN)
     return _deny(Reason.NOT_CUSTODIAN)
+
+
+# ---------------------------------------------------------------------------
+# Leak reports (泄密报告) and certificates (证照)
+
+
+def can_investigate_leaks(subject: Subject) -> Decision:
+    """Reading every leak report with its trace (who knew the file, who holds its
+    copies and loans): the HQ executives, who must act within 24 hours, and
+    compliance, who review trails group-wide. Anyone may *report* a leak; that
+    needs no rule."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    if subject.has(Role.COMPLIANCE):
+        return _allow(Reason.COMPLIANCE)
+    return _deny(Reason.NOT_LEAK_READER)
+
+
+def can_read_leak(subject: Subject, reporter_id: int) -> Decision:
+    """Reading one leak report: the investigators (`can_investigate_leaks`, with the
+    trace), and its reporter (their own report's status, never the trace: the trace
+    names people and copies of a file they may not know of)."""
+    investigate = can_investigate_leaks(subject)
+    if investigate.allowed or not subject.active:
+        return investigate
+    if subject.user_id == reporter_id:
+        return _allow(Reason.REPORTER)
+    return investigate
+
+
+def can_handle_leak(subject: Subject) -> Decision:
+    """Marking a leak report handled (remedial action taken, reported onward): an HQ
+    executive (regulation: 立即向总公司领导报告，以便及时采取补救措施)."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    return _deny(Reason.NOT_HQ_EXECUTIVE)
+
+
+def can_edit_certificate(subject: Subject, company_id: int, company_is_hq: bool) -> Decision:
+    """Recording a certificate's number, custodian, the paper original's location and
+    validity: the owning company's custodians (保管员) and general manager; for a
+    certificate of the HQ company, whose general manager is an HQ executive, the HQ
+    executives."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.company_id == company_id:
+        if subject.has(Role.CUSTODIAN):
+            return _allow(Reason.CUSTODIAN)
+        if subject.has(Role.COMPANY_GM):
+            return _allow(Reason.OWNING_COMPANY_GM)
+    if company_is_hq and subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    return _deny(Reason.NOT_CERTIFICATE_KEEPER)
+
+
+# ---------------------------------------------------------------------------
+# Tenants (租户档案) and notices with sign-off sheets (通知、函件与签收记录)
+
+
+def can_read_tenants(subject: Subject, company_id: int | None) -> Decision:
+    """Knowing a company's tenants (the catalogue: code, name, unit, contact): its
+    own employees, who serve them; HQ executives and compliance group-wide; the
+    administrators, who keep the directory. A tenant of no company is the group's:
+    every employee. The tenants' *documents* follow `can_see_metadata` one by one."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if company_id is None or subject.company_id == company_id:
+        return _allow(Reason.INTERNAL_EMPLOYEE)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    if subject.has(Role.COMPLIANCE):
+        return _allow(Reason.COMPLIANCE)
+    if subject.has(Role.ADMIN):
+        return _allow(Reason.ADMIN)
+    return _deny(Reason.NOT_IN_SCOPE)
+
+
+def can_keep_tenants(subject: Subject, company_id: int | None) -> Decision:
+    """Adding and updating a company's tenants (name, unit, contact, moved out): its
+    custodians (保管员, who keep the archives) and the administrators. A tenant of no
+    company: the administrators only."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.has(Role.ADMIN):
+        return _allow(Reason.ADMIN)
+    if company_id is not None and subject.has(Role.CUSTODIAN) and subject.company_id == company_id:
+        return _allow(Reason.CUSTODIAN)
+    return _deny(Reason.NOT_TENANT_KEEPER)
+
+
+def can_address_notice(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
+    """Choosing a notice's (or letter's) recipients: those responsible for it who may
+    read it — its registrant (the drafter), its responsible supervisor, the owning
+    department's manager, and HQ executives."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if not can_view(subject, doc, now).allowed:
+        return _deny(Reason.CANNOT_VIEW)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    if subject.user_id == doc.supervisor_id:
+        return _allow(Reason.RESPONSIBLE_SUPERVISOR)
+    if subject.user_id == doc.registrant_id:
+        return _allow(Reason.REGISTRANT)
+    if _is_owning_dept_manager(subject, doc):
+        return _allow(Reason.OWNING_DEPT_MANAGER)
+    return _deny(Reason.NOT_RESPONSIBLE)
+
+
+def can_record_sign_off(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
+    """Recording a recipient's sign-off (签收): whoever may address the notice, and the
+    members of the owning department who may read it — the operations staff who hand
+    notices out and collect the signatures (营运人员…完成签收工作)."""
+    address = can_address_notice(subject, doc, now)
+    if address.allowed or address.reason is not Reason.NOT_RESPONSIBLE:
+        return address
+    if (
+        doc.department_id is not None
+        and subject.company_id == doc.company_id
+        and subject.department_id == doc.department_id
+    ):
+        return _allow(Reason.OWNING_DEPARTMENT)
+    return address
 
 
 def second_factor_required(subject: Subject, required_roles: Iterable[Role]) -> bool:

@@ -450,3 +450,19 @@ def test_a_copy_recipient_is_among_the_files_knowers(group: Infra) -> None:
         history = {e.action for e in group.audit.history(s, doc)}
     assert [(k.actor, k.action) for k in knowers] == [("clerk", "copy:download")]
     assert {"copy:request", "copy:approve", "copy:download"} <= history
+
+
+def test_a_subsidiary_gm_never_learns_of_top_secret_copies(group: Infra) -> None:
+    doc = register(group, "boss", Category.CONTRACT, Level.TOP_SECRET)
+    req = ask(group, "boss", doc)
+    approve(group, "ceo", req)
+    _, label = fetch(group, "boss", req)
+    with unit_of_work(group, "gm", NOW) as ctx:
+        assert copies.copy_register(ctx) == []
+    for call in (lambda ctx: copies.show(ctx, req), lambda ctx: copies.lookup(ctx, label)):
+        with pytest.raises(NotFound):
+            with unit_of_work(group, "gm", NOW) as ctx:
+                call(ctx)
+    # The custodian keeps the register of every file of the company (SPEC.md §2).
+    with unit_of_work(group, "keeper", NOW) as ctx:
+        assert [c.label for c in copies.copy_register(ctx)] == [label]

@@ -132,7 +132,9 @@ def api_routes(app: Flask) -> list[tuple[str, str]]:
 def test_every_route_needs_a_token(app: Flask) -> None:
     client = app.test_client()
     routes = api_routes(app)
-    assert len(routes) == 12
+    # Every area's routes are walked (a walk that found none would pass the loop).
+    assert {("GET", "/documents"), ("POST", "/documents/1/requests"), ("POST", "/recordings"),
+            ("GET", "/leaks"), ("GET", "/tenants")} <= set(routes)
     for method, path in routes:
         resp = client.open(API + path, method=method)
         assert_error(resp, 401, "unauthenticated")

@@ -41,7 +41,9 @@ def test_every_route_is_described_and_nothing_else(app: Flask) -> None:
     in_app, in_doc = routes(app), described(doc)
     assert in_app - in_doc == set(), "routes missing from the OpenAPI document"
     assert in_doc - in_app == set(), "the OpenAPI document describes routes that do not exist"
-    assert len(in_app) == 13
+    # The route walk itself found the API (a walk that finds nothing would pass above).
+    assert {("GET", "/api/v1/documents"), ("POST", "/api/v1/documents/{id}/requests"),
+            ("POST", "/api/v1/recordings"), ("GET", "/api/v1/leaks")} <= in_app
 
 
 def test_the_route_conversion_itself() -> None:

@@ -328,6 +328,14 @@ def _classification_fields(
 # Reading requests
 
 
+def _reads_register_of(ctx: Ctx, doc: Document) -> bool:
+    """A register reader sees a file's requests, copies and loans only if they may
+    know the file exists (a subsidiary GM never learns of its 绝密 files)."""
+    subject = ctx.subject
+    return (policy.can_read_register(subject, doc.company_id).allowed
+            and policy.can_see_metadata(subject, _facts(ctx, doc), ctx.now).allowed)
+
+
 def _load_request(ctx: Ctx, req_id: int, action: Action) -> CopyRequest:
     """The request, if the actor is its requester, can decide it now, decided it, or
     reads the owning company's registers (custodian, GM, HQ executive, compliance)."""
@@ -337,7 +345,7 @@ def _load_request(ctx: Ctx, req_id: int, action: Action) -> CopyRequest:
     if req is None:
         raise ctx.refuse(missing, action, object_type="copy_request", object_id=str(req_id))
     if (subject.user_id in (req.requester_id, req.decided_by_id)
-            or policy.can_read_register(subject, req.document.company_id).allowed
+            or _reads_register_of(ctx, req.document)
             or policy.can_approve(subject, copy_facts(ctx, req), ctx.now).allowed):
         return req
     raise ctx.refuse(missing, action, object_type="copy_request", object_id=str(req_id))
@@ -749,7 +757,8 @@ def copy_register(ctx: Ctx, *, company_id: int | None = None, status: str | None
         stmt = stmt.where(RegisteredCopy.status == status)
     if document_id is not None:
         stmt = stmt.where(RegisteredCopy.document_id == document_id)
-    rows = list(ctx.session.scalars(stmt.order_by(RegisteredCopy.id.desc()).limit(limit)))
+    rows = [c for c in ctx.session.scalars(stmt.order_by(RegisteredCopy.id.desc()).limit(limit))
+            if _reads_register_of(ctx, c.document)]
     ctx.record(Action.REGISTER_VIEW, object_type="register", object_id="copies",
                reason="shown", detail={"rows": len(rows), "status": status})
     return rows
@@ -767,8 +776,7 @@ def lookup(ctx: Ctx, number_text: str) -> RegisteredCopy:
         RegisteredCopy.document_id == doc_id, RegisteredCopy.number == number))
     subject = ctx.subject
     allowed = copy is not None and (
-        policy.can_read_register(subject, copy.document.company_id).allowed
-        or subject.user_id == copy.recipient_id
+        _reads_register_of(ctx, copy.document) or subject.user_id == copy.recipient_id
     )
     if copy is None or not allowed:
         raise ctx.refuse(NotFound("No registered copy with that number.", code="unknown_copy"),
@@ -786,7 +794,7 @@ def close_copy(ctx: Ctx, copy_id: int, status: str, note: str | None = None) -> 
         raise InvalidInput("A copy is either returned or destroyed.", code="bad_status")
     copy = ctx.session.get(RegisteredCopy, copy_id)
     subject = ctx.subject
-    if copy is None or not policy.can_read_register(subject, copy.document.company_id).allowed:
+    if copy is None or not _reads_register_of(ctx, copy.document):
         raise ctx.refuse(NotFound(f"No registered copy {copy_id}.", code="unknown_copy"),
                          action, object_type="copy", object_id=str(copy_id))
     decision = policy.can_keep_register(subject, copy.document.company_id)
@@ -829,7 +837,8 @@ def loans(ctx: Ctx, *, company_id: int | None = None, overdue: bool = False,
                           Loan.due_on < today)
     elif open_only:
         stmt = stmt.where(Loan.returned_at.is_(None))
-    rows = list(ctx.session.scalars(stmt.order_by(Loan.due_on, Loan.id).limit(limit)))
+    rows = [ln for ln in ctx.session.scalars(stmt.order_by(Loan.due_on, Loan.id).limit(limit))
+            if _reads_register_of(ctx, ln.document)]
     ctx.record(Action.REGISTER_VIEW, object_type="register", object_id="loans",
                reason="shown", detail={"rows": len(rows), "overdue": overdue})
     return rows
@@ -838,7 +847,7 @@ def loans(ctx: Ctx, *, company_id: int | None = None, overdue: bool = False,
 def _keep_loan(ctx: Ctx, loan_id: int, action: Action) -> Loan:
     loan = ctx.session.get(Loan, loan_id)
     subject = ctx.subject
-    if loan is None or not policy.can_read_register(subject, loan.document.company_id).allowed:
+    if loan is None or not _reads_register_of(ctx, loan.document):
         raise ctx.refuse(NotFound(f"No loan {loan_id}.", code="unknown_loan"),
                          action, object_type="loan", object_id=str(loan_id))
     decision = policy.can_keep_register(subject, loan.document.company_id)
@@ -893,7 +902,7 @@ def requests_for_document(ctx: Ctx, doc_id: int) -> Sequence[CopyRequest]:
         return []
     subject = ctx.subject
     stmt = select(CopyRequest).where(CopyRequest.document_id == doc_id)
-    if not policy.can_read_register(subject, doc.company_id).allowed:
+    if not _reads_register_of(ctx, doc):
         stmt = stmt.where(or_(CopyRequest.requester_id == subject.user_id,
                               CopyRequest.decided_by_id == subject.user_id))
     return list(ctx.session.scalars(stmt.order_by(CopyRequest.id.desc())))

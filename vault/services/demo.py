@@ -9,9 +9,9 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from vault.models import Company
+from vault.models import Company, Document
 from vault.policy import Category, Level
-from vault.services import accounts, documents, samples, tenants
+from vault.services import accounts, documents, notices, samples, tenants
 from vault.services.context import Ctx, Infra, unit_of_work
 
 COMPANIES = [
@@ -115,7 +115,26 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
                 content=io.BytesIO(content),
                 filename=filename,
             )
+    _notice_sign_offs(infra, now)
     return logins
+
+
+# The water-cut notice goes to every SZ tenant; one has signed on site (签收).
+NOTICE_TITLE = "关于12月3日停水的通知"
+NOTICE_RECIPIENTS = ("T001", "T002", "T003")
+
+
+def _notice_sign_offs(infra: Infra, now: datetime) -> None:
+    with unit_of_work(infra, "zhou.zhuguan", now) as ctx:
+        notice = ctx.session.scalar(select(Document).where(Document.title == NOTICE_TITLE))
+        assert notice is not None
+        notice_id, issued = notice.id, notice.issued_on
+        notices.set_recipients(ctx, notice_id, list(NOTICE_RECIPIENTS))
+    if now.astimezone(infra.settings.tz).date() < issued:
+        return  # a clock before the notice's issue date: nobody can have signed yet
+    with unit_of_work(infra, "wu.yuangong", now) as ctx:
+        notices.record_sign_off(ctx, notice_id, "T001", "张先生", now, "on_site",
+                                note="前台现场签收")
 
 
 def _organisation(ctx: Ctx) -> list[Login]:

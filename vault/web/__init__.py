@@ -25,7 +25,16 @@ babel = Babel()
 
 
 def register(app: Flask) -> None:
-    from vault.web import admin, api, auth, compliance, documents, home, support, tokens
+    from vault.web import admin, api, auth, compliance, copies, documents, home, support, tokens
+    from vault.web import api_copies as _api_routes  # noqa: F401 - routes of api.bp
+    from vault.web import api_leaks as _leak_routes  # noqa: F401 - routes of api.bp
+    from vault.web import api_recordings as _recording_routes  # noqa: F401 - api.bp
+    from vault.web import api_tenants as _tenant_routes  # noqa: F401 - routes of api.bp
+    from vault.web import certificates as certificates_area
+    from vault.web import leaks as leaks_area
+    from vault.web import recordings as recordings_area
+    from vault.web import review as review_area
+    from vault.web import tenants as tenants_area
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -35,8 +44,13 @@ def register(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=support.select_locale)
 
-    for area in (home, auth, documents, compliance, admin, tokens, api):
+    for area in (home, auth, documents, copies, compliance, admin, tokens, api):
         app.register_blueprint(area.bp)
+    app.register_blueprint(recordings_area.bp)
+    app.register_blueprint(review_area.bp)
+    app.register_blueprint(tenants_area.bp)
+    app.register_blueprint(leaks_area.bp)
+    app.register_blueprint(certificates_area.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies: nothing to forge
 
     app.before_request(support.before_request)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import login_required
 
+from vault.policy import Role
 from vault.services import document_pages
-from vault.web import support
+from vault.web import copies, support
 
 bp = Blueprint("home", __name__)
 
@@ -17,7 +18,12 @@ def index() -> str:
     lang = "en" if support.select_locale() == "en" else "zh"
     with support.work() as ctx:
         needs = document_pages.home(ctx, lang)
-    return render_template("home.html", needs=needs)
+        copy_home = copies.home_facts(ctx)
+        subject = ctx.subject
+        # Whether to say "nothing to decide": a display choice, the service decides.
+        copy_home["approver"] = subject.is_hq_executive or any(
+            subject.has(r) for r in (Role.COMPANY_GM, Role.DEPT_MANAGER))
+    return render_template("home.html", needs=needs, copy_home=copy_home)
 
 
 @bp.get("/healthz")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import current_app, g, request, session
@@ -82,12 +82,16 @@ def template_globals() -> dict[str, Any]:
     return {"current_lang": lang, "level_labels": LEVEL_LABELS[lang], "nav_items": nav_items()}
 
 
-# Areas add their entries here when they register (endpoint, label, required role or None).
-NAV: list[tuple[str, Any, str | None]] = []
+# Areas add their entries here when they register: (endpoint, label, who sees it) —
+# None for everyone, a role name, or a function of the signed-in person's request.
+NAV: list[tuple[str, Any, str | Callable[[], bool] | None]] = []
 # Content first, then the offices, then the person's own settings — whatever
 # order the area modules happen to be imported in.
-NAV_ORDER = ("documents.index", "documents.new", "compliance.trail", "admin.index",
-             "auth.security", "tokens.index")
+NAV_ORDER = ("documents.index", "documents.new", "copies.index", "copies.copy_register",
+             "tenants.index", "recordings.index", "review.index",
+             "certificates.index", "leaks.index",
+             "compliance.trail", "admin.index", "leaks.new", "copies.inbox", "auth.security",
+             "tokens.index")
 
 
 def nav_items() -> list[tuple[str, str]]:
@@ -95,5 +99,5 @@ def nav_items() -> list[tuple[str, str]]:
         return []
     entries = sorted(NAV, key=lambda e: NAV_ORDER.index(e[0]) if e[0] in NAV_ORDER else 99)
     return [(endpoint, str(label())) for endpoint, label, role in entries
-            if role is None or current_user.has(role)]
+            if role is None or (role() if callable(role) else current_user.has(role))]
 

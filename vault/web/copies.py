@@ -1,0 +1,782 @@
+"""Copy, excerpt, print, loan and classification-change requests; decisions; the one
+download an approval allows; the copy and lending registers; the inbox.
+
+Views translate: they parse the form, call `vault.services.copies` (or
+`notifications`) in one unit of work, turn what came back into plain rows while
+the session is open, and render after the commit. Every decision, refusal and
+register change is the service's; a registered copy's bytes leave only after
+the unit of work that numbered, registered and audited it has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from vault import policy
+from vault.actions import Action
+from vault.errors import InvalidInput, NotFound, VaultError
+from vault.models import (
+    Company,
+    CopyRequest,
+    Document,
+    Loan,
+    Notification,
+    RegisteredCopy,
+    User,
+)
+from vault.policy import ApproverScope, CopyKind, Level
+from vault.services import copies, documents, notifications
+from vault.services.accounts import subject_of
+from vault.services.context import Ctx
+from vault.web import documents as doc_views
+from vault.web import support
+from vault.web.auth import fresh_auth_required, is_fresh
+
+bp = Blueprint("copies", __name__)
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_ID = 2**31 - 1
+FRESH_MINUTES = 5
+NOTE_INPUT = 1001  # one more than the service takes: a longer note is refused, not cut
+
+# ---------------------------------------------------------------------------
+# Names shown to people
+
+KIND_NAMES: dict[str, Any] = {
+    CopyKind.COPY.value: lazy_gettext("Copy"),
+    CopyKind.EXCERPT.value: lazy_gettext("Excerpt"),
+    CopyKind.PRINT.value: lazy_gettext("Print"),
+    CopyKind.LEND.value: lazy_gettext("Loan"),
+    CopyKind.EXTEND.value: lazy_gettext("Extension of the secrecy period"),
+    CopyKind.DOWNGRADE.value: lazy_gettext("Downgrade"),
+    CopyKind.DECLASSIFY.value: lazy_gettext("Early declassification"),
+}
+
+STATE_NAMES: dict[str, Any] = {
+    "pending": lazy_gettext("awaiting a decision"),
+    "approved": lazy_gettext("approved"),
+    "rejected": lazy_gettext("rejected"),
+    "cancelled": lazy_gettext("withdrawn"),
+    "spent": lazy_gettext("copy downloaded"),
+    "expired": lazy_gettext("expired (not downloaded in time)"),
+}
+
+COPY_STATUS_NAMES: dict[str, Any] = {
+    "issued": lazy_gettext("issued"),
+    "returned": lazy_gettext("returned"),
+    "destroyed": lazy_gettext("destroyed"),
+}
+
+LOAN_STATE_NAMES: dict[str, Any] = {
+    "approved": lazy_gettext("approved, not yet handed over"),
+    "lent": lazy_gettext("lent"),
+    "overdue": lazy_gettext("overdue: past the return date"),
+    "returned": lazy_gettext("returned"),
+}
+
+SCOPE_NAMES: dict[str, Any] = {
+    ApproverScope.HQ_EXECUTIVES.value: lazy_gettext("an HQ executive (general manager or deputy)"),
+    ApproverScope.OWNING_COMPANY_GM.value: lazy_gettext("the owning company's general manager"),
+    ApproverScope.OWNING_DEPT_MANAGER.value: lazy_gettext("the owning department's manager"),
+}
+
+# The form field each service refusal belongs to on the request and decision forms.
+ERROR_FIELDS = {
+    "purpose_required": "purpose", "bad_purpose": "purpose", "bad_pages": "pages",
+    "excerpt_needs_pages": "pages", "bad_due_date": "due_on", "bad_period": "period",
+    "not_longer": "period", "bad_level": "new_level", "bad_window": "window_hours",
+    "reason_required": "reason", "bad_reason": "reason", "bad_note": "note",
+}
+
+# Service refusals by code, in the reader's language (others: the document pages' map).
+ERRORS: dict[str, Any] = {
+    "purpose_required": lazy_gettext("State the purpose of the request."),
+    "bad_purpose": lazy_gettext("The purpose must be at most %(chars)s printable characters."),
+    "bad_pages": lazy_gettext(
+        "These pages cannot be accepted: write page numbers and ranges such as 1-3,5, "
+        "within the file. Pages go with an excerpt only, and an approval keeps within "
+        "the pages asked for."),
+    "excerpt_needs_pages": lazy_gettext(
+        "Excerpts are page ranges of PDF files and pictures; ask for a copy instead."),
+    "bad_due_date": lazy_gettext("Give the return date, from today up to %(days)s days ahead."),
+    "bad_period": lazy_gettext("Give the new, longer period (within the supported calendar)."),
+    "not_longer": lazy_gettext("An extension must end later than the current period."),
+    "bad_level": lazy_gettext(
+        "A downgrade names a lower classified level (to end secrecy, ask to declassify)."),
+    "no_approval_needed": lazy_gettext(
+        "This file needs no approval: download it directly from its page."),
+    "no_content": lazy_gettext(
+        "This record is a paper original with no stored file; ask for a loan instead."),
+    "nothing_to_lend": lazy_gettext(
+        "Only certificates and paper originals are lent; ask for a copy instead."),
+    "unknown_kind": lazy_gettext("Unknown kind of request."),
+    "cannot_view": lazy_gettext("Only people who may read a file may ask for a copy of it."),
+    "period_already_ended": lazy_gettext(
+        "The secrecy period has already ended; an extension must be asked for before the end."),
+    "not_responsible": lazy_gettext(
+        "Changes to a file's classification are asked for by its responsible supervisor, "
+        "its drafter or an HQ executive."),
+    "not_classified": lazy_gettext("This file is not classified: there is nothing to change."),
+    "no_fixed_end": lazy_gettext(
+        "A period that ends on a condition cannot be extended; ask for early "
+        "declassification when the condition is met."),
+    "unknown_request": lazy_gettext("There is no such request, or it is not yours to see."),
+    "requester_cannot_approve": lazy_gettext("Nobody may decide their own request."),
+    "not_an_approver": lazy_gettext(
+        "This request is decided by another office (see its route)."),
+    "already_decided": lazy_gettext("This request has already been decided or withdrawn."),
+    "bad_window": lazy_gettext("The download window is 1 to %(hours)s hours."),
+    "reason_required": lazy_gettext("Give the reason for the rejection."),
+    "bad_note": lazy_gettext(
+        "The note is too long: at most 1000 characters (2000 for a decision)."),
+    "bad_reason": lazy_gettext("The reason must be at most %(chars)s characters."),
+    "not_requester": lazy_gettext("Only the requester may do this."),
+    "nothing_to_download": lazy_gettext("This request delivers no file."),
+    "already_downloaded": lazy_gettext(
+        "This approval has been used: an approved copy is downloaded once. Ask again if "
+        "you need another copy."),
+    "not_approved": lazy_gettext("Only an approved request gives a copy."),
+    "window_expired": lazy_gettext(
+        "The download window of this approval has passed. Ask again."),
+    "unknown_version": lazy_gettext("The approved version is no longer stored."),
+    "too_large_to_stamp": lazy_gettext("This file is too large to be stamped as a copy."),
+    "unstampable": lazy_gettext("The file cannot be stamped as a copy, so it was not released."),
+    "not_register_reader": lazy_gettext(
+        "Registers are kept by custodians and read by the general manager, HQ executives "
+        "and compliance."),
+    "not_custodian": lazy_gettext("Only the owning company's custodian keeps the registers."),
+    "bad_status": lazy_gettext("Choose returned or destroyed."),
+    "unknown_copy": lazy_gettext("No registered copy with that number."),
+    "bad_copy_number": lazy_gettext(
+        "That is not a copy number: write it as printed on the copy, for example "
+        "机密-2026-0042 副本 3."),
+    "already_closed": lazy_gettext("This copy is already closed in the register."),
+    "unknown_loan": lazy_gettext("There is no such loan."),
+    "already_lent": lazy_gettext("This loan was already handed over."),
+    "not_lent": lazy_gettext("This loan was never handed over."),
+    "already_returned": lazy_gettext("This loan was already returned."),
+    "unknown_company": lazy_gettext("No company has that code."),
+}
+
+
+def message_of(exc: VaultError) -> str:
+    """The refusal in the reader's language (the document pages' map, then the
+    service's English, when this area has no text for it)."""
+    text = ERRORS.get(exc.code)
+    if text is None:
+        return doc_views.message_of(exc)
+    params = {"chars": copies.MAX_PURPOSE, "days": copies.MAX_LOAN_DAYS,
+              "hours": support.settings().copy_window_hours}
+    try:
+        return str(text) % params
+    except (KeyError, ValueError, TypeError):
+        return exc.message
+
+
+def translated(view: F) -> F:
+    """Re-raise service refusals with their message in the reader's language."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except VaultError as exc:
+            exc.message = message_of(exc)
+            raise
+
+    return cast(F, wrapper)
+
+
+def lang() -> str:
+    return "en" if support.select_locale() == "en" else "zh"
+
+
+def _checked(value: int, what: str = "request") -> int:
+    if not 0 < value <= MAX_ID:
+        raise NotFound("Nothing here.", code=f"unknown_{what}")
+    return value
+
+
+@bp.app_template_global()
+def kind_name(kind: str) -> str:
+    return str(KIND_NAMES.get(kind, kind))
+
+
+@bp.app_template_global()
+def request_state_name(state: str) -> str:
+    return str(STATE_NAMES.get(state, state))
+
+
+@bp.app_template_global()
+def copy_status_name(status: str) -> str:
+    return str(COPY_STATUS_NAMES.get(status, status))
+
+
+@bp.app_template_global()
+def loan_state_name(state: str) -> str:
+    return str(LOAN_STATE_NAMES.get(state, state))
+
+
+# ---------------------------------------------------------------------------
+# Navigation: the inbox with its unread count; registers for those who read them
+
+
+def _nav_facts() -> dict[str, Any]:
+    """Unread messages and whether the person reads registers, once per request."""
+    cached = g.get("copies_nav")
+    if cached is not None:
+        return cast(dict[str, Any], cached)
+    facts: dict[str, Any] = {"unread": 0, "registers": False}
+    try:
+        with support.infra().sessions() as s:
+            user = s.get(User, current_user.id)
+            if user is not None:
+                subject = subject_of(user)
+                facts["registers"] = policy.can_read_register(subject, user.company_id).allowed
+                facts["unread"] = int(s.scalar(
+                    select(func.count(Notification.id)).where(
+                        Notification.user_id == user.id, Notification.read_at.is_(None))
+                ) or 0)
+    except Exception:  # noqa: BLE001 - the menu must not turn an error page into a 500
+        log.warning("menu counts unavailable", exc_info=True)
+    g.copies_nav = facts
+    return facts
+
+
+def _inbox_label() -> str:
+    unread = _nav_facts()["unread"]
+    return _("Inbox (%(count)s)", count=unread) if unread else _("Inbox")
+
+
+def _reads_registers() -> bool:
+    return bool(_nav_facts()["registers"])
+
+
+support.NAV.append(("copies.index", lambda: lazy_gettext("Copies"), None))
+support.NAV.append(("copies.copy_register", lambda: lazy_gettext("Registers"), _reads_registers))
+support.NAV.append(("copies.inbox", _inbox_label, None))
+
+
+# ---------------------------------------------------------------------------
+# Rows for the templates (built while the session is open)
+
+
+def _person(user: User | None) -> str:
+    return f"{user.name} ({user.username})" if user is not None else "—"
+
+
+def _doc_row(ctx: Ctx, doc: Document, language: str) -> dict[str, Any]:
+    doc_facts = documents.facts(doc, ctx.settings.tz)
+    level = policy.effective_level(doc_facts, ctx.now)
+    period = documents.period_of(doc) if level.classified else policy.NO_PERIOD
+    return {"id": doc.id, "title": doc.title, "level": level.value,
+            "marking": policy.marking(level, period, language), "category": doc.category}
+
+
+def _request_row(ctx: Ctx, req: CopyRequest, language: str) -> dict[str, Any]:
+    return {
+        "id": req.id, "kind": req.kind, "state": copies.state(req, ctx.now),
+        "document": _doc_row(ctx, req.document, language),
+        "level_at_request": req.level_at_request, "requester": _person(req.requester),
+        "requester_username": req.requester.username, "purpose": req.purpose,
+        "pages": req.pages, "approved_pages": req.approved_pages, "due_on": req.due_on,
+        "new_level": req.new_level, "new_period": _period_text(req.new_period, language),
+        "default_no": req.default_no, "created_at": req.created_at,
+        "decided_at": req.decided_at, "decided_by": _person(req.decided_by)
+        if req.decided_by is not None else None,
+        "decision_note": req.decision_note, "window_until": req.window_until,
+        "spent_at": req.spent_at, "version": req.version_number,
+    }
+
+
+def _period_text(spec: str | None, language: str) -> str | None:
+    if not spec:
+        return None
+    try:
+        return policy.period_text(policy.parse_period(spec), language)
+    except policy.PeriodError:
+        return spec
+
+
+def _copy_row(ctx: Ctx, copy: RegisteredCopy, language: str, *,
+              with_document: bool = True) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": copy.id, "label": copy.label, "number": copy.number, "kind": copy.kind,
+        "recipient": _person(copy.recipient), "approved_by": _person(copy.approved_by),
+        "issued_at": copy.issued_at, "level_at_issue": copy.level_at_issue,
+        "pages": copy.pages, "sha256": copy.sha256, "stamped": copy.stamped,
+        "status": copy.status, "closed_at": copy.closed_at,
+        "closed_by": _person(copy.closed_by) if copy.closed_by is not None else None,
+        "closed_note": copy.closed_note, "request_id": copy.request_id,
+        "version": copy.version_number, "size": copy.size,
+    }
+    if with_document:
+        row["document"] = _doc_row(ctx, copy.document, language)
+        row["level_now"] = copies.copy_level(ctx, copy).value
+        row["may_keep"] = policy.can_keep_register(
+            ctx.subject, copy.document.company_id).allowed
+    return row
+
+
+def _loan_row(ctx: Ctx, loan: Loan, language: str, today: date) -> dict[str, Any]:
+    return {
+        "id": loan.id, "document": _doc_row(ctx, loan.document, language),
+        "borrower": _person(loan.borrower), "approved_by": _person(loan.approved_by),
+        "approved_at": loan.approved_at, "due_on": loan.due_on, "lent_at": loan.lent_at,
+        "lent_by": _person(loan.lent_by) if loan.lent_by is not None else None,
+        "returned_at": loan.returned_at,
+        "returned_by": _person(loan.returned_by) if loan.returned_by is not None else None,
+        "state": copies.loan_state(loan, today), "note": loan.note,
+        "request_id": loan.request_id,
+        "may_keep": policy.can_keep_register(ctx.subject, loan.document.company_id).allowed,
+    }
+
+
+def _today(ctx: Ctx) -> date:
+    return ctx.now.astimezone(ctx.settings.tz).date()
+
+
+# ---------------------------------------------------------------------------
+# Asking
+
+
+def _kind_arg(raw: str | None) -> CopyKind:
+    return copies.parse_kind((raw or "copy").strip()[:32])
+
+
+def _form_context(ctx: Ctx, doc_id: int, kind: CopyKind) -> dict[str, Any]:
+    """What the request form shows: the file (no content), the route, and whether
+    the person may ask at all (a display decision; the service decides on send)."""
+    doc = documents.load(ctx, doc_id, Action.COPY_REQUEST)
+    doc_facts = documents.facts(doc, ctx.settings.tz)
+    route = policy.copy_route(doc_facts, kind, ctx.now)
+    decision = policy.can_request(ctx.subject, doc_facts, kind, ctx.now)
+    level = policy.effective_level(doc_facts, ctx.now)
+    stored = any(v.blob_id is not None for v in doc.versions)
+    certificate = doc.category in {c.value for c in policy.CERTIFICATES}
+    blocked = None
+    if not decision.allowed:
+        blocked = decision.reason.value
+    elif route.refused:
+        blocked = route.reason.value
+    elif not route.required:
+        blocked = "no_approval_needed"
+    elif kind in copies.DELIVERING and not stored:
+        blocked = "no_content"
+    elif kind is CopyKind.LEND and not (certificate or doc.has_paper_original):
+        blocked = "nothing_to_lend"
+    lower = [lv.value for lv in Level if lv.classified and lv.rank < level.rank]
+    return {
+        "doc": _doc_row(ctx, doc, lang()), "kind": kind.value, "route": route,
+        "scopes": [str(SCOPE_NAMES[s.value]) for s in route.approvers],
+        "blocked": blocked, "denied": not decision.allowed,
+        "blocked_message": str(ERRORS.get(blocked, doc_views.ERRORS.get(blocked, blocked)))
+        if blocked else None,
+        "lower_levels": lower, "max_loan_days": copies.MAX_LOAN_DAYS, "today": _today(ctx),
+        "period": policy.period_text(documents.period_of(doc), lang()),
+    }
+
+
+def _parse_request_form(kind: CopyKind) -> tuple[dict[str, Any], dict[str, str]]:
+    form = request.form
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"purpose": form.get("purpose", "")[: copies.MAX_PURPOSE + 1]}
+    if kind is CopyKind.EXCERPT:
+        values["pages"] = form.get("pages", "").strip()[:200] or None
+    if kind is CopyKind.LEND:
+        raw = form.get("due_on", "").strip()
+        try:
+            values["due_on"] = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            errors["due_on"] = _("Give the return date as a date.")
+    if kind is CopyKind.DOWNGRADE:
+        raw = form.get("new_level", "")
+        if raw in {lv.value for lv in Level}:
+            values["new_level"] = Level(raw)
+        else:
+            errors["new_level"] = _("Choose the new level.")
+    if kind is CopyKind.EXTEND:
+        values["new_period"] = doc_views._parse_period(form, errors)
+        if values["new_period"] is None and "period" not in errors:
+            errors["period"] = _("Give the new, longer period.")
+    return values, errors
+
+
+@bp.route("/documents/<int:doc_id>/request", methods=["GET", "POST"])
+@login_required
+@translated
+def request_form(doc_id: int) -> Any:
+    _checked(doc_id, "document")
+    kind = _kind_arg(request.values.get("kind"))
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values, errors = _parse_request_form(kind)
+        if not errors:
+            try:
+                with support.work() as ctx:
+                    req = copies.request(ctx, doc_id, kind, values.pop("purpose"), **values)
+                    rid = req.id
+            except InvalidInput as exc:
+                if exc.code not in ERROR_FIELDS:
+                    raise
+                errors[ERROR_FIELDS[exc.code]] = message_of(exc)
+            else:
+                flash(_("Your request was sent for a decision."))
+                return redirect(url_for("copies.show", req_id=rid))
+    with support.work() as ctx:
+        page = _form_context(ctx, doc_id, kind)
+    # Refused by the policy: 403 (the file itself exists for them, or load said 404).
+    status = 400 if errors else 403 if page["denied"] else 200
+    return render_template("copies/request.html", page=page, errors=errors,
+                           form=request.form, kinds=KIND_NAMES), status
+
+
+# ---------------------------------------------------------------------------
+# Lists and one request
+
+
+@bp.get("/copies")
+@login_required
+@translated
+def index() -> Any:
+    language = lang()
+    with support.work() as ctx:
+        to_decide = [_request_row(ctx, r, language) for r in copies.to_decide(ctx)]
+        mine = [_request_row(ctx, r, language) for r in copies.mine(ctx)]
+    return render_template("copies/index.html", to_decide=to_decide, mine=mine)
+
+
+def _show_page(req_id: int, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    language = lang()
+    with support.work() as ctx:
+        shown = copies.show(ctx, req_id)
+        req = shown.request
+        row = _request_row(ctx, req, language)
+        route = policy.copy_route(documents.facts(req.document, ctx.settings.tz),
+                                  CopyKind(req.kind), ctx.now)
+        view = {
+            "req": row, "state": shown.state, "may_decide": shown.may_decide,
+            "is_requester": shown.is_requester, "may_download": shown.may_download,
+            "may_cancel": shown.is_requester and req.status == copies.PENDING,
+            "approvers": [_person(u) for u in shown.approvers],
+            "scopes": [str(SCOPE_NAMES[s.value]) for s in route.approvers],
+            "history": [_copy_row(ctx, c, language, with_document=False)
+                        for c in shown.history if c.request_id != req.id],
+            "registered": _copy_row(ctx, shown.copy, language, with_document=False)
+            if shown.copy is not None else None,
+            "loan": _loan_row(ctx, shown.loan, language, _today(ctx))
+            if shown.loan is not None else None,
+            "window_hours": ctx.settings.copy_window_hours,
+        }
+    return render_template("copies/show.html", v=view, errors=errors or {},
+                           form=request.form if errors else {},
+                           fresh=is_fresh(FRESH_MINUTES)), status
+
+
+@bp.get("/copies/<int:req_id>")
+@login_required
+@translated
+def show(req_id: int) -> Any:
+    return _show_page(_checked(req_id))
+
+
+def _decision_error(req_id: int, exc: InvalidInput) -> Any:
+    field = ERROR_FIELDS.get(exc.code)
+    if field is None:
+        raise exc
+    return _show_page(req_id, {field: message_of(exc)}, 400)
+
+
+@bp.post("/copies/<int:req_id>/approve")
+@login_required
+@fresh_auth_required(minutes=FRESH_MINUTES, back="copies.show")
+@translated
+def approve(req_id: int) -> Any:
+    _checked(req_id)
+    raw_hours = request.form.get("window_hours", "").strip()
+    hours: int | None = None
+    if raw_hours:
+        if not raw_hours.isascii() or not raw_hours.isdigit() or len(raw_hours) > 4:
+            return _show_page(req_id, {"window_hours": _(
+                "The download window is a whole number of hours.")}, 400)
+        hours = int(raw_hours)
+    pages = request.form.get("pages", "").strip()[:200] or None
+    note = request.form.get("note", "")[: copies.MAX_PURPOSE + 1]
+    try:
+        with support.work() as ctx:
+            copies.approve(ctx, req_id, window_hours=hours, pages=pages, note=note)
+    except InvalidInput as exc:
+        return _decision_error(req_id, exc)
+    flash(_("The request was approved."))
+    return redirect(url_for("copies.show", req_id=req_id))
+
+
+@bp.post("/copies/<int:req_id>/reject")
+@login_required
+@fresh_auth_required(minutes=FRESH_MINUTES, back="copies.show")
+@translated
+def reject(req_id: int) -> Any:
+    _checked(req_id)
+    reason = request.form.get("reason", "")[: copies.MAX_PURPOSE + 1]
+    try:
+        with support.work() as ctx:
+            copies.reject(ctx, req_id, reason)
+    except InvalidInput as exc:
+        return _decision_error(req_id, exc)
+    flash(_("The request was rejected."))
+    return redirect(url_for("copies.show", req_id=req_id))
+
+
+@bp.post("/copies/<int:req_id>/cancel")
+@login_required
+@translated
+def cancel(req_id: int) -> Any:
+    with support.work() as ctx:
+        copies.cancel(ctx, _checked(req_id))
+    flash(_("The request was withdrawn."))
+    return redirect(url_for("copies.show", req_id=req_id))
+
+
+# A POST (with the CSRF token), so that no link from elsewhere can spend the one download.
+@bp.post("/copies/<int:req_id>/download")
+@login_required
+@translated
+def download(req_id: int) -> Response:
+    """The one download: numbered, stamped and registered in the unit of work that
+    commits before the first byte is sent."""
+    with support.work() as ctx:
+        delivery = copies.download(ctx, _checked(req_id), lang())
+        filename, media_type, size = delivery.filename, delivery.media_type, delivery.size
+    resp = Response(support.coalesce(delivery.chunks), mimetype=media_type,
+                    direct_passthrough=True)
+    resp.headers["Content-Disposition"] = doc_views.content_disposition(filename)
+    resp.headers["Content-Length"] = str(size)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# ---------------------------------------------------------------------------
+# The copy register
+
+
+def _company_arg(ctx: Ctx) -> tuple[int | None, str]:
+    code = request.args.get("company", "").strip()[:32]
+    if not code:
+        return None, ""
+    company = ctx.session.scalar(select(Company).where(Company.code == code))
+    if company is None:
+        raise InvalidInput(f"No company {code!r}.", code="unknown_company")
+    return company.id, code
+
+
+def _companies(ctx: Ctx) -> list[tuple[str, str]]:
+    """The company selector, for those who read every company's registers."""
+    subject = ctx.subject
+    if not (subject.is_hq_executive or subject.has(policy.Role.COMPLIANCE)):
+        return []
+    return [(c.code, c.name) for c in ctx.session.scalars(select(Company).order_by(Company.code))]
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) == 0:
+        raise InvalidInput(f"{name} must be a positive whole number.", code="bad_number")
+    return int(raw)
+
+
+@bp.get("/registers/copies")
+@login_required
+@translated
+def copy_register() -> Any:
+    language = lang()
+    status = request.args.get("status", "").strip()[:16] or None
+    document_id = _int_arg("document")
+    with support.work() as ctx:
+        company_id, company = _company_arg(ctx)
+        rows = [_copy_row(ctx, c, language) for c in copies.copy_register(
+            ctx, company_id=company_id, status=status, document_id=document_id)]
+        companies = _companies(ctx)
+    return render_template("copies/register.html", rows=rows, companies=companies,
+                           args={"status": status or "", "document": document_id or "",
+                                 "company": company})
+
+
+@bp.get("/registers/copies/lookup")
+@login_required
+@translated
+def lookup() -> Any:
+    number = request.args.get("number", "").strip()[:100]
+    found = None
+    error = None
+    status = 200
+    if number:
+        try:
+            with support.work() as ctx:
+                copy = copies.lookup(ctx, number)
+                found = _copy_row(ctx, copy, lang())
+                found["request"] = _request_row(ctx, copy.request, lang())
+        except (InvalidInput, NotFound) as exc:
+            error, status = message_of(exc), exc.status
+    return render_template("copies/lookup.html", number=number, found=found,
+                           error=error), status
+
+
+@bp.post("/registers/copies/<int:copy_id>/close")
+@login_required
+@translated
+def close_copy(copy_id: int) -> Any:
+    status = request.form.get("status", "")[:16]
+    note = request.form.get("note", "")[:NOTE_INPUT]
+    with support.work() as ctx:
+        copy = copies.close_copy(ctx, _checked(copy_id, "copy"), status, note)
+        label = copy.label
+    if status == copies.DESTROYED:
+        flash(_("Copy %(label)s recorded as destroyed.", label=label))
+    else:
+        flash(_("Copy %(label)s recorded as returned.", label=label))
+    back = request.form.get("back", "")
+    return redirect(back if _register_path(back) else url_for("copies.copy_register"))
+
+
+def _register_path(target: str) -> bool:
+    """A page of the registers (the form's way back, with its filters), never elsewhere."""
+    return (target.startswith("/registers/") and "\\" not in target and "//" not in target
+            and target.isprintable() and len(target) < 500)
+
+
+# ---------------------------------------------------------------------------
+# The lending register
+
+
+@bp.get("/registers/loans")
+@login_required
+@translated
+def loan_register() -> Any:
+    language = lang()
+    overdue = request.args.get("overdue") in ("1", "on", "true")
+    open_only = request.args.get("open") in ("1", "on", "true")
+    with support.work() as ctx:
+        company_id, company = _company_arg(ctx)
+        today = _today(ctx)
+        rows = [_loan_row(ctx, loan, language, today) for loan in copies.loans(
+            ctx, company_id=company_id, overdue=overdue, open_only=open_only)]
+        companies = _companies(ctx)
+    return render_template("copies/loans.html", rows=rows, companies=companies,
+                           args={"overdue": overdue, "open": open_only, "company": company})
+
+
+@bp.post("/registers/loans/<int:loan_id>/hand-over")
+@login_required
+@translated
+def hand_over(loan_id: int) -> Any:
+    with support.work() as ctx:
+        copies.hand_over(ctx, _checked(loan_id, "loan"),
+                    request.form.get("note", "")[:NOTE_INPUT])
+    flash(_("The original was recorded as handed over."))
+    return redirect(url_for("copies.loan_register"))
+
+
+@bp.post("/registers/loans/<int:loan_id>/return")
+@login_required
+@translated
+def return_loan(loan_id: int) -> Any:
+    with support.work() as ctx:
+        copies.return_loan(ctx, _checked(loan_id, "loan"),
+                    request.form.get("note", "")[:NOTE_INPUT])
+    flash(_("The original was recorded as returned."))
+    return redirect(url_for("copies.loan_register"))
+
+
+# ---------------------------------------------------------------------------
+# The inbox
+
+
+@bp.get("/inbox")
+@login_required
+def inbox() -> Any:
+    language = lang()
+    with support.work() as ctx:
+        rows = [{"id": n.id, "subject": n.subject_en if language == "en" else n.subject_zh,
+                 "link": n.link if _inbox_link(n.link) else None,
+                 "created_at": n.created_at, "unread": n.read_at is None}
+                for n in notifications.inbox(ctx, limit=200)]
+    return render_template("copies/inbox.html", rows=rows)
+
+
+def _inbox_link(link: str | None) -> bool:
+    return bool(link and link.startswith("/") and not link.startswith("//")
+                and "\\" not in link and link.isprintable())
+
+
+@bp.post("/inbox/read")
+@login_required
+def inbox_read() -> Any:
+    with support.work() as ctx:
+        notifications.mark_read(ctx)
+    flash(_("Every message is marked read."))
+    return redirect(url_for("copies.inbox"))
+
+
+# ---------------------------------------------------------------------------
+# Pieces other pages show: the home page and the document page
+
+
+def home_facts(ctx: Ctx) -> dict[str, Any]:
+    """For the home page: requests awaiting the person's decision, unread messages."""
+    language = lang()
+    recent = notifications.inbox(ctx, unread_only=True, limit=5)
+    return {
+        "pending": copies.pending_count(ctx),
+        "unread": notifications.unread_count(ctx),
+        "recent": [{"subject": n.subject_en if language == "en" else n.subject_zh,
+                    "link": n.link if _inbox_link(n.link) else None,
+                    "created_at": n.created_at} for n in recent],
+    }
+
+
+@bp.app_template_global()
+def copies_for_document(doc_id: int) -> dict[str, Any]:
+    """The document page's section: what the person may ask for, and the requests on
+    the file they may see (their own; all of them for register readers). Reads only:
+    nothing here is audited, the page itself was."""
+    language = lang()
+    with support.work() as ctx:
+        doc = ctx.session.get(Document, doc_id)
+        if doc is None:
+            return {"options": [], "requests": []}
+        doc_facts = documents.facts(doc, ctx.settings.tz)
+        subject = ctx.subject
+        stored = any(v.blob_id is not None for v in doc.versions)
+        certificate = doc.category in {c.value for c in policy.CERTIFICATES}
+        options = []
+        for kind in CopyKind:
+            if kind in copies.DELIVERING and not stored:
+                continue
+            if kind is CopyKind.LEND and not (certificate or doc.has_paper_original):
+                continue
+            route = policy.copy_route(doc_facts, kind, ctx.now)
+            if route.refused or not route.required:
+                continue
+            if policy.can_request(subject, doc_facts, kind, ctx.now).allowed:
+                options.append({"kind": kind.value, "default_no": route.default_no})
+        reqs = list(copies.requests_for_document(ctx, doc_id))
+        labels = {c.request_id: c.label for c in ctx.session.scalars(
+            select(RegisteredCopy).where(RegisteredCopy.request_id.in_([r.id for r in reqs])))
+        } if reqs else {}
+        rows = [{"id": r.id, "kind": r.kind, "state": copies.state(r, ctx.now),
+                 "requester": _person(r.requester), "created_at": r.created_at,
+                 "copy_label": labels.get(r.id)} for r in reqs]
+    return {"options": options, "requests": rows, "language": language}

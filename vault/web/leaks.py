@@ -1,0 +1,341 @@
+"""Leak reports (泄密报告): the report form for everyone, the list and the incident
+page (deadline banner, trace, handling) for HQ executives and compliance.
+
+Views translate: they parse the form, call `vault.services.leaks` in one unit of
+work, turn what came back into plain rows while the session is open, and render
+after the commit. The service decides who reads what; a reporter sees the receipt
+of their own report, never the trace. There is no route that deletes a report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import current_user, login_required
+
+from vault import policy
+from vault.actions import Action
+from vault.errors import InvalidInput, NotFound, VaultError
+from vault.models import Document, User
+from vault.services import documents, leaks
+from vault.services.accounts import subject_of
+from vault.services.context import Ctx
+from vault.web import documents as doc_views
+from vault.web import support
+
+bp = Blueprint("leaks", __name__, url_prefix="/leaks")
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_ID = 2**31 - 1
+PICKER_RESULTS = 20
+
+# ---------------------------------------------------------------------------
+# Names shown to people
+
+STATE_NAMES: dict[str, Any] = {
+    "open": lazy_gettext("open"),
+    "overdue": lazy_gettext("overdue"),
+    "handled": lazy_gettext("handled"),
+    "handled_late": lazy_gettext("handled after the deadline"),
+}
+
+KNOWING_NAMES: dict[str, Any] = {
+    Action.DOCUMENT_VIEW.value: lazy_gettext("viewed"),
+    Action.DOCUMENT_DOWNLOAD.value: lazy_gettext("downloaded"),
+    Action.DOCUMENT_EXPORT.value: lazy_gettext("exported"),
+    Action.COPY_DOWNLOAD.value: lazy_gettext("received a registered copy"),
+}
+
+LOAN_STATES: dict[str, Any] = {
+    "approved": lazy_gettext("approved, not yet handed over"),
+    "lent": lazy_gettext("lent"),
+    "overdue": lazy_gettext("overdue"),
+    "returned": lazy_gettext("returned"),
+}
+
+COPY_STATES: dict[str, Any] = {
+    "issued": lazy_gettext("issued"),
+    "returned": lazy_gettext("returned"),
+    "destroyed": lazy_gettext("destroyed"),
+}
+
+# The form field each service refusal belongs to on the report and handling forms.
+ERROR_FIELDS = {
+    "leak_target_required": "target", "bad_copy_number": "copy_number",
+    "unknown_document": "document", "description_required": "description",
+    "bad_description": "description", "note_required": "note", "bad_note": "note",
+}
+
+ERRORS: dict[str, Any] = {
+    "leak_target_required": lazy_gettext(
+        "Name the document, or the copy number found outside — one of the two."),
+    "bad_copy_number": lazy_gettext(
+        "Not a copy number; write it as printed on the copy, e.g. 机密-2026-0042 副本 3."),
+    "unknown_document": lazy_gettext(
+        "There is no such document, or you may not know of it. If you found a copy, "
+        "give its copy number instead."),
+    "description_required": lazy_gettext("Describe what was found, where and when."),
+    "bad_description": lazy_gettext(
+        "The description must be at most %(chars)s printable characters."),
+    "note_required": lazy_gettext("Note the remedial action taken."),
+    "bad_note": lazy_gettext("The note must be at most %(note_chars)s printable characters."),
+    "already_handled": lazy_gettext("This leak report has already been handled."),
+    "not_hq_executive": lazy_gettext("Leak reports are handled by the HQ executives."),
+    "unknown_leak": lazy_gettext("There is no such leak report, or it is not yours to see."),
+    "inactive_user": lazy_gettext("A deactivated account cannot report."),
+}
+
+
+def message_of(exc: VaultError) -> str:
+    """The refusal in the reader's language (the document pages' map, then the
+    service's English, when this area has no text for it)."""
+    text = ERRORS.get(exc.code)
+    if text is None:
+        return doc_views.message_of(exc)
+    try:
+        return str(text) % {"chars": leaks.MAX_DESCRIPTION, "note_chars": leaks.MAX_NOTE}
+    except (KeyError, ValueError, TypeError):
+        return exc.message
+
+
+def translated(view: F) -> F:
+    """Re-raise service refusals with their message in the reader's language."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except VaultError as exc:
+            exc.message = message_of(exc)
+            raise
+
+    return cast(F, wrapper)
+
+
+def lang() -> str:
+    return "en" if support.select_locale() == "en" else "zh"
+
+
+def _checked(value: int) -> int:
+    if not 0 < value <= MAX_ID:
+        raise NotFound("Nothing here.", code="unknown_leak")
+    return value
+
+
+@bp.app_template_filter("iso_when")
+def iso_when(value: str | None) -> str:
+    """An ISO time from a stored trace, in the group's time zone."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return moment.astimezone(support.settings().tz).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_global()
+def leak_state_name(state: str) -> str:
+    return str(STATE_NAMES.get(state, state))
+
+
+@bp.app_template_global()
+def knowing_name(action: str) -> str:
+    return str(KNOWING_NAMES.get(action, action))
+
+
+@bp.app_template_global()
+def trace_loan_state(state: str) -> str:
+    return str(LOAN_STATES.get(state, state))
+
+
+@bp.app_template_global()
+def trace_copy_state(state: str) -> str:
+    return str(COPY_STATES.get(state, state))
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    hours, minutes = divmod(minutes, 60)
+    return _("%(h)s h %(m)s min", h=hours, m=str(minutes).zfill(2))
+
+
+# ---------------------------------------------------------------------------
+# Navigation: everyone may report; investigators read the list
+
+
+def _investigates() -> bool:
+    cached = g.get("leaks_nav")
+    if cached is not None:
+        return bool(cached)
+    allowed = False
+    try:
+        with support.infra().sessions() as s:
+            user = s.get(User, current_user.id)
+            if user is not None:
+                allowed = policy.can_investigate_leaks(subject_of(user)).allowed
+    except Exception:  # noqa: BLE001 - the menu must not turn an error page into a 500
+        log.warning("leak menu unavailable", exc_info=True)
+    g.leaks_nav = allowed
+    return allowed
+
+
+support.NAV.append(("leaks.index", lambda: lazy_gettext("Leak reports"), _investigates))
+support.NAV.append(("leaks.new", lambda: lazy_gettext("Report a leak"), None))
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+
+
+def _picker(ctx: Ctx, query: str, chosen: int | None) -> dict[str, Any]:
+    """The document picker: what the person searched for (in their scope only) and
+    the document chosen, if they may know of it."""
+    found: list[dict[str, Any]] = []
+    if query:
+        page = documents.search(ctx, documents.Query(text=query, per_page=PICKER_RESULTS))
+        found = [{"id": d.id, "title": d.title, "level": page.levels[d.id].value}
+                 for d in page.items]
+    picked = None
+    if chosen is not None:
+        doc = ctx.session.get(Document, chosen)
+        if doc is not None and policy.can_see_metadata(
+                ctx.subject, documents.facts(doc, ctx.settings.tz), ctx.now).allowed:
+            picked = {"id": doc.id, "title": doc.title,
+                      "level": documents.effective_level(ctx, doc).value}
+    return {"query": query, "found": found, "picked": picked}
+
+
+def _int_value(raw: str) -> int | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
+        raise InvalidInput("Give the document's number as shown on its page.",
+                           code="bad_document_number")
+    return int(raw)
+
+
+def _render_new(form: Any, errors: dict[str, str], status: int) -> Any:
+    query = request.args.get("q", "").strip()[:200]
+    try:
+        chosen = _int_value(form.get("document", "") or request.args.get("document", ""))
+    except InvalidInput:
+        chosen = None
+    with support.work() as ctx:
+        picker = _picker(ctx, query, chosen)
+    return render_template("leaks/new.html", form=form, errors=errors, picker=picker,
+                           max_description=leaks.MAX_DESCRIPTION), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+@translated
+def new() -> Any:
+    if request.method == "GET":
+        return _render_new({"document": request.args.get("document", "")[:12]}, {}, 200)
+    form = request.form
+    errors: dict[str, str] = {}
+    try:
+        document_id = _int_value(form.get("document", ""))
+    except InvalidInput:
+        errors["document"] = _("Give the document's number as shown on its page.")
+        document_id = None
+    copy_number = form.get("copy_number", "")[: leaks.MAX_COPY_NUMBER + 50].strip() or None
+    description = form.get("description", "")[: leaks.MAX_DESCRIPTION + 1]
+    if errors:
+        return _render_new(form, errors, 400)
+    try:
+        with support.work() as ctx:
+            leak_id = leaks.report(ctx, document_id=document_id, copy_number=copy_number,
+                                   description=description).id
+    except (InvalidInput, NotFound) as exc:
+        field = ERROR_FIELDS.get(exc.code)
+        if field is None:
+            raise
+        return _render_new(form, {field: message_of(exc)}, exc.status)
+    flash(_("Your report was received; every HQ executive has been notified."))
+    return redirect(url_for("leaks.show", leak_id=leak_id))
+
+
+# ---------------------------------------------------------------------------
+# The list and one incident
+
+
+@bp.get("/")
+@login_required
+@translated
+def index() -> Any:
+    open_only = request.args.get("open") in ("1", "on", "true")
+    with support.work() as ctx:
+        full = policy.can_investigate_leaks(ctx.subject).allowed
+        rows = [leaks.summary(x, ctx.now, full)
+                for x in leaks.list_reports(ctx, open_only=open_only)]
+    return render_template("leaks/index.html", rows=rows, full=full, open_only=open_only)
+
+
+def _banner(info: dict[str, Any], now: datetime) -> dict[str, str]:
+    """The deadline banner: time left, overdue, or how it was handled."""
+    deadline = datetime.fromisoformat(info["deadline_at"])
+    state = info["state"]
+    if state == "open":
+        text = _("Time left to act: %(left)s (deadline %(when)s)",
+                 left=_duration(deadline - now), when=iso_when(info["deadline_at"]))
+    elif state == "overdue":
+        text = _("Overdue by %(late)s: the 24-hour deadline was %(when)s",
+                 late=_duration(now - deadline), when=iso_when(info["deadline_at"]))
+    elif state == "handled_late":
+        text = _("Handled after the 24-hour deadline (%(when)s)",
+                 when=iso_when(info["deadline_at"]))
+    else:
+        text = _("Handled within the 24-hour deadline (%(when)s)",
+                 when=iso_when(info["deadline_at"]))
+    return {"state": state, "text": text}
+
+
+def _show_page(leak_id: int, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    with support.work() as ctx:
+        view = leaks.show(ctx, leak_id)
+        info = view.describe(ctx.now)
+        now = ctx.now
+        may_handle = view.may_handle
+        marking = None
+        if view.full and view.report.document is not None:
+            marking = {"level": documents.effective_level(ctx, view.report.document).value,
+                       "text": (view.live or {}).get("document", {}).get("marking", "")}
+    return render_template("leaks/show.html", info=info, banner=_banner(info, now),
+                           may_handle=may_handle, marking=marking, errors=errors or {},
+                           form=request.form if errors else {}), status
+
+
+@bp.get("/<int:leak_id>")
+@login_required
+@translated
+def show(leak_id: int) -> Any:
+    return _show_page(_checked(leak_id))
+
+
+@bp.post("/<int:leak_id>/handle")
+@login_required
+@translated
+def handle(leak_id: int) -> Any:
+    _checked(leak_id)
+    note = request.form.get("note", "")[: leaks.MAX_NOTE + 1]
+    try:
+        with support.work() as ctx:
+            leaks.handle(ctx, leak_id, note)
+    except InvalidInput as exc:
+        field = ERROR_FIELDS.get(exc.code)
+        if field is None:
+            raise
+        return _show_page(leak_id, {field: message_of(exc)}, 400)
+    flash(_("The incident was marked handled; it stays on record."))
+    return redirect(url_for("leaks.show", leak_id=leak_id))
