@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -73,18 +72,8 @@ def message_of(exc: VaultError) -> str:
     return str(text) if text is not None else leak_views.message_of(exc)
 
 
-def translated(view: F) -> F:
-    """Re-raise service refusals with their message in the reader's language."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except VaultError as exc:
-            exc.message = message_of(exc)
-            raise
-
-    return cast(F, wrapper)
+#: Service refusals re-raised with their message in the reader's language.
+translated = support.translating(message_of)
 
 
 @bp.app_template_global()

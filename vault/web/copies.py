@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
@@ -184,22 +183,11 @@ def message_of(exc: VaultError) -> str:
         return exc.message
 
 
-def translated(view: F) -> F:
-    """Re-raise service refusals with their message in the reader's language."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except VaultError as exc:
-            exc.message = message_of(exc)
-            raise
-
-    return cast(F, wrapper)
+#: Service refusals re-raised with their message in the reader's language.
+translated = support.translating(message_of)
 
 
-def lang() -> str:
-    return "en" if support.select_locale() == "en" else "zh"
+lang = support.lang
 
 
 def _checked(value: int, what: str = "request") -> int:

@@ -13,7 +13,6 @@ import struct
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
-from functools import wraps
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar, cast
 from urllib.parse import quote
@@ -213,22 +212,11 @@ def message_of(exc: VaultError) -> str:
         return exc.message
 
 
-def translated(view: F) -> F:
-    """Re-raise service refusals with their message in the reader's language."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except VaultError as exc:
-            exc.message = message_of(exc)
-            raise
-
-    return cast(F, wrapper)
+#: Service refusals re-raised with their message in the reader's language.
+translated = support.translating(message_of)
 
 
-def lang() -> str:
-    return "en" if support.select_locale() == "en" else "zh"
+lang = support.lang
 
 
 @bp.app_template_global()

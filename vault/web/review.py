@@ -9,8 +9,7 @@ like an approval, asks for the password again when the sign-in is not fresh.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -72,18 +71,8 @@ def message_of(exc: VaultError) -> str:
     return str(text) % {"chars": review.MAX_NOTE} if exc.code == "bad_note" else str(text)
 
 
-def translated(view: F) -> F:
-    """Re-raise service refusals with their message in the reader's language."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except VaultError as exc:
-            exc.message = message_of(exc)
-            raise
-
-    return cast(F, wrapper)
+#: Service refusals re-raised with their message in the reader's language.
+translated = support.translating(message_of)
 
 
 def _lang() -> str:

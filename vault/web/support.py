@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request, session
 from flask_login import current_user, logout_user
 
 from vault.config import Settings
+from vault.errors import VaultError
 from vault.services.context import Infra, unit_of_work
 
 LOCALES = ("zh_CN", "en")
@@ -101,3 +103,29 @@ def nav_items() -> list[tuple[str, str]]:
     return [(endpoint, str(label())) for endpoint, label, role in entries
             if role is None or (role() if callable(role) else current_user.has(role))]
 
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def lang() -> str:
+    """The page language as the services name it: "en" or "zh"."""
+    return "en" if select_locale() == "en" else "zh"
+
+
+def translating(message_of: Callable[[VaultError], str]) -> Callable[[F], F]:
+    """A view decorator that re-raises service refusals with their message in the
+    reader's language (``message_of`` maps an error's code to the area's text)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except VaultError as exc:
+                exc.message = message_of(exc)
+                raise
+
+        return cast(F, wrapper)
+
+    return decorate

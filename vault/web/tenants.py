@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import quote
 
@@ -125,22 +124,11 @@ def message_of(exc: VaultError) -> str:
         return exc.message
 
 
-def translated(view: F) -> F:
-    """Re-raise service refusals with their message in the reader's language."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except VaultError as exc:
-            exc.message = message_of(exc)
-            raise
-
-    return cast(F, wrapper)
+#: Service refusals re-raised with their message in the reader's language.
+translated = support.translating(message_of)
 
 
-def lang() -> str:
-    return "en" if support.select_locale() == "en" else "zh"
+lang = support.lang
 
 
 def _checked_id(value: int) -> int:
