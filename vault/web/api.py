@@ -537,6 +537,7 @@ def get_content(id: int) -> Any:
 
     The download event is committed before the first byte leaves; each chunk
     is authenticated before it is sent."""
+    support.refuse_head()
     doc_id = _doc_id(id)
     version = arg_int("version", None, 1, MAX_ID)
     with _work() as ctx:

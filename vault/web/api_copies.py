@@ -28,7 +28,6 @@ from urllib.parse import quote
 
 from flask import Response, jsonify, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import MethodNotAllowed
 
 from vault import policy, stamping
 from vault.actions import Action
@@ -390,9 +389,7 @@ def cancel_request(id: int) -> Any:
 def download_copy(id: int) -> Any:
     """The one download an approval gives: numbered, stamped, registered and audited
     (committed) before the first byte is sent."""
-    if request.method == "HEAD":
-        # Flask answers HEAD with the GET view: that would spend the one download.
-        raise MethodNotAllowed(valid_methods=["GET"])
+    support.refuse_head()  # HEAD would spend the one download and send nothing
     req_id = _row_id(id, "request")
     with _work() as ctx:
         delivery = copies.download(ctx, req_id)

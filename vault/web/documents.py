@@ -556,6 +556,7 @@ def _checked_page(page: int) -> int:
 @login_required
 @translated
 def audio(doc_id: int) -> Response:
+    support.refuse_head()
     version = _int_arg("v")
     byte_range: tuple[int, int | None] | None = None
     if request.headers.get("Range"):
@@ -586,6 +587,7 @@ def content_disposition(name: str, kind: str = "attachment") -> str:
 @login_required
 @translated
 def download(doc_id: int) -> Response:
+    support.refuse_head()
     version = _int_arg("v")
     with support.work() as ctx:
         content = documents.open_content(ctx, _checked_id(doc_id), version)

@@ -129,3 +129,13 @@ def translating(message_of: Callable[[VaultError], str]) -> Callable[[F], F]:
         return cast(F, wrapper)
 
     return decorate
+
+
+def refuse_head() -> None:
+    """Answer HEAD with 405 on a route that releases content. Flask serves HEAD with
+    the GET view, which would write a download event (or spend a one-time approval)
+    although no byte leaves."""
+    if request.method == "HEAD":
+        from werkzeug.exceptions import MethodNotAllowed
+
+        raise MethodNotAllowed(valid_methods=["GET"])
