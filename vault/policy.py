@@ -372,6 +372,7 @@ class DocumentFacts:
     registrant_id: int | None
     grants: tuple[GrantFact, ...] = ()
     registrant_removed: bool = False  # 绝密: an HQ executive removed the registrant
+    paper_original: bool = False  # a paper original is kept (it can be lent)
     tz: tzinfo = field(default_factory=lambda: GROUP_TZ)  # periods end at midnight here
 
 
@@ -592,6 +593,20 @@ def can_request(subject: Subject, doc: DocumentFacts, kind: CopyKind, now: datet
     if subject.user_id == doc.registrant_id:
         return _allow(Reason.REGISTRANT)
     return _deny(Reason.NOT_RESPONSIBLE)
+
+
+MAX_LOAN_DAYS = 366
+
+
+def lendable(doc: DocumentFacts) -> bool:
+    """Only certificates and paper originals are lent (借出); a file that exists only
+    in Vault leaves as a registered copy instead."""
+    return doc.category in CERTIFICATES or doc.paper_original
+
+
+def loan_due_ok(today: date, due_on: date) -> bool:
+    """A loan's return date: from today up to ``MAX_LOAN_DAYS`` ahead."""
+    return today <= due_on <= today + timedelta(days=MAX_LOAN_DAYS)
 
 
 def matches_scope(subject: Subject, doc: DocumentFacts, scope: ApproverScope) -> bool:

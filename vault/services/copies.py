@@ -52,7 +52,7 @@ MAX_PURPOSE = 2000
 #: A file is stamped in memory; larger stampable files are refused rather than
 #: delivered unstamped (a PDF or picture this big is not a document scan).
 MAX_STAMP_BYTES = 256 * 1024 * 1024
-MAX_LOAN_DAYS = 366
+MAX_LOAN_DAYS = policy.MAX_LOAN_DAYS
 MAX_PAGES_TEXT = 200  # the column's width
 
 KIND_ZH = {
@@ -247,13 +247,12 @@ def request(
     elif pages:
         raise InvalidInput("Pages are given only for an excerpt.", code="bad_pages")
     if kind is CopyKind.LEND:
-        certificate = doc.category in {c.value for c in policy.CERTIFICATES}
-        if not certificate and not doc.has_paper_original:
+        if not policy.lendable(doc_facts):
             raise refuse(InvalidInput(
                 "Only certificates and paper originals are lent; ask for a copy instead.",
                 code="nothing_to_lend"), "nothing_to_lend")
         today = ctx.now.astimezone(ctx.settings.tz).date()
-        if due_on is None or not today <= due_on <= today + timedelta(days=MAX_LOAN_DAYS):
+        if due_on is None or not policy.loan_due_ok(today, due_on):
             raise InvalidInput(
                 f"Give the return date, from today up to {MAX_LOAN_DAYS} days ahead.",
                 code="bad_due_date")

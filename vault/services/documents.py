@@ -116,6 +116,7 @@ def facts(doc: Document, tz: tzinfo = policy.GROUP_TZ) -> policy.DocumentFacts:
             for g in doc.grants
         ),
         registrant_removed=doc.registrant_removed,
+        paper_original=doc.has_paper_original,
         tz=tz,
     )
 
