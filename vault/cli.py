@@ -849,11 +849,14 @@ def audit() -> None:
               help="Check a copied audit folder without the database or the HMAC key.")
 @click.option("--public-key", "public_key", type=click.Path(path_type=Path),
               help="The public key file (with --offline).")
+@click.option("--witness", "witness_file", type=click.Path(path_type=Path),
+              help="A witness file (VAULT_AUDIT_WITNESS_FILE, or saved syslog lines): the "
+                   "trail must reach every checkpoint it holds.")
 @click.option("--as", "as_user", help="Who runs the check (default: system).")
 @pass_app
 @handle_errors
 def audit_verify(app: App, offline: Path | None, public_key: Path | None,
-                 as_user: str | None) -> None:
+                 witness_file: Path | None, as_user: str | None) -> None:
     """Verify the chain, the mirror and every checkpoint; exit 1 naming the first bad event."""
     from vault.errors import InvalidInput
     from vault.services import audit_review
@@ -861,10 +864,10 @@ def audit_verify(app: App, offline: Path | None, public_key: Path | None,
     if offline is not None:
         if public_key is None:
             raise InvalidInput("--offline needs --public-key FILE.", code="no_public_key")
-        report = audit_review.verify_offline(offline, public_key)
+        report = audit_review.verify_offline(offline, public_key, witness_file)
     else:
         with app.work(as_user) as ctx:
-            report = audit_review.verify(ctx)
+            report = audit_review.verify(ctx, witness_file)
     click.echo(report.summary())
     if offline is not None and report.uncovered:
         click.echo(f"{report.uncovered} event(s) after the last checkpoint: continuity only")

@@ -39,7 +39,12 @@ class Settings:
     recording_retention_days: int = 180
     font_file: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
     checkpoint_every: int = 1000
-    checkpoint_minutes: int = 10
+    # A checkpoint is signed when the last one is older than this (on an append, and
+    # by the audit_checkpoint job on a quiet trail).
+    checkpoint_seconds: int = 60
+    # Witnesses outside the server for every signed checkpoint (vault/audit/witness.py).
+    audit_witness_file: Path | None = None
+    audit_witness_syslog: str | None = None
     session_idle_minutes: int = 30
     session_max_hours: int = 12
     # Roles that must sign in with a second factor (TOTP); "none" for nobody.
@@ -90,6 +95,20 @@ class Settings:
                 f"{self.keys_dir / SECRET_KEY_FILE}.",
                 code="secret_key_missing",
             )
+        if self.checkpoint_seconds < 1 or self.checkpoint_every < 1:
+            raise ConfigError(
+                "VAULT_CHECKPOINT_SECONDS and VAULT_CHECKPOINT_EVERY must be at least 1.",
+                code="bad_setting",
+            )
+        witness = self.audit_witness_file
+        if witness is not None:
+            for folder in (self.audit_dir, self.keys_dir, self.storage_dir):
+                if witness.resolve().is_relative_to(folder.resolve()):
+                    raise ConfigError(
+                        f"VAULT_AUDIT_WITNESS_FILE ({witness}) lies inside {folder}: a witness "
+                        "must be out of reach of whoever can rewrite the trail (another mount).",
+                        code="bad_setting",
+                    )
         if self.recording_retention_days < 30:
             raise ConfigError(
                 "VAULT_RECORDING_RETENTION_DAYS must be at least 30 (recordings are kept "
@@ -99,8 +118,8 @@ class Settings:
 
 
 _INT_FIELDS = {f.name for f in fields(Settings) if f.type in ("int", int)}
-_PATH_FIELDS = {"storage_dir", "keys_dir", "audit_dir", "font_file"}
-_OPTIONAL_STR = {"secret_key", "master_key", "smtp_host"}
+_PATH_FIELDS = {"storage_dir", "keys_dir", "audit_dir", "font_file", "audit_witness_file"}
+_OPTIONAL_STR = {"secret_key", "master_key", "smtp_host", "audit_witness_syslog"}
 
 
 def load_settings(

@@ -27,6 +27,7 @@ from vault.audit import chain
 from vault.audit.chain import ZERO_MAC
 from vault.audit.log import AuditLog, AuditMirrorFailed, verify_offline
 from vault.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from vault.audit.witness import read_records as read_witness
 from vault.config import AUDIT_KEY_FILE, SIGNING_KEY_FILE, Settings
 from vault.errors import AuditUnavailable
 from vault.models import Company
@@ -36,7 +37,7 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 @pytest.fixture
 def audit_settings(settings: Settings) -> Settings:
-    s = replace(settings, checkpoint_every=5, checkpoint_minutes=10)
+    s = replace(settings, checkpoint_every=5, checkpoint_seconds=600)
     AuditLog.init_keys(s)
     return s
 
@@ -946,3 +947,124 @@ def test_export_jsonl(factory: sessionmaker[Session], audit: AuditLog) -> None:
     docs = [json.loads(ln) for ln in out.getvalue().splitlines()]
     assert [d["seq"] for d in docs] == [1, 7] and all(len(d["mac"]) == 64 for d in docs)
 
+
+
+# --------------------------------------------------------------------------- witnesses
+
+
+def _witness_seqs(path: Path) -> list[int]:
+    return [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+
+
+def test_checkpoint_when_the_last_one_is_older_than_the_interval(
+    audit_settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    audit = AuditLog(replace(audit_settings, checkpoint_every=1000, checkpoint_seconds=60))
+    write(factory, audit, 3, start=T0)  # 0, 1, 2 s: no checkpoint
+    with db.transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(AuditCheckpoint)) == 0
+        assert audit.maybe_checkpoint(s, T0 + timedelta(seconds=59)) is None
+    write(factory, audit, 1, start=T0 + timedelta(seconds=61))  # the clock started at T0
+    with db.transaction(factory) as s:
+        assert [c.seq for c in s.scalars(select(AuditCheckpoint))] == [4]
+    write(factory, audit, 1, start=T0 + timedelta(seconds=100))  # 39 s after the last one
+    with db.transaction(factory) as s:
+        assert audit.maybe_checkpoint(s, T0 + timedelta(seconds=120)) is None
+    with db.transaction(factory) as s:  # the job on a quiet trail
+        cp = audit.maybe_checkpoint(s, T0 + timedelta(seconds=122))
+        assert cp is not None and cp.seq == 5
+
+
+def test_every_committed_checkpoint_goes_to_the_witness(
+    audit_settings: Settings, factory: sessionmaker[Session], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mount = tmp_path / "other-mount"
+    witness_file = mount / "vault.witness"
+    audit = AuditLog(replace(audit_settings, audit_witness_file=witness_file))
+    mount.mkdir()
+    write(factory, audit, 10)  # checkpoints at 5 and 10
+    assert _witness_seqs(witness_file) == [5, 10]
+    records = [json.loads(line) for line in witness_file.read_text().splitlines()]
+    with db.transaction(factory) as s:
+        rows = list(s.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
+    assert [(r["mac"], r["sig"], r["prev_seq"]) for r in records] == [
+        (c.mac, c.signature, c.prev_seq) for c in rows]
+    # A rolled-back checkpoint is never witnessed.
+    write(factory, audit, 4)
+    with pytest.raises(RuntimeError), db.transaction(factory) as s:
+        audit.record(s, actor="x", actor_roles=None, action=Action.DOCUMENT_VIEW,
+                      outcome=Outcome.ALLOWED, now=T0 + timedelta(seconds=30))
+        raise RuntimeError("rolled back")
+    assert _witness_seqs(witness_file) == [5, 10]
+    # A witness that fails does not stop the action; it is an alarm, caught up by the job.
+    witness_file.rename(tmp_path / "moved")
+    mount.rmdir()
+    with caplog.at_level("CRITICAL", logger="vault.audit"):
+        write(factory, audit, 1, start=T0 + timedelta(seconds=40))  # checkpoint 15
+    assert count_events(factory) == 15
+    assert any("ALARM" in r.message and "witness" in r.message for r in caplog.records)
+    mount.mkdir()
+    with db.transaction(factory) as s:
+        assert audit.witness_catch_up(s) == 1
+        assert audit.witness_catch_up(s) == 0
+    assert _witness_seqs(witness_file) == [15]
+
+
+def _truncate(factory: sessionmaker[Session], audit_dir: Path, keep: int) -> None:
+    """What someone with write access to the database and audit/ (not the keys) can
+    do: remove every event and checkpoint after ``keep``, rewind the head, the
+    mirror and its state."""
+    with db.transaction(factory) as s:
+        mac = s.scalar(select(AuditEvent.mac).where(AuditEvent.seq == keep))
+        last_cp = s.scalar(select(func.max(AuditCheckpoint.seq)).where(AuditCheckpoint.seq <= keep))
+        s.execute(text("DELETE FROM audit_events WHERE seq > :k"), {"k": keep})
+        s.execute(text("DELETE FROM audit_checkpoints WHERE seq > :k"), {"k": keep})
+        s.execute(text("UPDATE audit_head SET seq = :k, mac = :m, checkpoint_seq = :c"),
+                  {"k": keep, "m": mac, "c": last_cp or 0})
+    for path in audit_dir.glob("*.jsonl"):
+        kept = [ln for ln in mirror_lines(path)
+                if (json.loads(ln).get("event") or json.loads(ln))["seq"] <= keep]
+        path.write_bytes(b"".join(ln + b"\n" for ln in kept))
+    state = json.loads((audit_dir / "mirror.state").read_text())
+    state.update(seq=keep, checkpoint=last_cp or 0)
+    (audit_dir / "mirror.state").write_text(json.dumps(state))
+
+
+def test_truncation_after_a_witnessed_checkpoint_is_caught_only_with_the_witness(
+    audit_settings: Settings, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    witness_file = tmp_path / "vault.witness"
+    audit = AuditLog(replace(audit_settings, audit_witness_file=witness_file))
+    write(factory, audit, 13)  # checkpoints at 5 and 10, witnessed; 11-13 not yet
+    public = audit.public_key_pem()
+    _truncate(factory, audit_settings.audit_dir, keep=7)
+    # The rest is consistent with itself: verification without the witness passes.
+    assert verify_db(factory, audit).ok
+    assert verify_offline(audit_settings.audit_dir, public).ok
+    records = read_witness(witness_file)
+    report = verify_db(factory, audit, witnessed=records)
+    assert not report.ok and report.first_bad_seq == 8
+    assert "the trail ends at event 7, but the witness saw checkpoint 10 (a trail of 10 events" \
+        in (report.problem or "")
+    offline = verify_offline(audit_settings.audit_dir, public, witnessed=records)
+    assert not offline.ok and offline.first_bad_seq == 8 and "checkpoint 10" in (
+        offline.problem or "")
+
+
+def test_what_the_witness_cannot_see_the_unwitnessed_tail(
+    audit_settings: Settings, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    witness_file = tmp_path / "vault.witness"
+    audit = AuditLog(replace(audit_settings, audit_witness_file=witness_file))
+    write(factory, audit, 13)
+    _truncate(factory, audit_settings.audit_dir, keep=11)  # 12-13 were never witnessed
+    report = verify_db(factory, audit, witnessed=read_witness(witness_file))
+    assert report.ok, report.summary()
+    assert any("not witnessed yet" in n for n in report.notes)
+    # A rewritten witnessed checkpoint is named.
+    with db.transaction(factory) as s:
+        s.execute(text("DELETE FROM audit_checkpoints WHERE seq = 10"))
+    report = verify_db(factory, audit, mirror=False, witnessed=read_witness(witness_file))
+    assert any("witnessed checkpoint 10" in p.message and "missing" in p.message
+               for p in report.problems), report.summary()

@@ -89,3 +89,61 @@ def test_knowers(vault: Vault, tmp_path: Path) -> None:
     people = [line.split()[1] for line in res.output.splitlines() if "document:export" in line]
     assert people == ["lin.kefu", "wu.yuangong"]
     assert vault("audit", "knowers", notice, "--as", "lin.kefu").exit_code == 1
+
+
+def _last_witnessed(path: Path) -> int:
+    return json.loads(path.read_text().splitlines()[-1])["seq"]
+
+
+def test_verify_with_witness_names_a_truncated_tail(tmp_path: Path, database_url: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    mount = tmp_path / "compliance-share"
+    mount.mkdir()
+    witness = mount / "vault.witness"
+    v = Vault(home, database_url)
+    v.env["VAULT_AUDIT_WITNESS_FILE"] = str(witness)
+    assert v("init").exit_code == 0
+    assert v("demo").exit_code == 0
+    assert v("audit", "checkpoint").exit_code == 0
+    kept = _last_witnessed(witness)
+    notice = doc_id(v, "关于12月3日停水的通知")
+    for who in ("lin.kefu", "wu.yuangong"):
+        assert v("export", notice, "--as", who, "--out", str(tmp_path / who)).exit_code == 0
+    res = v("audit", "checkpoint")
+    assert res.exit_code == 0 and "checkpoint signed" in res.output, res.output
+    witnessed = _last_witnessed(witness)
+    assert witnessed > kept
+    # Remove every event and checkpoint after `kept`; rewind the head, the mirror and
+    # its state (write access to the database and audit/, not to the keys).
+    audit_dir = home / "audit"
+    eng = create_engine(database_url)
+    with eng.begin() as conn:
+        mac = conn.execute(text("select mac from audit_events where seq = :k"),
+                           {"k": kept}).scalar_one()
+        conn.execute(text("delete from audit_events where seq > :k"), {"k": kept})
+        conn.execute(text("delete from audit_checkpoints where seq > :k"), {"k": kept})
+        conn.execute(text("update audit_head set seq = :k, mac = :m, checkpoint_seq = :k"),
+                     {"k": kept, "m": mac})
+    eng.dispose()
+    for path in audit_dir.glob("*.jsonl"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        keep = [ln for ln in lines
+                if (json.loads(ln).get("event") or json.loads(ln))["seq"] <= kept]
+        path.write_text("".join(ln + "\n" for ln in keep), encoding="utf-8")
+    state = json.loads((audit_dir / "mirror.state").read_text())
+    state.update(seq=kept, checkpoint=kept)
+    (audit_dir / "mirror.state").write_text(json.dumps(state))
+
+    res = v("audit", "verify")
+    assert res.exit_code == 0, res.output  # consistent with itself: the gap of issue 12
+    res = v("audit", "verify", "--witness", str(witness))
+    assert res.exit_code == 1, res.output
+    assert f"the witness saw checkpoint {witnessed} (a trail of {witnessed} events" in res.output
+    key = tmp_path / "audit.pub"
+    key.write_text(v("audit", "public-key").output)
+    res = v("audit", "verify", "--offline", str(audit_dir), "--public-key", str(key),
+            "--witness", str(witness))
+    assert res.exit_code == 1 and f"checkpoint {witnessed}" in res.output, res.output
+    res = v("audit", "verify", "--witness", str(tmp_path / "nowhere"))
+    assert res.exit_code == 2 and "does not exist" in res.output

@@ -74,3 +74,30 @@ def test_retention_below_30_days_refused(tmp_path: Path) -> None:
     s = load_settings(environ={"VAULT_RECORDING_RETENTION_DAYS": "29"}, home=tmp_path)
     with pytest.raises(ConfigError, match="at least 30"):
         s.check()
+
+
+def test_checkpoint_cadence_and_witnesses(tmp_path: Path) -> None:
+    env = {"VAULT_CHECKPOINT_SECONDS": "30", "VAULT_AUDIT_WITNESS_FILE": str(tmp_path / "w"),
+           "VAULT_AUDIT_WITNESS_SYSLOG": "/dev/log"}
+    s = load_settings(environ=env, home=tmp_path / "home")
+    assert (s.checkpoint_seconds, s.audit_witness_file, s.audit_witness_syslog) == (
+        30, tmp_path / "w", "/dev/log")
+    assert load_settings(environ={}, home=tmp_path).checkpoint_seconds == 60
+    init_runtime(s)
+    s.check()
+
+
+@pytest.mark.parametrize("inside", ["audit", "keys", "storage"])
+def test_witness_inside_the_server_folders_refused(tmp_path: Path, inside: str) -> None:
+    env = {"VAULT_AUDIT_WITNESS_FILE": str(tmp_path / inside / "witness.jsonl")}
+    s = load_settings(environ=env, home=tmp_path)
+    init_runtime(s)
+    with pytest.raises(ConfigError, match="another mount"):
+        s.check()
+
+
+def test_checkpoint_interval_must_be_positive(tmp_path: Path) -> None:
+    s = load_settings(environ={"VAULT_CHECKPOINT_SECONDS": "0"}, home=tmp_path)
+    init_runtime(s)
+    with pytest.raises(ConfigError, match="VAULT_CHECKPOINT_SECONDS"):
+        s.check()

@@ -36,12 +36,19 @@ Mirroring after commit
     must not put a later event in an earlier file).
 
 Checkpoints
-    Every ``settings.checkpoint_every`` events or ``settings.checkpoint_minutes``
-    minutes (checked on each append; `maybe_checkpoint` for a job on a quiet
-    trail), the writer signs, with Ed25519, the size, the head MAC, the time and
-    the *leaves* (16 bytes of SHA-256 per mirror line since the previous
-    checkpoint). The leaves let `verify_offline` name the first altered line of
+    Every ``settings.checkpoint_every`` events or when the last checkpoint is older
+    than ``settings.checkpoint_seconds`` (checked on each append; `maybe_checkpoint`
+    for a job on a quiet trail), the writer signs, with Ed25519, the size, the head
+    MAC, the time and the *leaves* (16 bytes of SHA-256 per mirror line since the
+    previous checkpoint). The leaves let `verify_offline` name the first altered line of
     a copied folder with the public key alone.
+
+Witnesses
+    Once a checkpoint is committed and mirrored it is also sent to the configured
+    witnesses (`vault.audit.witness`: a file on another mount, syslog), out of
+    reach of whoever can rewrite the database and ``audit/``. `verify_database`
+    and `verify_offline` take the records of a witness file and check that the
+    chain reaches every witnessed head: a truncated tail is then named.
 """
 
 from __future__ import annotations
@@ -85,7 +92,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from vault.actions import KNOWING_ACTIONS, Action, Outcome
-from vault.audit import chain
+from vault.audit import chain, witness
 from vault.audit.chain import ZERO_MAC, Problem
 from vault.audit.models import WIDTHS, AuditCheckpoint, AuditEvent, AuditHead
 from vault.config import AUDIT_KEY_FILE, SIGNING_KEY_FILE, Settings
@@ -336,6 +343,9 @@ class AuditLog:
         self.audit_dir = Path(settings.audit_dir)
         self._hmac_key: bytes | None = None
         self._signing_key: Ed25519PrivateKey | None = None
+        self.witnesses: list[witness.Witness] = witness.from_settings(
+            settings.audit_witness_file, settings.audit_witness_syslog
+        )
 
     # ---------------------------------------------------------------- keys
 
@@ -582,7 +592,7 @@ class AuditLog:
         if seq - checkpoint_seq >= max(1, self.settings.checkpoint_every):
             return True
         return checkpoint_at is not None and now - checkpoint_at >= timedelta(
-            minutes=self.settings.checkpoint_minutes
+            seconds=self.settings.checkpoint_seconds
         )
 
     def maybe_checkpoint(
@@ -668,7 +678,7 @@ class AuditLog:
 
     def _write_mirror(self, session: Session, lines: list[_Line]) -> None:
         try:
-            _Mirror.of(self.audit_dir).write(session, lines)
+            _Mirror.of(self.audit_dir).write(session, lines, witness=self._witness_lines)
         except (OSError, SQLAlchemyError, ValueError) as exc:
             log.critical(
                 "ALARM: the audit mirror in %s could not be written (%s). The events are "
@@ -681,6 +691,28 @@ class AuditLog:
                 f"The audit mirror could not be written ({exc}); the request is refused.",
                 code="audit_mirror_failed",
             ) from exc
+
+    def _witness_lines(self, lines: list[bytes]) -> None:
+        """Send committed, mirrored checkpoint lines to every witness (never raises:
+        a failing witness is an ALARM in the log, caught up by the job)."""
+        if self.witnesses:
+            witness.send_all(self.witnesses, [witness.record_of(json.loads(ln)) for ln in lines])
+
+    def witness_catch_up(self, session: Session) -> int:
+        """Send the newest checkpoint to every file witness that lacks it (after a
+        failed send). Returns how many witnesses were sent to."""
+        files = [w for w in self.witnesses if isinstance(w, witness.FileWitness)]
+        if not files:
+            return 0
+        c = _CHECKPOINTS.c
+        row = session.execute(select(_CHECKPOINTS).order_by(c.seq.desc()).limit(1)).first()
+        if row is None:
+            return 0
+        behind = [w for w in files if w.last_seq() < row.seq]
+        if behind:
+            record = witness.record_of({**_cp_payload(row), "sig": row.signature})
+            witness.send_all(behind, [record])
+        return len(behind)
 
     def after_commit(self, session: Session) -> int:
         """Make sure the mirror holds this session's committed events.
@@ -702,7 +734,9 @@ class AuditLog:
         a failed mirror write, or to rebuild a lost mirror). Returns the number of
         lines written."""
         try:
-            return _Mirror.of(self.audit_dir).write(session, [], sync=True)
+            return _Mirror.of(self.audit_dir).write(
+                session, [], sync=True, witness=self._witness_lines
+            )
         except (OSError, SQLAlchemyError, ValueError) as exc:
             raise AuditMirrorFailed(
                 f"The audit mirror could not be written ({exc}).", code="audit_mirror_failed"
@@ -710,10 +744,18 @@ class AuditLog:
 
     # ---------------------------------------------------------------- verification
 
-    def verify_database(self, session: Session, *, mirror: bool = True) -> Report:
+    def verify_database(
+        self,
+        session: Session,
+        *,
+        mirror: bool = True,
+        witnessed: Sequence[witness.Witnessed] | None = None,
+    ) -> Report:
         """Recompute the database chain, check every checkpoint (signature, head MAC
         at its seq, leaves) and, with ``mirror``, compare the mirror files and
-        ``checkpoints.jsonl`` line by line with the database.
+        ``checkpoints.jsonl`` line by line with the database. With ``witnessed``
+        (the records of a witness file), the trail must reach every witnessed
+        checkpoint, unchanged.
 
         Safe while writers append (PostgreSQL reads per statement): the head is
         read first, events appended meanwhile are checked like the others, and
@@ -860,6 +902,14 @@ class AuditLog:
             notes.extend(reader.notes)
             self._compare_checkpoint_file(
                 session, state0, expected_cp_lines, checkpoints, mirror_problems
+            )
+        if witnessed is not None:
+            _check_witnessed(
+                witnessed,
+                {cp.seq: (cp.mac, cp.signature) for cp in checkpoints},
+                last_seq,
+                problems,
+                notes,
             )
         return _report(
             [*result.problems, *problems, *mirror_problems],  # this order within a seq
@@ -1298,22 +1348,37 @@ class _Mirror:
                 mirror = cls._all[key] = cls(key)
             return mirror
 
-    def write(self, session: Session, lines: list[_Line], *, sync: bool = False) -> int:
+    def write(
+        self,
+        session: Session,
+        lines: list[_Line],
+        *,
+        sync: bool = False,
+        witness: Callable[[list[bytes]], None] | None = None,
+    ) -> int:
+        """Write the queue; then hand the checkpoint lines this call wrote to
+        ``witness`` (outside the locks)."""
         with self.queue_lock:
             self.queue.extend(lines)
+        cp_lines: list[bytes] = []
         with self.lock:
             with self.queue_lock:
                 batch, self.queue = self.queue, []
             if not batch and not sync:
                 return 0  # another thread wrote ours
             try:
-                return self._append_in_order(session, batch, sync=sync)
+                written = self._append_in_order(session, batch, sync=sync, cp_lines=cp_lines)
             except BaseException:
                 with self.queue_lock:  # give them back: the next writer retries (or fails)
                     self.queue[:0] = batch
                 raise
+        if cp_lines and witness is not None:
+            witness(cp_lines)
+        return written
 
-    def _append_in_order(self, session: Session, lines: list[_Line], *, sync: bool) -> int:
+    def _append_in_order(
+        self, session: Session, lines: list[_Line], *, sync: bool, cp_lines: list[bytes]
+    ) -> int:
         self.audit_dir.stat()  # a missing folder is an error, not something to create
         events = {ln.seq: ln for ln in lines if ln.kind == "event"}
         cps = {ln.seq: ln for ln in lines if ln.kind == "checkpoint"}
@@ -1337,7 +1402,7 @@ class _Mirror:
                     cps, state["checkpoint"], top_cp
                 )
                 if not missing_events and not missing_cps:
-                    return self._write_locked(fd, state, events, cps)
+                    return self._write_locked(fd, state, events, cps, cp_lines)
             finally:
                 os.close(fd)  # also releases the lock
             if missing_events:
@@ -1349,7 +1414,12 @@ class _Mirror:
         raise OSError(errno.EAGAIN, "the audit mirror could not catch up with the database")
 
     def _write_locked(
-        self, fd: int, state: dict[str, Any], events: dict[int, _Line], cps: dict[int, _Line]
+        self,
+        fd: int,
+        state: dict[str, Any],
+        events: dict[int, _Line],
+        cps: dict[int, _Line],
+        cp_lines: list[bytes],
     ) -> int:
         written = 0
         todo = [events[q] for q in sorted(events) if q > state["seq"]]
@@ -1374,6 +1444,7 @@ class _Mirror:
             written += len(cp_todo)
             state["checkpoint"] = cp_todo[-1].seq
             _write_state(fd, state)
+            cp_lines.extend(ln.line for ln in cp_todo)
         return written
 
 
@@ -1500,9 +1571,57 @@ class _Cp:
     prev_seq: int
     mac: str
     leaves: list[bytes]
+    sig: str = ""
 
 
-def verify_offline(audit_dir: str | Path, public_key_pem: str | bytes) -> Report:
+def _check_witnessed(
+    witnessed: Sequence[witness.Witnessed],
+    checkpoints: Mapping[int, tuple[str, str]],
+    last_seq: int,
+    problems: list[Problem],
+    notes: list[str],
+) -> None:
+    """Every witnessed checkpoint must be in the trail, as witnessed: a trail that
+    ends before the newest witnessed head was cut at the end."""
+    if not witnessed:
+        notes.append("the witness holds no checkpoint: nothing to compare")
+        return
+    newest = max(witnessed, key=lambda w: w.seq)
+    if newest.seq > last_seq:
+        problems.append(
+            Problem(last_seq + 1, f"the trail ends at event {last_seq}, but the witness saw "
+                    f"checkpoint {newest.seq} (a trail of {newest.seq} events, signed "
+                    f"{newest.time}, {newest.where}): events {last_seq + 1}–{newest.seq} "
+                    "were removed (truncated)")
+        )
+    for w in sorted(witnessed, key=lambda w: w.seq):
+        if w.seq > last_seq:
+            continue
+        have = checkpoints.get(w.seq)
+        if have is None:
+            problems.append(
+                Problem(w.seq, f"witnessed checkpoint {w.seq} ({w.where}) is missing from the "
+                        "trail (removed)")
+            )
+        elif have != (w.mac, w.sig):
+            problems.append(
+                Problem(w.seq, f"checkpoint {w.seq} differs from the witnessed one ({w.where}): "
+                        "the trail was rewritten")
+            )
+    if newest.seq <= last_seq:
+        notes.append(
+            f"the trail reaches the newest witnessed checkpoint ({newest.seq}, {newest.time})"
+            + (f"; events {newest.seq + 1}–{last_seq} are not witnessed yet"
+               if last_seq > newest.seq else "")
+        )
+
+
+def verify_offline(
+    audit_dir: str | Path,
+    public_key_pem: str | bytes,
+    *,
+    witnessed: Sequence[witness.Witnessed] | None = None,
+) -> Report:
     """Check a copied ``audit/`` folder with the public signing key alone.
 
     Every checkpoint's signature and succession is checked; each event line
@@ -1563,7 +1682,9 @@ def verify_offline(audit_dir: str | Path, public_key_pem: str | bytes) -> Report
             )
             if payload["prev_seq"] < prev_seq:
                 continue
-        cps.append(_Cp(payload["seq"], payload["prev_seq"], payload["mac"], leaves))
+        cps.append(
+            _Cp(payload["seq"], payload["prev_seq"], payload["mac"], leaves, sig.hex())
+        )
         prev_seq = payload["seq"]
     covered = cps[-1].seq if cps else 0
 
@@ -1633,6 +1754,10 @@ def verify_offline(audit_dir: str | Path, public_key_pem: str | bytes) -> Report
         notes.append(
             f"events {covered + 1}–{last_seq} are after the last checkpoint: not covered, "
             "only their continuity was checked"
+        )
+    if witnessed is not None:
+        _check_witnessed(
+            witnessed, {cp.seq: (cp.mac, cp.sig) for cp in cps}, last_seq, problems, notes
         )
     return _report(
         problems,

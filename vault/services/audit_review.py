@@ -12,6 +12,7 @@ from vault import policy
 from vault.actions import Action, Outcome
 from vault.audit.log import Knower, Report
 from vault.audit.models import AuditEvent
+from vault.audit.witness import Witnessed, read_records
 from vault.errors import Forbidden, InvalidInput
 from vault.services.context import Ctx
 
@@ -28,11 +29,25 @@ def _require_compliance(ctx: Ctx, action: Action) -> None:
         )
 
 
-def verify(ctx: Ctx) -> Report:
-    """Recompute the chain, check every checkpoint and the mirror; the run is audited."""
+def read_witness(witness_file: Path) -> list[Witnessed]:
+    """The checkpoint records of a witness file (our JSON lines or saved syslog)."""
+    try:
+        return read_records(witness_file)
+    except FileNotFoundError:
+        raise InvalidInput(f"The witness file {witness_file} does not exist.",
+                           code="no_witness_file") from None
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"Cannot read the witness file {witness_file}: {exc}",
+                           code="bad_witness_file") from None
+
+
+def verify(ctx: Ctx, witness_file: Path | None = None) -> Report:
+    """Recompute the chain, check every checkpoint and the mirror, and with a
+    witness file that the trail reaches every witnessed head; the run is audited."""
+    witnessed = read_witness(witness_file) if witness_file is not None else None
     readonly = ctx.infra.readonly_sessions()
     with readonly() as session:
-        report = ctx.infra.audit.verify_database(session)
+        report = ctx.infra.audit.verify_database(session, witnessed=witnessed)
     ctx.record(
         Action.AUDIT_VERIFY,
         Outcome.ALLOWED if report.ok else Outcome.FAILED,
@@ -43,7 +58,9 @@ def verify(ctx: Ctx) -> Report:
     return report
 
 
-def verify_offline(audit_dir: Path, public_key_file: Path) -> Report:
+def verify_offline(
+    audit_dir: Path, public_key_file: Path, witness_file: Path | None = None
+) -> Report:
     """Check a copied audit folder with the public key alone (no database, no HMAC key)."""
     from vault.audit import log
 
@@ -54,7 +71,8 @@ def verify_offline(audit_dir: Path, public_key_file: Path) -> Report:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"Cannot read the public key {public_key_file}: {exc}",
                            code="bad_public_key") from None
-    return log.verify_offline(audit_dir, pem)
+    witnessed = read_witness(witness_file) if witness_file is not None else None
+    return log.verify_offline(audit_dir, pem, witnessed=witnessed)
 
 
 def export(

@@ -19,8 +19,9 @@ The jobs:
   before a period ends and once it has ended (SPEC.md §1), once each;
 - ``recording_purge``: destroy call recordings past retention
   (`vault.services.recordings.purge`);
-- ``audit_checkpoint``: append to the audit mirror what it lacks and sign a
-  checkpoint when one is due;
+- ``audit_checkpoint``: append to the audit mirror what it lacks, sign a
+  checkpoint when one is due (the last one is older than
+  ``VAULT_CHECKPOINT_SECONDS``) and send the newest to a file witness lacking it;
 - ``mail``: send notification mail that failed earlier;
 - ``loans_overdue``: tell the borrower and the owning company's custodians, once
   per loan, that an original is kept past its return date.
@@ -167,6 +168,9 @@ def _audit_checkpoint(ctx: Ctx) -> Counts:
     with ctx.infra.sessions() as session:
         mirrored = audit.sync_mirror(session)
     cp = audit.maybe_checkpoint(ctx.session, ctx.now)
+    if cp is None:  # a new one is witnessed at commit; else make sure the last one was
+        with ctx.infra.sessions() as session:
+            audit.witness_catch_up(session)
     return {"mirrored": mirrored, "checkpoint_seq": cp.seq if cp is not None else 0}
 
 
