@@ -1,4 +1,12 @@
-"""Where encrypted blobs live: local files now, an S3-compatible store later.
+"""Where encrypted blobs live: the `BlobStore` interface and its two backends.
+
+`open_blob_store` picks the backend from the settings: local files under
+``VAULT_STORAGE_DIR`` (the default, `LocalBlobStore` below) or an S3-compatible
+bucket when ``VAULT_STORAGE_URL=s3://bucket/prefix`` is set
+(`vault.blobstore_s3.S3BlobStore`). Both keep the same contract, checked by one
+set of tests run against each: blobs are written once under a random id, become
+visible only at `BlobWriter.commit` (so the caller's row commits after the blob is
+complete), and read back through a seekable reader.
 
 The store only ever sees ciphertext (vault/crypto/envelope.py writes it) and
 names blobs by random ids (32 lowercase hex digits), never by user file names.
@@ -36,11 +44,13 @@ __all__ = [
     "BlobInfo",
     "BlobMissing",
     "BlobStore",
+    "BlobStoreError",
     "BlobWriter",
     "LocalBlobStore",
     "TmpFile",
     "check_blob_id",
     "new_blob_id",
+    "open_blob_store",
 ]
 
 _ID_RE = re.compile(r"[0-9a-f]{32}")
@@ -55,6 +65,10 @@ class BlobMissing(IntegrityFailure):
     default_code = "blob_missing"
 
 
+class BlobStoreError(OSError):
+    """The blob store could not be reached or refused a request (not a missing blob)."""
+
+
 @dataclass(frozen=True)
 class BlobInfo:
     blob_id: str
@@ -64,7 +78,8 @@ class BlobInfo:
 
 @dataclass(frozen=True)
 class TmpFile:
-    """A temporary file in ``tmp/``: a write in progress or left by a crash."""
+    """A write in progress or left by a crash: a file in ``tmp/`` (local) or an
+    unfinished multipart upload (S3). ``name`` is what `BlobStore.remove_tmp` takes."""
 
     name: str
     size: int
@@ -114,6 +129,18 @@ class BlobStore(Protocol):
     def list_tmp(self) -> list[TmpFile]: ...
 
     def remove_tmp(self, name: str) -> bool: ...
+
+    def describe(self) -> str:
+        """Where the blobs are, for messages (a folder or ``s3://bucket/prefix``)."""
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The backend the settings name: S3 for ``storage_url``, else local files."""
+    if settings.storage_url:
+        from vault.blobstore_s3 import S3BlobStore
+
+        return S3BlobStore.from_url(settings.storage_url)
+    return LocalBlobStore(settings.storage_dir)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -207,6 +234,9 @@ class LocalBlobStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalBlobStore:
         return cls(settings.storage_dir)
+
+    def describe(self) -> str:
+        return str(self.blobs_dir)
 
     # --- paths -------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vault import db, policy
+from vault.blobstore import BlobStoreError
 from vault.config import Settings, load_settings
 from vault.errors import ConfigError, VaultError
 from vault.policy import CopyKind, Level, marking
@@ -94,6 +95,9 @@ def handle_errors(fn: F) -> F:
         except VaultError as exc:
             click.echo(f"vault: {exc.message}", err=True)
             sys.exit(exc.exit_code)
+        except BlobStoreError as exc:
+            click.echo(f"vault: {exc}", err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -144,6 +148,12 @@ def init(app: App) -> None:
 
     for path in init_runtime(app.settings):
         click.echo(f"created {path}")
+    if app.settings.storage_url:
+        from vault.blobstore_s3 import S3BlobStore
+
+        store = S3BlobStore.from_url(app.settings.storage_url)
+        if store.ensure_bucket():
+            click.echo(f"created bucket {store.location.bucket}")
     master = Keyring.create_first(app.settings)
     if master:
         click.echo(f"created master key {master}")

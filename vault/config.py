@@ -32,6 +32,9 @@ class Settings:
     audit_dir: Path
     secret_key: str | None = None  # VAULT_SECRET_KEY, else keys/secret.key
     master_key: str | None = None  # VAULT_MASTER_KEY (base64, 32 bytes), else keys/master-*.key
+    # VAULT_STORAGE_URL: s3://bucket/prefix keeps blobs in an S3-compatible bucket
+    # (endpoint and credentials from the AWS_* variables); unset: files in storage_dir.
+    storage_url: str | None = None
     utc_offset_hours: int = 8  # group time zone (China: UTC+8, no DST)
     max_upload_bytes: int = 2 * 1024**3
     segment_size: int = 64 * 1024
@@ -84,6 +87,10 @@ class Settings:
                 f"{', '.join(sorted(r.value for r in Role))} (or \"none\").",
                 code="bad_setting",
             )
+        if self.storage_url:
+            from vault.blobstore_s3 import parse_storage_url
+
+            parse_storage_url(self.storage_url)
         if not self.keys_dir.is_dir():
             raise ConfigError(
                 f"The keys folder {self.keys_dir} does not exist. Run `vault init` first.",
@@ -119,7 +126,7 @@ class Settings:
 
 _INT_FIELDS = {f.name for f in fields(Settings) if f.type in ("int", int)}
 _PATH_FIELDS = {"storage_dir", "keys_dir", "audit_dir", "font_file", "audit_witness_file"}
-_OPTIONAL_STR = {"secret_key", "master_key", "smtp_host", "audit_witness_syslog"}
+_OPTIONAL_STR = {"secret_key", "master_key", "smtp_host", "audit_witness_syslog", "storage_url"}
 
 
 def load_settings(

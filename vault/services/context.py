@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vault.actions import Action, Outcome
 from vault.audit.log import AuditLog, AuditMirrorFailed
-from vault.blobstore import LocalBlobStore
+from vault.blobstore import BlobStore, open_blob_store
 from vault.config import Settings
 from vault.crypto.keyring import Keyring
 from vault.errors import AuditUnavailable, VaultError
@@ -39,7 +39,7 @@ class Infra:
     settings: Settings
     sessions: sessionmaker[Session]
     keyring: Keyring
-    blobs: LocalBlobStore
+    blobs: BlobStore
     audit: AuditLog
 
     def readonly_sessions(self) -> sessionmaker[Session]:
@@ -54,7 +54,7 @@ class Infra:
             settings=settings,
             sessions=sessions,
             keyring=Keyring.load(settings),
-            blobs=LocalBlobStore(settings.storage_dir),
+            blobs=open_blob_store(settings),
             audit=AuditLog(settings),
         )
 
