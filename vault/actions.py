@@ -34,6 +34,9 @@ class Action(StrEnum):
     COPY_REQUEST = "copy:request"
     COPY_RETURN = "copy:return"
     COPY_VIEW = "copy:view"
+    DEPOSIT_COLLECT = "deposit:collect"
+    DEPOSIT_RECEIVE = "deposit:receive"
+    DEPOSIT_VIEW = "deposit:view"
     DOCUMENT_DECLASSIFY = "document:declassify"
     DOCUMENT_DOWNLOAD = "document:download"
     DOCUMENT_EXPORT = "document:export"
@@ -65,6 +68,12 @@ class Action(StrEnum):
     RECORDING_ARCHIVE = "recording:archive"
     RECORDING_PURGE = "recording:purge"
     REGISTER_VIEW = "register:view"
+    REQUEST_CLOSE = "request:close"
+    REQUEST_CREATE = "request:create"
+    REQUEST_LIST = "request:list"
+    REQUEST_RECEIPT = "request:receipt"
+    REQUEST_UPDATE = "request:update"
+    REQUEST_VIEW = "request:view"
     REVIEW_CONFIRM = "review:confirm"
     TENANT_CREATE = "tenant:create"
     TENANT_UPDATE = "tenant:update"
@@ -75,6 +84,11 @@ class Action(StrEnum):
     USER_DEACTIVATE = "user:deactivate"
     USER_PASSWORD = "user:password"  # noqa: S105 (an action name, not a secret)
     USER_UPDATE = "user:update"
+    VISIT_RECORD = "visit:record"
+    VISIT_REPORT = "visit:report"
+    VISIT_REVIEW = "visit:review"
+    VISIT_SCHEDULE = "visit:schedule"
+    VISIT_VIEW = "visit:view"
 
     @property
     def scope(self) -> str:

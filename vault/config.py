@@ -40,6 +40,8 @@ class Settings:
     segment_size: int = 64 * 1024
     copy_window_hours: int = 24
     recording_retention_days: int = 180
+    # The department (code) that keeps each company's request register (客服部).
+    service_department: str = "CS"
     font_file: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
     checkpoint_every: int = 1000
     # A checkpoint is signed when the last one is older than this (on an append, and

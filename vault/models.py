@@ -435,7 +435,8 @@ class Recording(Base):
     caller_number: Mapped[str] = mapped_column(String(32))
     called_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     agent: Mapped[str] = mapped_column(String(100))
-    request_ref: Mapped[str] = mapped_column(String(64), index=True)  # 诉求记录
+    request_ref: Mapped[str] = mapped_column(String(64), index=True)  # 诉求记录 number
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
     source: Mapped[str] = mapped_column(String(16), default="upload")  # api, upload
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
@@ -449,12 +450,12 @@ class RecordingArchive(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("recordings.document_id"), unique=True)
-    archived_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    archived_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: a job
     archived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(Text)
     event: Mapped[str] = mapped_column(Text)
 
-    archived_by: Mapped[User] = relationship()
+    archived_by: Mapped[User | None] = relationship()
 
 
 class Certificate(Base):
@@ -508,3 +509,136 @@ class JobRun(Base):
     last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_result: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------------
+# Customer-service records (issue 14): requests, receipts, follow-up visits,
+# the temporary-deposit register. Free text about customers (content, caller,
+# replies, visit notes, opinions) is sealed under the row's own data key, which
+# the key ring wraps exactly like a document version's (`wrapped_key`,
+# `master_key_id`): see vault/services/sealed.py.
+
+
+class ServiceRequest(Base):
+    """《诉求（需求）记录表》: one request record, numbered per company and year."""
+
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        UniqueConstraint("company_id", "number", name="uq_service_requests_company_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), index=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    grade: Mapped[str | None] = mapped_column(String(16))  # complaints: normal/important/major
+    reply_only: Mapped[bool] = mapped_column(Boolean, default=False)  # 上级部门只要求复函
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    caller_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reply_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    reply_letter_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    legacy: Mapped[bool] = mapped_column(Boolean, default=False)  # from a recording's free text
+
+    company: Mapped[Company] = relationship()
+    department: Mapped[Department | None] = relationship()
+    tenant: Mapped[Tenant | None] = relationship()
+    handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    reply_letter: Mapped[Document | None] = relationship()
+    receipts: Mapped[list[RequestReceipt]] = relationship(
+        back_populates="request", order_by="RequestReceipt.id")
+
+
+class RequestReceipt(Base):
+    """One receipt of a request: the first, and every repeat of the same complaint
+    made to another department (对同一问题多次投诉…应作一次记录)."""
+
+    __tablename__ = "request_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(16))
+    via: Mapped[str | None] = mapped_column(String(200))  # the department complained to
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="receipts")
+    recorded_by: Mapped[User | None] = relationship()
+
+
+class FollowUp(Base):
+    """《回访记录表》: one follow-up visit, due by rule, then done, then reviewed."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # complaint, repair, event, ...
+    subject: Mapped[str | None] = mapped_column(String(200))  # an event's name
+    sequence: Mapped[int] = mapped_column(Integer, default=1)
+    owner_role: Mapped[str] = mapped_column(String(32))  # who follows up
+    trigger_on: Mapped[date] = mapped_column(Date)  # handled / event day
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="due", index=True)  # due, done
+    visited_on: Mapped[date | None] = mapped_column(Date)
+    method: Mapped[str | None] = mapped_column(String(16))  # on_site, telephone
+    visitor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    notes_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signature_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opinion_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    company: Mapped[Company] = relationship()
+    request: Mapped[ServiceRequest | None] = relationship()
+    tenant: Mapped[Tenant | None] = relationship()
+    visitor: Mapped[User | None] = relationship(foreign_keys=[visitor_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    signature: Mapped[Document | None] = relationship()
+
+
+class Deposit(Base):
+    """《租户临时物品寄存记录表》: an item a tenant left at the front desk."""
+
+    __tablename__ = "deposits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    item: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    collected_by: Mapped[str | None] = mapped_column(String(200))  # the tenant's person
+    handed_out_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    company: Mapped[Company] = relationship()
+    tenant: Mapped[Tenant] = relationship()
+    received_by: Mapped[User] = relationship(foreign_keys=[received_by_id])
+    handed_out_by: Mapped[User | None] = relationship(foreign_keys=[handed_out_by_id])

@@ -181,6 +181,15 @@ class Reason(StrEnum):
     NOT_CERTIFICATE_KEEPER = "not_certificate_keeper"
     # tenants and notices
     NOT_TENANT_KEEPER = "not_tenant_keeper"
+    # customer-service records (诉求、回访、寄存)
+    HANDLER = "handler"
+    COMPANY_SUPERVISOR = "company_supervisor"
+    NOT_REQUEST_KEEPER = "not_request_keeper"
+    NOT_FOLLOW_UP_OWNER = "not_follow_up_owner"
+    VISITOR_CANNOT_REVIEW = "visitor_cannot_review"
+    NOT_FOLLOW_UP_REVIEWER = "not_follow_up_reviewer"
+    ON_SITE_REQUIRED = "on_site_required"
+    NOT_REPORT_READER = "not_report_reader"
 
 
 class CopyKind(StrEnum):
@@ -920,6 +929,247 @@ def can_record_sign_off(subject: Subject, doc: DocumentFacts, now: datetime) -> 
     ):
         return _allow(Reason.OWNING_DEPARTMENT)
     return address
+
+
+# ---------------------------------------------------------------------------
+# Customer-service records: the request register (诉求记录), follow-up visits (回访),
+# the monthly follow-up report (客户回访记录) and the deposit register (寄存记录)
+
+
+class RequestKind(StrEnum):
+    REPAIR = "repair"  # 报修
+    COMPLAINT = "complaint"  # 投诉
+    ENQUIRY = "enquiry"  # 咨询
+    EMERGENCY = "emergency"  # 紧急
+    SUGGESTION = "suggestion"  # 建议
+
+
+class ComplaintGrade(StrEnum):
+    NORMAL = "normal"  # 一般
+    IMPORTANT = "important"  # 重要
+    MAJOR = "major"  # 重大
+
+
+class FollowUpKind(StrEnum):
+    COMPLAINT = "complaint"  # 投诉处理完毕
+    REPAIR = "repair"  # 维修工程处理完毕
+    EVENT = "event"  # 文体活动结束
+    MOVE_IN = "move_in"  # 入伙
+    EMERGENCY = "emergency"  # 突发事件处理完毕
+
+
+class VisitMethod(StrEnum):
+    ON_SITE = "on_site"  # 上门回访: the customer signs
+    TELEPHONE = "telephone"  # 电话回访
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """A request record as the rules see it: whose it is and who handles it."""
+
+    company_id: int
+    department_id: int | None  # the customer-service department keeping it
+    handler_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FollowUpRule:
+    """When a follow-up falls due after its trigger, and who makes it."""
+
+    days: int = 0
+    months: int = 0
+
+
+#: 投诉处理完毕后三天内…维修工程处理完毕后一个月内…文体活动结束后一个月内…
+#: 入伙回访、突发事件处理完毕后回访 (no time given: within a month, and three days for an
+#: emergency, which is handled like a complaint).
+FOLLOW_UP_DUE: Mapping[FollowUpKind, FollowUpRule] = {
+    FollowUpKind.COMPLAINT: FollowUpRule(days=3),
+    FollowUpKind.REPAIR: FollowUpRule(months=1),
+    FollowUpKind.EVENT: FollowUpRule(months=1),
+    FollowUpKind.MOVE_IN: FollowUpRule(months=1),
+    FollowUpKind.EMERGENCY: FollowUpRule(days=3),
+}
+
+#: The follow-up rates the regulation sets (回访率), in per cent; ``handling`` is the
+#: share of requests answered (件件有着落，事事有回音：回访处理率达100%).
+REPORT_TARGETS: Mapping[str, int] = {
+    FollowUpKind.COMPLAINT.value: 50,
+    FollowUpKind.REPAIR.value: 30,
+    FollowUpKind.EVENT.value: 10,
+    "handling": 100,
+}
+
+#: 一般投诉由物业助理回访，重要投诉由部门主管回访，重大投诉由公司经理回访.
+COMPLAINT_FOLLOW_UP_OWNER: Mapping[ComplaintGrade, Role] = {
+    ComplaintGrade.NORMAL: Role.STAFF,
+    ComplaintGrade.IMPORTANT: Role.SUPERVISOR,
+    ComplaintGrade.MAJOR: Role.COMPANY_GM,
+}
+
+
+def follow_up_due_on(kind: FollowUpKind, trigger: date) -> date:
+    """The last day a follow-up may be made: ``trigger`` (the day the matter was
+    handled or the event ended) plus the rule's days or months; a month without
+    that day ends on its last day (a deadline is never lengthened)."""
+    rule = FOLLOW_UP_DUE[kind]
+    month_index = trigger.month - 1 + rule.months
+    year = trigger.year + month_index // 12
+    month = month_index % 12 + 1
+    day = min(trigger.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day) + timedelta(days=rule.days)
+
+
+def follow_up_kind(kind: RequestKind) -> FollowUpKind | None:
+    """Which follow-up closing a request of ``kind`` calls for (None: none)."""
+    return {
+        RequestKind.COMPLAINT: FollowUpKind.COMPLAINT,
+        RequestKind.REPAIR: FollowUpKind.REPAIR,
+        RequestKind.EMERGENCY: FollowUpKind.EMERGENCY,
+    }.get(kind)
+
+
+def follow_up_needed(kind: RequestKind, anonymous: bool, reply_only: bool) -> bool:
+    """Whether closing a request schedules a follow-up: complaints, repairs and
+    emergencies do — except a complaint whose complainant left no name or whose
+    higher office asked only for a reply letter (可不进行回访)."""
+    if follow_up_kind(kind) is None:
+        return False
+    return not (kind is RequestKind.COMPLAINT and (anonymous or reply_only))
+
+
+def reply_letter_required(kind: RequestKind, anonymous: bool, reply_only: bool) -> bool:
+    """An anonymous or reply-only complaint cannot close without its reply letter
+    (应将复函情况附在投诉表后)."""
+    return kind is RequestKind.COMPLAINT and (anonymous or reply_only)
+
+
+def follow_up_owner(kind: FollowUpKind, grade: ComplaintGrade | None) -> Role:
+    """Who makes the follow-up: by the complaint's grade; otherwise the staff
+    (物业助理) of the area."""
+    if kind is FollowUpKind.COMPLAINT and grade is not None:
+        return COMPLAINT_FOLLOW_UP_OWNER[grade]
+    return Role.STAFF
+
+
+def visit_method_allowed(method: VisitMethod, sequence: int,
+                         grade: ComplaintGrade | None) -> Decision:
+    """A first visit may be on site or by telephone (电话回访 needs no signature); a
+    second visit of an unresolved matter is made on site; from the third on the
+    telephone will do, except for a major complaint (第二次以后的不属于第三类投诉的
+    回访可采用电话作回访形式)."""
+    if method is VisitMethod.ON_SITE or sequence <= 1:
+        return _allow(Reason.NO_APPROVAL_NEEDED)
+    if sequence == 2 or grade is ComplaintGrade.MAJOR:
+        return _deny(Reason.ON_SITE_REQUIRED)
+    return _allow(Reason.NO_APPROVAL_NEEDED)
+
+
+def _in_customer_service(subject: Subject, req: RequestFacts) -> bool:
+    return (subject.company_id == req.company_id and req.department_id is not None
+            and subject.department_id == req.department_id)
+
+
+def can_handle_request(subject: Subject, req: RequestFacts) -> Decision:
+    """Recording, handling, replying to and closing a company's requests: its
+    handler; the customer-service department that keeps the register; the
+    company's supervisors (主管), the department's manager and the general manager."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if req.handler_id is not None and subject.user_id == req.handler_id:
+        return _allow(Reason.HANDLER)
+    if subject.company_id == req.company_id:
+        if subject.has(Role.COMPANY_GM):
+            return _allow(Reason.OWNING_COMPANY_GM)
+        if subject.has(Role.SUPERVISOR):
+            return _allow(Reason.COMPANY_SUPERVISOR)
+        if _in_customer_service(subject, req):
+            if subject.has(Role.DEPT_MANAGER):
+                return _allow(Reason.OWNING_DEPT_MANAGER)
+            return _allow(Reason.OWNING_DEPARTMENT)
+    return _deny(Reason.NOT_REQUEST_KEEPER)
+
+
+def can_read_request(subject: Subject, req: RequestFacts) -> Decision:
+    """Reading a request record with its content (customer information, 秘密): whoever
+    may handle it, HQ executives and compliance; nobody else learns it exists."""
+    handle = can_handle_request(subject, req)
+    if handle.allowed or not subject.active:
+        return handle
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    if subject.has(Role.COMPLIANCE):
+        return _allow(Reason.COMPLIANCE)
+    return _deny(Reason.NOT_IN_SCOPE)
+
+
+def can_follow_up(subject: Subject, req: RequestFacts, owner: Role) -> Decision:
+    """Recording a follow-up visit: the person the rule names (``owner``) or someone
+    above them in the owning company — the customer-service staff (物业助理) for
+    ordinary matters, the supervisor or department manager (部门主管) for important
+    complaints, the general manager (公司经理) for major ones."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.company_id == req.company_id:
+        if subject.has(Role.COMPANY_GM):
+            return _allow(Reason.OWNING_COMPANY_GM)
+        if owner is not Role.COMPANY_GM:
+            if subject.has(Role.SUPERVISOR):
+                return _allow(Reason.COMPANY_SUPERVISOR)
+            if subject.has(Role.DEPT_MANAGER) and (req.department_id is None
+                                                   or _in_customer_service(subject, req)):
+                return _allow(Reason.OWNING_DEPT_MANAGER)
+        if owner is Role.STAFF and (req.department_id is None
+                                    or _in_customer_service(subject, req)):
+            return _allow(Reason.OWNING_DEPARTMENT)
+    return _deny(Reason.NOT_FOLLOW_UP_OWNER)
+
+
+def can_review_follow_up(subject: Subject, req: RequestFacts, visitor_id: int | None) -> Decision:
+    """Reviewing a visit record and signing an opinion (客服部主管…检查并签署意见): the
+    company's supervisors and the customer-service department's manager, never on
+    a visit of their own."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.company_id != req.company_id:
+        return _deny(Reason.NOT_FOLLOW_UP_REVIEWER)
+    if visitor_id is not None and subject.user_id == visitor_id:
+        return _deny(Reason.VISITOR_CANNOT_REVIEW)
+    if subject.has(Role.SUPERVISOR):
+        return _allow(Reason.COMPANY_SUPERVISOR)
+    if subject.has(Role.DEPT_MANAGER) and (req.department_id is None
+                                           or _in_customer_service(subject, req)):
+        return _allow(Reason.OWNING_DEPT_MANAGER)
+    return _deny(Reason.NOT_FOLLOW_UP_REVIEWER)
+
+
+def can_read_follow_up_report(subject: Subject, company_id: int) -> Decision:
+    """The monthly 客户回访记录 of a company: its leadership (general manager) and
+    supervisors who compile it, HQ executives and compliance."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.company_id == company_id:
+        if subject.has(Role.COMPANY_GM):
+            return _allow(Reason.OWNING_COMPANY_GM)
+        if subject.has(Role.SUPERVISOR):
+            return _allow(Reason.COMPANY_SUPERVISOR)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    if subject.has(Role.COMPLIANCE):
+        return _allow(Reason.COMPLIANCE)
+    return _deny(Reason.NOT_REPORT_READER)
+
+
+def can_keep_deposits(subject: Subject, company_id: int) -> Decision:
+    """Writing a company's deposit register (前台人员…准确填写《租户临时物品寄存记录表》):
+    its employees. Reading it follows `can_read_tenants`."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.company_id == company_id:
+        return _allow(Reason.INTERNAL_EMPLOYEE)
+    return _deny(Reason.NOT_TENANT_KEEPER)
+
+
 
 
 def second_factor_required(subject: Subject, required_roles: Iterable[Role]) -> bool:

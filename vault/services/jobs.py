@@ -159,6 +159,18 @@ def _recording_purge(ctx: Ctx) -> Counts:
     return {"purged": len(purged)}
 
 
+def _requests_overdue(ctx: Ctx) -> Counts:
+    from vault.services import requests
+
+    return requests.archive_overdue_recordings(ctx)
+
+
+def _follow_ups_due(ctx: Ctx) -> Counts:
+    from vault.services import followups
+
+    return followups.due_notices(ctx)
+
+
 def _audit_checkpoint(ctx: Ctx) -> Counts:
     """Fill the audit mirror from the database (after a failed mirror write), then
     sign a checkpoint if one is due."""
@@ -225,6 +237,10 @@ JOBS: Mapping[str, Job] = {
         Job("declassify", _declassify, help="materialise ended secrecy periods"),
         Job("expiry_notices", _expiry_notices,
             help="tell drafters and supervisors 30 days before a period ends, and at the end"),
+        Job("requests_overdue", _requests_overdue,
+            help="keep the recordings of requests left open past due (录音存档记录表)"),
+        Job("follow_ups_due", _follow_ups_due,
+            help="remind customer-service staff of follow-up visits due"),
         Job("recording_purge", _recording_purge, lease=timedelta(hours=1),
             help="destroy call recordings past retention (archived ones are kept)"),
         Job("audit_checkpoint", _audit_checkpoint,

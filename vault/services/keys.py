@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
 from vault.actions import Action
-from vault.models import DocumentVersion, TotpFactor
+from vault.models import DocumentVersion, FollowUp, ServiceRequest, TotpFactor
 from vault.services import totp
 from vault.services.context import Infra, unit_of_work
 
 BATCH = 200
+#: Rows with sealed fields under a data key of their own (vault/services/sealed.py).
+SEALED_ROWS: tuple[type[ServiceRequest] | type[FollowUp], ...] = (ServiceRequest, FollowUp)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,11 @@ def usage(infra: Infra) -> dict[str, int]:
             *session.execute(
                 select(TotpFactor.master_key_id, func.count()).group_by(TotpFactor.master_key_id)
             ).all(),
+            *(row for model in SEALED_ROWS for row in session.execute(
+                select(model.master_key_id, func.count())
+                .where(model.wrapped_key.is_not(None))
+                .group_by(model.master_key_id)
+            ).all()),
         ]
     for key_id, n in rows:
         counts[str(key_id)] = counts.get(str(key_id), 0) + int(n)
@@ -111,7 +119,34 @@ def rotate(
     if stop_after is None or done < stop_after:
         with unit_of_work(infra, actor) as ctx:
             done += totp.rewrap_all(ctx)  # second-factor secrets' keys too
+        done += _rewrap_sealed(infra, actor)
     return Rotation(new_key, done)
+
+
+def _rewrap_sealed(infra: Infra, actor: str | None) -> int:
+    """Re-wrap the data keys of rows with sealed fields, in committed batches."""
+    ring = infra.keyring
+    done = 0
+    for table in SEALED_ROWS:
+        model: Any = table  # either model: both have id, wrapped_key, master_key_id
+        while True:
+            with unit_of_work(infra, actor) as ctx:
+                rows = ctx.session.scalars(
+                    select(model).where(model.wrapped_key.is_not(None))
+                    .where(model.master_key_id != ring.active_id)
+                    .order_by(model.id).limit(BATCH)).all()
+                for row in rows:
+                    assert row.master_key_id is not None and row.wrapped_key is not None
+                    row.master_key_id, row.wrapped_key = ring.rewrap(row.master_key_id,
+                                                                     row.wrapped_key)
+                if rows:
+                    ctx.record(Action.KEY_ROTATE, object_type="master_key",
+                               object_id=ring.active_id, reason="rewrapped",
+                               detail={"rows": len(rows), "table": model.__tablename__})
+            done += len(rows)
+            if not rows:
+                break
+    return done
 
 
 def retire(infra: Infra, key_id: str, actor: str | None = None) -> str:

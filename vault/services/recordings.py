@@ -151,8 +151,10 @@ class RecordingInfo:
 def _entry(row: RecordingArchive, rec: Recording) -> ArchiveEntry:
     return ArchiveEntry(
         document_id=rec.document_id, title=rec.document.title, request_ref=rec.request_ref,
-        called_at=rec.called_at, archived_by=row.archived_by.username,
-        archived_by_name=row.archived_by.name, archived_at=row.archived_at,
+        called_at=rec.called_at,
+        archived_by=row.archived_by.username if row.archived_by else "system",
+        archived_by_name=row.archived_by.name if row.archived_by else "vault jobs run",
+        archived_at=row.archived_at,
         reason=row.reason, event=row.event,
     )
 
@@ -228,9 +230,15 @@ def register(
         issued_on=local.date(), department_code=department_code, tenant_code=tenant_code,
         content=content, filename=filename,
     )
+    from vault.services import requests  # the register links back to recordings
+
+    # The reference names a request record of the company; one it does not know yet
+    # becomes a legacy record, as the migration made of older references.
+    req = requests.link_legacy(ctx, doc.company_id, doc.department_id, doc.tenant_id,
+                               request_ref, called_at)
     ctx.session.add(Recording(
         document_id=doc.id, caller_number=caller_number, called_at=called_at, agent=agent,
-        request_ref=request_ref, source=source,
+        request_ref=request_ref, request_id=req.id, source=source,
     ))
     ctx.session.flush()
     return doc
