@@ -11,7 +11,7 @@ from flask import Flask
 # as zh_Hans_CN, which gettext finds under zh); Flask-Babel merges them. Source
 # strings are English; zh_CN is the default locale.
 TRANSLATION_AREAS = ("core", "documents", "api", "admin", "copies",
-                     "recordings", "review", "tenants", "leaks")
+                     "recordings", "review", "tenants", "leaks", "service")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

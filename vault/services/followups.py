@@ -58,6 +58,8 @@ def parse_method(text: str) -> VisitMethod:
 def parse_month(text: str) -> date:
     try:
         year, month = (int(p) for p in str(text).strip().split("-"))
+        if not 2000 <= year <= 2999:
+            raise ValueError(year)
         return date(year, month, 1)
     except ValueError:
         raise InvalidInput("Give the month as YYYY-MM (e.g. 2026-11).", code="bad_month") from None

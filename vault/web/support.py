@@ -90,7 +90,8 @@ NAV: list[tuple[str, Any, str | Callable[[], bool] | None]] = []
 # Content first, then the offices, then the person's own settings — whatever
 # order the area modules happen to be imported in.
 NAV_ORDER = ("documents.index", "documents.new", "copies.index", "copies.copy_register",
-             "tenants.index", "recordings.index", "review.index",
+             "tenants.index", "service.requests_index", "service.visits_index",
+             "service.deposits_index", "recordings.index", "review.index",
              "certificates.index", "leaks.index",
              "compliance.trail", "admin.index", "leaks.new", "copies.inbox", "auth.security",
              "tokens.index")

@@ -1,0 +1,192 @@
+"""Customer-service pages in Chinese and English — the request register, a hotline
+complaint recorded, handled and closed, the follow-up due, an on-site visit with
+a drawn signature (a PNG data URL, stored as an encrypted image document), the
+supervisor's review, the monthly report with its rate and CSV, the deposit
+register — what someone out of scope gets, and the JSON API of the same checked
+against the OpenAPI document (the hotline records a request, then its recording)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from sqlalchemy import select
+from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
+from werkzeug.test import TestResponse
+
+from vault.models import DocumentVersion, FollowUp, Recording, ServiceRequest
+from vault.services import accounts, samples, tenants, tokens
+from vault.services.context import Infra, unit_of_work
+from vault.web import openapi
+
+Login = Callable[[str], FlaskClient]
+API = "/api/v1"
+SCHEMA = schemathesis.openapi.from_dict(openapi.document())
+TZ = timezone(timedelta(hours=8))
+CONTENT = "A座电梯多次停运，要求答复"
+
+
+def infra_of(app: Flask) -> Infra:
+    return app.extensions["vault.infra"]
+
+
+@pytest.fixture
+def world(app: Flask) -> Flask:
+    with unit_of_work(infra_of(app), "root") as ctx:
+        sz = accounts.get_company(ctx.session, "SZ")
+        tenants.add_tenant(ctx.session, "T1", "华南贸易有限公司", "A1201", "张先生",
+                           company_id=sz.id)
+    return app
+
+
+def _text(resp: Any) -> str:
+    return str(resp.get_data(as_text=True))
+
+
+def _post(client: FlaskClient, path: str, data: dict[str, Any]) -> TestResponse:
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, "/requests/")})
+
+
+def _png_data_url() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (120, 40), "white").save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def test_hotline_complaint_to_monthly_report(world: Flask, login_as: Login) -> None:
+    clerk = login_as("clerk")
+    assert "诉求（需求）记录表" in _text(clerk.get("/requests/"))
+    resp = _post(clerk, "/requests/new", {"kind": "complaint", "grade": "normal",
+                                          "channel": "hotline", "tenant": "T1",
+                                          "content": CONTENT})
+    assert resp.status_code == 302
+    page = _text(clerk.get(resp.headers["Location"]))
+    assert CONTENT in page and "服务热线" in page
+    req_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    assert _post(clerk, f"/requests/{req_id}/start", {}).status_code == 303
+    assert _post(clerk, f"/requests/{req_id}/close", {"reply": ""}).status_code == 303
+    assert "请填写给客户的答复" in _text(clerk.get(f"/requests/{req_id}"))  # the flashed refusal
+    assert _post(clerk, f"/requests/{req_id}/close", {"reply": "已维修"}).status_code == 303
+    page = _text(clerk.get(f"/requests/{req_id}"))
+    assert "已关闭" in page and "已维修" in page
+    fid = int(re.search(r'id="visit-link-(\d+)"', page).group(1))  # type: ignore[union-attr]
+    assert f'id="visit-{fid}"' in _text(clerk.get("/visits/?status=due"))
+    today = datetime.now(TZ).date().isoformat()
+    resp = _post(clerk, f"/visits/{fid}/record", {
+        "method": "on_site", "visited_on": today, "notes": "客户满意", "resolved": "1",
+        "signature_data": _png_data_url()})
+    assert resp.status_code == 303
+    infra = infra_of(world)
+    with infra.sessions() as s:
+        fu = s.get(FollowUp, fid)
+        assert fu is not None and fu.status == "done" and fu.signature_document_id
+        ver = s.scalars(select(DocumentVersion).where(
+            DocumentVersion.document_id == fu.signature_document_id)).one()
+        assert ver.media_type == "image/png" and ver.wrapped_key is not None
+        due_month = fu.due_on.strftime("%Y-%m")
+    boss = login_as("boss")
+    assert 'id="review-form"' in _text(boss.get(f"/visits/{fid}"))
+    resp = boss.post(f"/visits/{fid}/review", data={
+        "opinion": "处理及时", "csrf_token": csrf_token(boss, f"/visits/{fid}")})
+    assert resp.status_code == 303
+    assert "处理及时" in _text(boss.get(f"/visits/{fid}"))
+    gm = login_as("gm")
+    report = _text(gm.get(f"/visits/report?company=SZ&month={due_month}"))
+    assert 'id="line-complaint" data-rate="100.0"' in report and "达标" in report
+    csv_text = _text(gm.get(f"/visits/report.csv?company=SZ&month={due_month}"))
+    assert "complaint,1,1,100.0,50,yes" in csv_text
+    gm.get("/lang/en")
+    english = _text(gm.get(f"/visits/report?company=SZ&month={due_month}"))
+    assert "Monthly follow-up report" in english
+    # The clerk may not read the report; the outsider does not see the request at all.
+    assert clerk.get(f"/visits/report?company=SZ&month={due_month}").status_code == 403
+    outsider = login_as("outsider")
+    assert outsider.get(f"/requests/{req_id}").status_code == 404
+    assert CONTENT not in _text(outsider.get("/requests/"))
+
+
+def test_bad_form_input_is_explained(world: Flask, login_as: Login) -> None:
+    clerk = login_as("clerk")
+    resp = _post(clerk, "/requests/new", {"kind": "complaint", "channel": "hotline",
+                                          "content": CONTENT})
+    assert resp.status_code == 400 and "投诉须注明等级" in _text(resp)
+    clerk.get("/lang/en")
+    resp = _post(clerk, "/requests/new", {"kind": "repair", "channel": "hotline",
+                                          "content": "", "received_at": "yesterday"})
+    assert resp.status_code == 400 and "Give a valid time received" in _text(resp)
+    with infra_of(world).sessions() as s:
+        assert s.scalars(select(ServiceRequest)).all() == []
+
+
+def test_deposits_page(world: Flask, login_as: Login) -> None:
+    clerk = login_as("clerk")
+    assert _post(clerk, "/deposits/", {"tenant": "T1", "item": "快递包裹"}).status_code == 303
+    page = _text(clerk.get("/deposits/?open=1"))
+    dep = int(re.search(r'id="deposit-(\d+)"', page).group(1))  # type: ignore[union-attr]
+    assert _post(clerk, f"/deposits/{dep}/collect", {"collected_by": "张先生"}).status_code == 303
+    assert "快递包裹" not in _text(clerk.get("/deposits/?open=1"))
+    assert "张先生" in _text(clerk.get("/deposits/"))
+
+
+def _api(app: Flask, username: str) -> Callable[..., TestResponse]:
+    with unit_of_work(infra_of(app), username) as ctx:
+        token = tokens.create(ctx, "hotline")[1]
+    client = app.test_client()
+
+    def call(method: str, path: str, **kw: Any) -> TestResponse:
+        return client.open(API + path, method=method,
+                           headers={"Authorization": f"Bearer {token}"}, **kw)
+
+    return call
+
+
+def _conforms(resp: TestResponse, method: str, path: str) -> Any:
+    SCHEMA[API + path][method].validate_response(resp)
+    return resp.get_json()
+
+
+def test_api_hotline_request_then_recording(world: Flask) -> None:
+    clerk = _api(world, "clerk")
+    resp = clerk("POST", "/service-requests", json={"kind": "repair", "channel": "hotline",
+                                            "content": "卫生间漏水", "tenant": "T1"})
+    assert resp.status_code == 201
+    body = _conforms(resp, "POST", "/service-requests")
+    number, rid = body["number"], body["id"]
+    assert body["content"] == "卫生间漏水" and body["status"] == "open"
+    called = (datetime.now(TZ) - timedelta(minutes=5)).replace(microsecond=0).isoformat()
+    resp = clerk("POST", "/recordings", data={
+        "caller_number": "13800138000", "called_at": called, "agent": "吴",
+        "request_ref": number, "file": (io.BytesIO(samples.wav_tone(0.2)), "call.wav")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    with infra_of(world).sessions() as s:
+        assert s.scalars(select(Recording.request_id)).one() == rid
+    got = _conforms(clerk("GET", f"/service-requests/{rid}"), "GET", "/service-requests/{id}")
+    assert len(got["recordings"]) == 1
+    listed = _conforms(clerk("GET", "/service-requests?status=open"), "GET",
+                      "/service-requests")
+    assert [i["number"] for i in listed["items"]] == [number]
+    closed = _conforms(clerk("POST", f"/service-requests/{rid}/close", json={"reply": "已修"}),
+                       "POST", "/service-requests/{id}/close")
+    assert closed["status"] == "closed" and len(closed["follow_ups"]) == 1
+    visits = _conforms(clerk("GET", "/visits?status=due"), "GET", "/visits")
+    assert visits["items"][0]["kind"] == "repair"
+    gm = _api(world, "gm")
+    month = visits["items"][0]["due_on"][:7]
+    rep = _conforms(gm("GET", f"/visits/report?company=SZ&month={month}"), "GET",
+                    "/visits/report")
+    assert {ln["kind"]: ln["due"] for ln in rep["lines"]}["repair"] == 1
+    assert clerk("GET", f"/visits/report?company=SZ&month={month}").status_code == 403
+    assert _api(world, "outsider")("GET", f"/service-requests/{rid}").status_code == 404
+    bad = clerk("POST", "/service-requests", json={"kind": "complaint", "channel": "hotline",
+                                           "content": "x"})
+    assert bad.status_code == 400 and bad.get_json()["code"] == "grade_required"

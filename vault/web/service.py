@@ -1,0 +1,555 @@
+"""Customer-service pages: the request register (诉求记录) and complaints, follow-up
+visits (回访) with a signature pad, the supervisor's review, the monthly report
+(客户回访记录) with CSV, and the deposit register (临时物品寄存).
+
+Views translate: they parse the form, call `vault.services.requests`,
+`followups` or `deposits` in one unit of work and render plain data after the
+commit. Every decision is the services'. A drawn signature arrives as a PNG data
+URL in a form field and is stored by the service as an encrypted image document.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime
+from typing import Any, BinaryIO, cast
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import login_required
+
+from vault.errors import NotFound, VaultError
+from vault.services import deposits, document_pages, followups, requests
+from vault.web import documents as doc_views
+from vault.web import support
+
+bp = Blueprint("service", __name__)
+
+support.NAV.append(("service.requests_index", lambda: lazy_gettext("Requests"), None))
+support.NAV.append(("service.visits_index", lambda: lazy_gettext("Follow-ups"), None))
+support.NAV.append(("service.deposits_index", lambda: lazy_gettext("Deposits"), None))
+
+MAX_ID = 2**31 - 1
+MAX_SIGNATURE_FIELD = 8 * 1024 * 1024
+PNG_PREFIX = "data:image/png;base64,"
+
+KIND_NAMES: dict[str, Any] = {
+    "repair": lazy_gettext("Repair (报修)"), "complaint": lazy_gettext("Complaint (投诉)"),
+    "enquiry": lazy_gettext("Enquiry (咨询)"), "emergency": lazy_gettext("Emergency (紧急)"),
+    "suggestion": lazy_gettext("Suggestion (建议)"),
+}
+CHANNEL_NAMES: dict[str, Any] = {
+    "hotline": lazy_gettext("Hotline"), "visit": lazy_gettext("Walk-in visit"),
+    "meeting": lazy_gettext("Tenant meeting"), "web": lazy_gettext("Website / forum"),
+    "letter": lazy_gettext("Letter"),
+}
+GRADE_NAMES: dict[str, Any] = {
+    "normal": lazy_gettext("Ordinary (一般)"), "important": lazy_gettext("Important (重要)"),
+    "major": lazy_gettext("Major (重大)"),
+}
+STATUS_NAMES: dict[str, Any] = {
+    "open": lazy_gettext("open"), "in_progress": lazy_gettext("in progress"),
+    "closed": lazy_gettext("closed"), "due": lazy_gettext("due"), "done": lazy_gettext("done"),
+}
+FOLLOW_UP_NAMES: dict[str, Any] = {
+    "complaint": lazy_gettext("Complaint handled"), "repair": lazy_gettext("Repair done"),
+    "event": lazy_gettext("Community event"), "move_in": lazy_gettext("Move-in"),
+    "emergency": lazy_gettext("Emergency handled"), "handling": lazy_gettext("Requests answered"),
+}
+OWNER_NAMES: dict[str, Any] = {
+    "staff": lazy_gettext("customer-service staff (物业助理)"),
+    "supervisor": lazy_gettext("supervisor (部门主管)"),
+    "company_gm": lazy_gettext("general manager (公司经理)"),
+}
+METHOD_NAMES: dict[str, Any] = {
+    "on_site": lazy_gettext("On site (上门回访)"),
+    "telephone": lazy_gettext("Telephone (电话回访)"),
+}
+
+ERRORS: dict[str, Any] = {
+    "bad_request_kind": lazy_gettext("Choose the type of request."),
+    "bad_channel": lazy_gettext("Choose the channel."),
+    "bad_grade": lazy_gettext("Choose the complaint's grade."),
+    "grade_required": lazy_gettext("A complaint needs its grade (ordinary, important, major)."),
+    "grade_not_complaint": lazy_gettext(
+        "Only a complaint carries a grade or asks for a reply letter only."),
+    "content_required": lazy_gettext("Describe the request."),
+    "bad_content": lazy_gettext("The content must be at most 10000 printable characters."),
+    "bad_caller": lazy_gettext("The caller must be at most 200 printable characters."),
+    "bad_received_at": lazy_gettext("Give a valid time received (not in the future)."),
+    "bad_due_at": lazy_gettext("Give a valid due time, after the time received."),
+    "bad_handler": lazy_gettext("The handler must be an active colleague of this company."),
+    "not_request_keeper": lazy_gettext(
+        "Only the company's customer-service staff, supervisors and general manager "
+        "handle requests."),
+    "request_closed": lazy_gettext("This request is closed."),
+    "reply_required": lazy_gettext("Write the reply given to the customer."),
+    "bad_reply": lazy_gettext("The reply must be at most 10000 printable characters."),
+    "reply_letter_required": lazy_gettext(
+        "An anonymous or reply-only complaint closes only with its reply letter attached."),
+    "receipt_not_complaint": lazy_gettext("Only a complaint gathers repeated receipts."),
+    "bad_via": lazy_gettext("The department must be at most 200 characters."),
+    "bad_note": lazy_gettext("The note is too long."),
+    "unknown_request": lazy_gettext("No such request record."),
+    "unknown_follow_up": lazy_gettext("No such follow-up visit."),
+    "bad_method": lazy_gettext("Choose on site or telephone."),
+    "on_site_required": lazy_gettext("This visit must be made on site."),
+    "notes_required": lazy_gettext("Write what the customer said."),
+    "bad_notes": lazy_gettext("The notes must be at most 5000 printable characters."),
+    "bad_visited_on": lazy_gettext(
+        "The visit day lies before the matter was handled or in the future."),
+    "signature_required": lazy_gettext(
+        "An on-site visit needs the customer's signature: draw it or attach the scanned sheet."),
+    "signature_on_telephone": lazy_gettext("A telephone visit carries no signature."),
+    "bad_signature": lazy_gettext(
+        "The signature must be an image or a scanned PDF (at most 5 MiB)."),
+    "next_visit_required": lazy_gettext(
+        "Unresolved: set the next visit's date (after this visit)."),
+    "next_visit_not_needed": lazy_gettext("Resolved: no next visit is due."),
+    "visit_recorded": lazy_gettext("This visit is recorded already."),
+    "not_follow_up_owner": lazy_gettext(
+        "This follow-up is for someone else to make (by the complaint's grade)."),
+    "visit_not_recorded": lazy_gettext("Only a recorded visit can be reviewed."),
+    "visit_reviewed": lazy_gettext("This visit is reviewed already."),
+    "visitor_cannot_review": lazy_gettext("You cannot review your own visit."),
+    "not_follow_up_reviewer": lazy_gettext(
+        "Visits are reviewed by the company's supervisors and the department's manager."),
+    "opinion_required": lazy_gettext("Write your review opinion."),
+    "bad_opinion": lazy_gettext("The opinion must be at most 5000 printable characters."),
+    "bad_month": lazy_gettext("Give the month as YYYY-MM (e.g. 2026-11)."),
+    "not_report_reader": lazy_gettext(
+        "The monthly follow-up report is for the company's leadership and supervisors."),
+    "unknown_company": lazy_gettext("No such company."),
+    "subject_required": lazy_gettext("Name the event."),
+    "bad_subject": lazy_gettext("The name must be at most 200 characters."),
+    "bad_trigger_on": lazy_gettext("The day of the event lies in the future or before 2000."),
+    "bad_follow_up_kind": lazy_gettext("Choose the type of follow-up."),
+    "item_required": lazy_gettext("Describe the item."),
+    "bad_item": lazy_gettext("The item must be at most 200 characters."),
+    "collected_by_required": lazy_gettext("Name who collected it."),
+    "bad_collected_by": lazy_gettext("The name must be at most 200 characters."),
+    "already_collected": lazy_gettext("This item was collected already."),
+    "not_deposit_keeper": lazy_gettext("The company's own staff keep its deposit register."),
+    "unknown_deposit": lazy_gettext("No such deposit."),
+    "bad_time": lazy_gettext("Give a valid time (not in the future)."),
+    "bad_limit": lazy_gettext("Too many rows asked for at once."),
+    "bad_status": lazy_gettext("Unknown status."),
+}
+
+
+def message_of(exc: VaultError) -> str:
+    text = ERRORS.get(exc.code)
+    return str(text) if text is not None else doc_views.message_of(exc)
+
+
+translated = support.translating(message_of)
+
+
+@bp.app_template_global()
+def service_name(table: str, key: str | None) -> str:
+    names: dict[str, dict[str, Any]] = {
+        "kind": KIND_NAMES, "channel": CHANNEL_NAMES, "grade": GRADE_NAMES,
+        "status": STATUS_NAMES, "follow_up": FOLLOW_UP_NAMES, "owner": OWNER_NAMES,
+        "method": METHOD_NAMES,
+    }
+    if key is None:
+        return ""
+    return str(names.get(table, {}).get(key, key))
+
+
+def _checked_id(value: int) -> int:
+    if not 0 < value <= MAX_ID:
+        raise NotFound("Nothing here.", code="unknown_request")
+    return value
+
+
+def _local(raw: str) -> datetime | None:
+    """A datetime-local form value in group time; None when empty or unreadable."""
+    raw = raw.strip()[:40]
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if not 1900 <= value.year <= 2999:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=support.settings().tz)
+
+
+def _day(raw: str) -> date | None:
+    try:
+        value = date.fromisoformat(raw.strip()[:10])
+    except ValueError:
+        return None
+    return value if 1900 <= value.year <= 2999 else None
+
+
+def _refused(exc: VaultError, redirect_to: str) -> Any:
+    """A refusal on a form posted from a page: back to the page, with the reason."""
+    if exc.status >= 500:
+        raise exc
+    flash(message_of(exc), "error")
+    return redirect(redirect_to, 303)
+
+
+# ---------------------------------------------------------------------------
+# The request register
+
+
+@bp.get("/requests/")
+@login_required
+@translated
+def requests_index() -> Any:
+    args = request.args
+    status = args.get("status", "")[:16] or None
+    kind = args.get("kind", "")[:16] or None
+    overdue = args.get("overdue") == "1"
+    with support.work() as ctx:
+        rows = requests.search(ctx, status=status, kind=kind, overdue=overdue)
+        may_add = requests.service_department(ctx) is not None
+    return render_template("service/requests.html", rows=rows, status=status or "",
+                           kind=kind or "", overdue=overdue, may_add=may_add,
+                           kinds=list(KIND_NAMES))
+
+
+def _render_new(errors: dict[str, str], status: int) -> Any:
+    with support.work() as ctx:
+        options = document_pages.form_options(ctx)
+        now = ctx.now.astimezone(ctx.settings.tz).strftime("%Y-%m-%dT%H:%M")
+    return render_template("service/request_new.html", options=options, form=request.form,
+                           errors=errors, now=now, kinds=list(KIND_NAMES),
+                           channels=list(CHANNEL_NAMES), grades=list(GRADE_NAMES)), status
+
+
+FIELDS = {"bad_request_kind": "kind", "bad_channel": "channel", "bad_grade": "grade",
+          "grade_required": "grade", "grade_not_complaint": "grade",
+          "content_required": "content", "bad_content": "content", "bad_caller": "caller",
+          "bad_received_at": "received_at", "bad_due_at": "due_at", "bad_handler": "handler",
+          "unknown_tenant": "tenant", "unknown_department": "form",
+          "not_request_keeper": "form"}
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@login_required
+@translated
+def request_new() -> Any:
+    if request.method == "GET":
+        return _render_new({}, 200)
+    form = request.form
+    errors: dict[str, str] = {}
+    received = _local(form.get("received_at", ""))
+    if form.get("received_at", "").strip() and received is None:
+        errors["received_at"] = str(ERRORS["bad_received_at"])
+    due = _local(form.get("due_at", ""))
+    if form.get("due_at", "").strip() and due is None:
+        errors["due_at"] = str(ERRORS["bad_due_at"])
+    if errors:
+        return _render_new(errors, 400)
+    try:
+        with support.work() as ctx:
+            req = requests.create(
+                ctx, kind=form.get("kind", "")[:32], channel=form.get("channel", "")[:32],
+                content=form.get("content", "")[: requests.MAX_CONTENT + 1],
+                tenant_code=form.get("tenant", "").strip()[:32] or None,
+                caller=form.get("caller", "")[: requests.MAX_CALLER + 1] or None,
+                grade=form.get("grade", "")[:32] or None,
+                reply_only=form.get("reply_only") == "1",
+                handler=form.get("handler", "").strip()[:64] or None,
+                received_at=received, due_at=due)
+            req_id, number = req.id, req.number
+    except VaultError as exc:
+        field = FIELDS.get(exc.code)
+        if field is None or exc.status >= 500:
+            raise
+        return _render_new({field: message_of(exc)}, 403 if exc.status == 403 else 400)
+    flash(_("Request %(number)s was recorded.", number=number))
+    return redirect(url_for("service.request_show", req_id=req_id))
+
+
+@bp.get("/requests/<int:req_id>")
+@login_required
+@translated
+def request_show(req_id: int) -> Any:
+    with support.work() as ctx:
+        info = requests.show(ctx, _checked_id(req_id))
+        visits = followups.search(ctx, request_id=info.summary.id)
+        options = document_pages.form_options(ctx)
+    return render_template("service/request_show.html", r=info, s=info.summary, visits=visits,
+                           options=options, channels=list(CHANNEL_NAMES))
+
+
+def _back(req_id: int) -> str:
+    return url_for("service.request_show", req_id=req_id)
+
+
+@bp.post("/requests/<int:req_id>/start")
+@login_required
+@translated
+def request_start(req_id: int) -> Any:
+    try:
+        with support.work() as ctx:
+            requests.start(ctx, _checked_id(req_id),
+                           request.form.get("handler", "").strip()[:64] or None)
+    except VaultError as exc:
+        return _refused(exc, _back(req_id))
+    flash(_("The request is in progress."))
+    return redirect(_back(req_id), 303)
+
+
+@bp.post("/requests/<int:req_id>/receipt")
+@login_required
+@translated
+def request_receipt(req_id: int) -> Any:
+    form = request.form
+    try:
+        with support.work() as ctx:
+            requests.add_receipt(ctx, _checked_id(req_id), channel=form.get("channel", "")[:32],
+                                 via=form.get("via", "")[:300] or None,
+                                 note=form.get("note", "")[:3000] or None)
+    except VaultError as exc:
+        return _refused(exc, _back(req_id))
+    flash(_("The repeated complaint was added to this record."))
+    return redirect(_back(req_id), 303)
+
+
+@bp.post("/requests/<int:req_id>/reply-letter")
+@login_required
+@translated
+def request_reply_letter(req_id: int) -> Any:
+    upload = doc_views._uploaded("letter")
+    if upload is None:
+        flash(_("Choose the reply letter's file."), "error")
+        return redirect(_back(req_id), 303)
+    try:
+        with support.work() as ctx:
+            requests.attach_reply_letter(ctx, _checked_id(req_id),
+                                         cast(BinaryIO, upload.stream), upload.filename or "")
+    except VaultError as exc:
+        return _refused(exc, _back(req_id))
+    flash(_("The reply letter was filed (encrypted)."))
+    return redirect(_back(req_id), 303)
+
+
+@bp.post("/requests/<int:req_id>/close")
+@login_required
+@translated
+def request_close(req_id: int) -> Any:
+    try:
+        with support.work() as ctx:
+            requests.close(ctx, _checked_id(req_id),
+                           request.form.get("reply", "")[: requests.MAX_CONTENT + 1])
+    except VaultError as exc:
+        return _refused(exc, _back(req_id))
+    flash(_("The request was closed."))
+    return redirect(_back(req_id), 303)
+
+
+# ---------------------------------------------------------------------------
+# Follow-up visits
+
+
+@bp.get("/visits/")
+@login_required
+@translated
+def visits_index() -> Any:
+    status = request.args.get("status", "due")[:16]
+    if status not in ("due", "done", "unreviewed", "all"):
+        status = "due"
+    with support.work() as ctx:
+        rows = followups.search(ctx, status=None if status == "all" else status)
+        today = ctx.now.astimezone(ctx.settings.tz).date()
+        company = ctx.actor.company.code if ctx.actor else ""
+    return render_template("service/visits.html", rows=rows, status=status, today=today,
+                           company=company, kinds=["event", "move_in"])
+
+
+@bp.post("/visits/schedule")
+@login_required
+@translated
+def visit_schedule() -> Any:
+    form = request.form
+    back = url_for("service.visits_index")
+    day = _day(form.get("trigger_on", ""))
+    if day is None:
+        flash(str(ERRORS["bad_trigger_on"]), "error")
+        return redirect(back, 303)
+    try:
+        with support.work() as ctx:
+            fu = followups.schedule(ctx, kind=form.get("kind", "")[:32], trigger_on=day,
+                                    subject=form.get("subject", "")[:300],
+                                    tenant_code=form.get("tenant", "").strip()[:32] or None)
+            fid = fu.id
+    except VaultError as exc:
+        return _refused(exc, back)
+    flash(_("The follow-up visit was scheduled."))
+    return redirect(url_for("service.visit_show", visit_id=fid), 303)
+
+
+@bp.get("/visits/<int:visit_id>")
+@login_required
+@translated
+def visit_show(visit_id: int) -> Any:
+    with support.work() as ctx:
+        v = followups.show(ctx, _checked_id(visit_id))
+        today = ctx.now.astimezone(ctx.settings.tz).date()
+    return render_template("service/visit_show.html", v=v, today=today)
+
+
+def _signature() -> tuple[bytes | None, str]:
+    """The drawn signature (a PNG data URL) or the scanned sheet, if any."""
+    drawn = request.form.get("signature_data", "")
+    if drawn:
+        if len(drawn) > MAX_SIGNATURE_FIELD or not drawn.startswith(PNG_PREFIX):
+            return b"not an image", "signature.png"
+        try:
+            return base64.b64decode(drawn[len(PNG_PREFIX):], validate=True), "signature.png"
+        except (binascii.Error, ValueError):
+            return b"not an image", "signature.png"
+    upload = doc_views._uploaded("signature_file")
+    if upload is not None:
+        return upload.stream.read(followups.MAX_SIGNATURE + 1), upload.filename or "sheet"
+    return None, ""
+
+
+@bp.post("/visits/<int:visit_id>/record")
+@login_required
+@translated
+def visit_record(visit_id: int) -> Any:
+    form = request.form
+    back = url_for("service.visit_show", visit_id=visit_id)
+    visited = _day(form.get("visited_on", ""))
+    if visited is None:
+        flash(str(ERRORS["bad_visited_on"]), "error")
+        return redirect(back, 303)
+    resolved = form.get("resolved") == "1"
+    nxt = _day(form.get("next_visit_on", "")) if form.get("next_visit_on") else None
+    signature, name = _signature()
+    try:
+        with support.work() as ctx:
+            followups.record_visit(
+                ctx, _checked_id(visit_id), method=form.get("method", "")[:32],
+                visited_on=visited, notes=form.get("notes", "")[: followups.MAX_NOTES + 1],
+                resolved=resolved, signature=signature, signature_filename=name,
+                next_visit_on=nxt)
+    except VaultError as exc:
+        return _refused(exc, back)
+    flash(_("The visit was recorded."))
+    return redirect(back, 303)
+
+
+@bp.post("/visits/<int:visit_id>/review")
+@login_required
+@translated
+def visit_review(visit_id: int) -> Any:
+    back = url_for("service.visit_show", visit_id=visit_id)
+    try:
+        with support.work() as ctx:
+            followups.review(ctx, _checked_id(visit_id),
+                             request.form.get("opinion", "")[: followups.MAX_NOTES + 1])
+    except VaultError as exc:
+        return _refused(exc, back)
+    flash(_("Your review was signed."))
+    return redirect(back, 303)
+
+
+@bp.get("/visits/report")
+@login_required
+@translated
+def visits_report() -> Any:
+    company = request.args.get("company", "")[:32].strip()
+    month = request.args.get("month", "")[:7].strip()
+    with support.work() as ctx:
+        assert ctx.actor is not None
+        company = company or ctx.actor.company.code
+        month = month or ctx.now.astimezone(ctx.settings.tz).strftime("%Y-%m")
+    try:
+        with support.work() as ctx:
+            rep = followups.report(ctx, company, month)
+    except VaultError as exc:
+        if exc.status >= 500 or exc.code not in ERRORS:
+            raise
+        return render_template("service/report.html", rep=None, company=company, month=month,
+                               error=message_of(exc)), exc.status
+    return render_template("service/report.html", rep=rep, company=company, month=month,
+                           error=None)
+
+
+@bp.get("/visits/report.csv")
+@login_required
+@translated
+def visits_report_csv() -> Response:
+    company = request.args.get("company", "")[:32].strip()
+    month = request.args.get("month", "")[:7].strip()
+    with support.work() as ctx:
+        rep = followups.report(ctx, company, month)
+    name = f"follow-up-report-{rep.company}-{rep.month}.csv"
+    return Response(rep.csv(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/visits/report/send")
+@login_required
+@translated
+def visits_report_send() -> Any:
+    company = request.form.get("company", "")[:32].strip()
+    month = request.form.get("month", "")[:7].strip()
+    back = url_for("service.visits_report", company=company, month=month)
+    try:
+        with support.work() as ctx:
+            sent = followups.send_report(ctx, company, month)[1]
+    except VaultError as exc:
+        return _refused(exc, back)
+    flash(_("The report was sent to %(n)s inbox(es) of the company's leadership.", n=sent))
+    return redirect(back, 303)
+
+
+# ---------------------------------------------------------------------------
+# Deposits
+
+
+@bp.get("/deposits/")
+@login_required
+@translated
+def deposits_index() -> Any:
+    open_only = request.args.get("open") == "1"
+    with support.work() as ctx:
+        rows = deposits.register(ctx, open_only=open_only)
+        options = document_pages.form_options(ctx)
+    return render_template("service/deposits.html", rows=rows, open_only=open_only,
+                           options=options)
+
+
+@bp.post("/deposits/")
+@login_required
+@translated
+def deposit_add() -> Any:
+    form = request.form
+    back = url_for("service.deposits_index")
+    try:
+        with support.work() as ctx:
+            deposits.receive(ctx, form.get("tenant", "").strip()[:32], form.get("item", "")[:300],
+                             form.get("note", "")[:3000] or None)
+    except VaultError as exc:
+        return _refused(exc, back)
+    flash(_("The item was entered in the deposit register."))
+    return redirect(back, 303)
+
+
+@bp.post("/deposits/<int:deposit_id>/collect")
+@login_required
+@translated
+def deposit_collect(deposit_id: int) -> Any:
+    back = url_for("service.deposits_index")
+    try:
+        with support.work() as ctx:
+            deposits.collect(ctx, _checked_id(deposit_id),
+                             request.form.get("collected_by", "")[:300])
+    except VaultError as exc:
+        return _refused(exc, back)
+    flash(_("The item was handed back."))
+    return redirect(back, 303)
+
