@@ -37,11 +37,15 @@ from typing import Any
 from pypdf.errors import FileNotDecryptedError, PyPdfError
 
 __all__ = [
+    "MAX_IMAGE_PIXELS",
     "MAX_PAGES",
+    "MAX_PAGE_PIXELS",
+    "MAX_PAGE_SIDE",
     "STAMPABLE",
     "Stamp",
     "StampError",
     "can_stamp",
+    "fit_scale",
     "page_count",
     "pages_text",
     "parse_pages",
@@ -61,6 +65,39 @@ _IMAGE_FORMATS: dict[str, str] = {
 STAMPABLE: frozenset[str] = frozenset({PDF, *_IMAGE_FORMATS})
 
 MAX_PAGES = 10_000  # the most pages an excerpt may name
+
+# Page size bounds, shared with the viewer (a 581-byte PDF can declare a page of
+# 300 × 200,000 points). A page is drawn at most MAX_PAGE_PIXELS with no side over
+# MAX_PAGE_SIDE, scaled down to fit; if that leaves its short side under
+# MIN_PAGE_SIDE pixels (a sliver nobody can read), or its size is not a finite
+# positive number, the page is hostile: "cannot show this page".
+MAX_PAGE_PIXELS = 25_000_000
+MAX_PAGE_SIDE = 10_000
+MIN_PAGE_SIDE = 32
+# Images are kept at their size in a copy (and decoded whole to view): refused
+# above this, read from the header before decoding (a 600 dpi A4 scan is 35 MP).
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def fit_scale(width: float, height: float, wanted: float) -> float | None:
+    """The scale (pixels per point) at most ``wanted`` at which a page of
+    ``width`` × ``height`` points stays within MAX_PAGE_PIXELS and MAX_PAGE_SIDE;
+    None for a hostile page (not finite, not positive, or a sliver once bounded)."""
+    if not all(math.isfinite(v) and v > 0 for v in (width, height, wanted)):
+        return None
+    scale = min(
+        wanted,
+        math.sqrt(MAX_PAGE_PIXELS / (width * height)),
+        MAX_PAGE_SIDE / max(width, height),
+    )
+    if min(width, height) * scale < MIN_PAGE_SIDE:
+        return None
+    return scale
+
+
+def image_fits(width: int, height: int) -> bool:
+    """Whether an image of this size may be decoded (viewer) or stamped."""
+    return 0 < width and 0 < height and width * height <= MAX_IMAGE_PIXELS
 
 _RED = (0.75, 0.0, 0.0)
 _RED_RGB = (190, 0, 0)
@@ -302,6 +339,14 @@ def _stamp_pdf(
                     f"Page {number} does not exist; the PDF has {total} "
                     f"page{'s' if total != 1 else ''}."
                 )
+        for number in chosen:
+            left, bottom, right, top = _visible_box(reader.pages[number - 1])
+            if fit_scale(right - left, top - bottom, 1.0) is None:
+                raise StampError(
+                    f"Page {number} cannot be stamped: its size ({right - left:g} × "
+                    f"{top - bottom:g} points) is outside what Vault draws (a damaged or "
+                    "hostile file)."
+                )
         writer = PdfWriter()
         for number in chosen:
             writer.add_page(reader.pages[number - 1])
@@ -384,8 +429,8 @@ def _draw_pdf_stamp(canvas: Any, width: float, height: float, mark: Stamp, font:
     canvas.setFont(font, size)
     canvas.translate(width / 2, height / 2)
     canvas.rotate(math.degrees(math.atan2(height, width)))
-    step = size * 8
     diag = math.hypot(width, height)
+    step = max(size * 8, diag / 200)  # at most ~200 repeats, whatever the page size
     y = -diag / 2
     while y <= diag / 2:
         canvas.drawCentredString(0, y, diagonal)
@@ -447,6 +492,13 @@ def _open_image(media_type: str, data: bytes) -> Any:
         img.close()
         raise StampError(
             "The image has several frames or pages; only single-frame images can be stamped."
+        )
+    if not image_fits(img.width, img.height):
+        size = f"{img.width} × {img.height}"
+        img.close()
+        raise StampError(
+            f"The image is too large to stamp ({size} pixels; at most "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels)."
         )
     return img
 

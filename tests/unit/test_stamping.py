@@ -13,6 +13,7 @@ from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
+from hostile_pages import hostile_pdf, run_limited  # sibling test module
 from PIL import Image, ImageChops
 from pypdf import PdfReader, PdfWriter
 from reportlab.pdfbase import pdfmetrics
@@ -478,3 +479,50 @@ def test_pages_text_round_trip() -> None:
         text = stamping.pages_text(pages)
         assert stamping.parse_pages(text) == pages
         assert stamping.pages_text(stamping.parse_pages(text)) == text
+
+
+# ---------------------------------------------------------------------------
+# Hostile pages: bounded the same way as the viewer
+
+
+@pytest.mark.parametrize("box", [(300, 200000), (200000, 10)], ids=["sliver", "ribbon"])
+def test_hostile_pdf_page_is_refused(box: tuple[int, int]) -> None:
+    with pytest.raises(StampError, match="Page 1 cannot be stamped"):
+        stamping.stamp(PDF, hostile_pdf(*box), STAMP, FONT)
+    pdf = make_pdf(2)  # an excerpt of the good pages of a file with a hostile one
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_blank_page(width=box[0], height=box[1])
+    buf = io.BytesIO()
+    writer.write(buf)
+    assert len(PdfReader(io.BytesIO(stamping.stamp(PDF, buf.getvalue(), STAMP, FONT,
+                                                   pages=[2, 1])[0])).pages) == 2
+    with pytest.raises(StampError, match="Page 3 cannot be stamped"):
+        stamping.stamp(PDF, buf.getvalue(), STAMP, FONT)
+
+
+def test_huge_page_gets_a_bounded_stamp() -> None:
+    out, _ = stamping.stamp(PDF, hostile_pdf(200000, 200000), STAMP, FONT)
+    content = PdfReader(io.BytesIO(out)).pages[0].get_contents()
+    assert content is not None
+    shows = content.get_data().count(b"Tj")
+    assert 0 < shows <= 210  # ~200 diagonal repeats at most, and the box
+
+
+_STAMP_IMAGE = """
+import json, sys
+from pathlib import Path
+from vault import stamping
+try:
+    stamping.stamp("image/png", sys.stdin.buffer.read(), stamping.Stamp(("x",)),
+                   Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"))
+    print(json.dumps({"stamped": True}))
+except stamping.StampError as exc:
+    print(json.dumps({"refused": str(exc)}))
+"""
+
+
+def test_image_over_the_pixel_bound_is_refused_before_decoding() -> None:
+    buf = io.BytesIO()
+    Image.new("1", (10000, 6000)).save(buf, format="PNG")  # 60 MP in a few kB
+    out = run_limited(_STAMP_IMAGE, buf.getvalue())
+    assert "too large to stamp (10000 × 6000 pixels" in out.get("refused", ""), out

@@ -4,12 +4,16 @@ encrypted upload spool. No database."""
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hostile_pages import hostile_pdf, run_limited  # sibling test module
 from PIL import Image, ImageChops, ImageDraw
 
+from vault import stamping
 from vault.config import Settings
 from vault.errors import ConfigError, InvalidInput, NotFound
 from vault.services import samples, viewer
@@ -222,3 +226,78 @@ def test_content_disposition() -> None:
     assert 'filename="__ _v2__.pdf"' in header
     assert "filename*=UTF-8''%E5%90%88%E5%90%8C%20%22v2%22%3B.pdf" in header
     assert "\n" not in content_disposition("a\nb.pdf")
+
+
+# ---------------------------------------------------------------------------
+# Hostile pages: bounded by pixel count, refused when nothing readable is left
+
+# Every box in one child process (importing the viewer takes seconds): each page
+# renders within the child's address-space limit, or the child dies and every
+# case fails.
+_RENDER = """
+import json, sys
+from vault.errors import InvalidInput
+from vault.services import viewer
+out = []
+for hexdata in json.loads(sys.stdin.buffer.read()):
+    try:
+        img = viewer.render_page("application/pdf", bytes.fromhex(hexdata), 1)
+        out.append({"size": list(img.size)})
+        img.close()
+    except InvalidInput as exc:
+        out.append({"code": exc.code, "message": str(exc)})
+print(json.dumps({"results": out}))
+"""
+_SCALED = [(300, 20000), (20000, 300), (14400, 14400), (200000, 200000)]
+_HOSTILE = [(300, 200000), (200000, 10)]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[tuple[int, int], dict[str, Any]]:
+    boxes = _SCALED + _HOSTILE
+    pdfs = [hostile_pdf(*box) for box in boxes]
+    assert all(len(pdf) < 1000 for pdf in pdfs)
+    out = run_limited(_RENDER, json.dumps([pdf.hex() for pdf in pdfs]).encode())
+    assert "results" in out, out
+    return dict(zip(boxes, out["results"], strict=True))
+
+
+@pytest.mark.parametrize("box", _SCALED, ids=["tall", "wide", "pdf-maximum", "huge-square"])
+def test_huge_pdf_page_is_scaled_down_within_the_pixel_bound(
+    rendered: dict[tuple[int, int], dict[str, Any]], box: tuple[int, int]
+) -> None:
+    out = rendered[box]
+    assert "size" in out, out
+    width, height = out["size"]
+    assert width * height <= stamping.MAX_PAGE_PIXELS
+    assert max(width, height) <= stamping.MAX_PAGE_SIDE
+    assert min(width, height) >= stamping.MIN_PAGE_SIDE
+    # The shape is kept (within rounding).
+    assert abs(width / height - box[0] / box[1]) <= 0.02 * box[0] / box[1]
+
+
+@pytest.mark.parametrize("box", _HOSTILE, ids=["sliver", "ribbon"])
+def test_hostile_pdf_page_cannot_be_shown(
+    rendered: dict[tuple[int, int], dict[str, Any]], box: tuple[int, int]
+) -> None:
+    out = rendered[box]
+    assert out.get("code") == "page_too_large", out
+    assert "Cannot show this page" in out["message"]
+
+
+def test_image_over_the_pixel_bound_is_refused_from_its_header() -> None:
+    buf = io.BytesIO()
+    Image.new("1", (10000, 6000)).save(buf, format="PNG")  # 60 MP, 1 bit deep
+    with pytest.raises(InvalidInput) as err:
+        viewer.render_page("image/png", buf.getvalue(), 1)
+    assert err.value.code == "page_too_large"
+    with pytest.raises(InvalidInput) as err:
+        viewer._count_pages(Kind.IMAGE, buf.getvalue())
+    assert err.value.code == "page_too_large"
+
+
+def test_page_scale_bounds() -> None:
+    assert stamping.fit_scale(595, 842, 2.0) == 2.0  # A4 at the viewer's scale: unchanged
+    assert stamping.fit_scale(300, 20000, 4.0) == pytest.approx(0.5)
+    for bad in [(0, 100), (-5, 100), (float("nan"), 100), (float("inf"), 100), (300, 200000)]:
+        assert stamping.fit_scale(bad[0], bad[1], 1.0) is None

@@ -19,6 +19,7 @@ from doctools import doc_id_from, document_count, events, make_doc, upload  # no
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageChops
+from pypdf import PdfWriter
 from webtools import csrf_token
 
 from vault import create_app
@@ -569,3 +570,25 @@ def test_missing_font_is_a_clear_error_page(app: Flask, login_as: Login) -> None
                                          font_file=infra.settings.home / "missing.ttc")
     resp = login_as("boss").get(f"/documents/{doc_id}/pages/1.png")
     assert resp.status_code == 500 and "服务器缺少水印字体" in resp.get_data(as_text=True)
+
+
+def test_hostile_pdf_page_cannot_be_shown_never_a_500(app: Flask, login_as: Login) -> None:
+    writer = PdfWriter()
+    writer.add_blank_page(width=300, height=200000)  # a sliver once bounded
+    writer.add_blank_page(width=300, height=20000)  # scaled down
+    buf = io.BytesIO()
+    writer.write(buf)
+    client = login_as("clerk")
+    resp = upload(client, buf.getvalue(), "长条.pdf", title="长条")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    doc_id = doc_id_from(resp.headers["Location"])
+    resp = client.get(f"/documents/{doc_id}/pages/1.png")
+    assert resp.status_code == 400
+    assert "无法显示此页" in resp.get_data(as_text=True)
+    client.get("/lang/en")
+    resp = client.get(f"/documents/{doc_id}/pages/1.png")
+    assert resp.status_code == 400 and "Cannot show this page" in resp.get_data(as_text=True)
+    resp = client.get(f"/documents/{doc_id}/pages/2.png")
+    assert resp.status_code == 200
+    shown = Image.open(io.BytesIO(resp.data))
+    assert shown.width * shown.height <= 25_000_000 and max(shown.size) <= 10_000

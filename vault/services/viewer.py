@@ -31,6 +31,7 @@ from vault.errors import ConfigError, InvalidInput, NotFound, VaultError
 from vault.models import Document, DocumentVersion
 from vault.services import documents
 from vault.services.context import Ctx
+from vault.stamping import fit_scale, image_fits
 
 VIEW_MAX_BYTES = 200 * 1024 * 1024  # decrypted into memory to render
 TEXT_MAX_BYTES = 2 * 1024 * 1024  # shown of a text file; the rest needs a copy
@@ -221,6 +222,11 @@ def _unrenderable() -> InvalidInput:
                         code="unrenderable")
 
 
+def _hostile_page() -> InvalidInput:
+    return InvalidInput("Cannot show this page: its size is outside what the viewer draws "
+                        "(a damaged or hostile file).", code="page_too_large")
+
+
 def _open_image(data: bytes) -> Any:
     from PIL import Image, UnidentifiedImageError
 
@@ -229,10 +235,14 @@ def _open_image(data: bytes) -> Any:
         # in production).
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            return Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data))
         except (UnidentifiedImageError, Image.DecompressionBombError,
                 Image.DecompressionBombWarning, OSError):
             raise _unrenderable() from None
+    if not image_fits(img.width, img.height):  # from the header, before decoding
+        img.close()
+        raise _hostile_page()
+    return img
 
 
 def render_page(media_type: str, data: bytes, page: int) -> Any:
@@ -255,7 +265,11 @@ def render_page(media_type: str, data: bytes, page: int) -> Any:
                     raise NotFound(f"No page {page}.", code="unknown_page")
                 pg = pdf[page - 1]
                 try:
-                    scale = min(4.0, max(0.5, RENDER_WIDTH / max(1.0, pg.get_width())))
+                    width, height = pg.get_size()  # points, as displayed (after /Rotate)
+                    wanted = min(4.0, max(0.5, RENDER_WIDTH / max(1.0, width)))
+                    scale = fit_scale(width, height, wanted)
+                    if scale is None:
+                        raise _hostile_page()
                     bitmap = pg.render(scale=scale)
                     img = bitmap.to_pil().convert("RGB")
                     bitmap.close()

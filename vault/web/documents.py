@@ -171,6 +171,9 @@ ERRORS: dict[str, Any] = {
     "unrenderable": lazy_gettext(
         "This file cannot be rendered in the viewer; request a copy."),
     "too_large_to_view": lazy_gettext("This file is too large to view; request a copy."),
+    "page_too_large": lazy_gettext(
+        "Cannot show this page: its size is outside what the viewer draws (a damaged or "
+        "hostile file)."),
     "not_renderable": lazy_gettext("This file has no pages to show."),
     "not_audio": lazy_gettext("This file is not a recording."),
     "range_not_satisfiable": lazy_gettext("The requested range is outside the file."),
