@@ -370,7 +370,9 @@ def sign_in(ctx: Ctx, username: str, password: str) -> SignIn:
     """
     from datetime import timedelta
 
-    user = ctx.session.scalar(select(User).where(User.username == username))
+    # The row is locked (PostgreSQL; SQLite's writer lock serialises anyway): attempts
+    # arriving at several app nodes at once must each count, none lost to a stale read.
+    user = ctx.session.scalar(select(User).where(User.username == username).with_for_update())
     reason = "signed_in"
     if user is None:
         burn_password_check(password)
