@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from vault.models import Company, Document
+from vault.models import Company, Document, FollowUp
 from vault.policy import Category, Level
-from vault.services import accounts, documents, notices, samples, tenants
+from vault.services import (
+    accounts,
+    deposits,
+    documents,
+    followups,
+    notices,
+    requests,
+    samples,
+    tenants,
+)
 from vault.services.context import Ctx, Infra, unit_of_work
 
 COMPANIES = [
@@ -116,6 +125,7 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
                 filename=filename,
             )
     _notice_sign_offs(infra, now)
+    _service_records(infra, now)
     return logins
 
 
@@ -135,6 +145,94 @@ def _notice_sign_offs(infra: Infra, now: datetime) -> None:
     with unit_of_work(infra, "wu.yuangong", now) as ctx:
         notices.record_sign_off(ctx, notice_id, "T001", "张先生", now, "on_site",
                                 note="前台现场签收")
+
+
+# A month of customer-service records (诉求记录、投诉、回访、寄存) for SZ, so the request
+# register, the follow-ups and the monthly report have something to show:
+# days ago received, recorder, type, grade, channel, tenant (None: anonymous), content,
+# days to close (None: still open), reply, follow-up (visitor, method, resolved, reviewer).
+SERVICE: list[tuple[int, str, str, str | None, str, str | None, str, int | None, str,
+                    tuple[str, str, bool, str] | None]] = [
+    (34, "wu.yuangong", "repair", None, "hotline", "T001", "A座1201 空调不制冷", 1,
+     "已更换压缩机电容，恢复制冷", ("wu.yuangong", "telephone", True, "zhou.zhuguan")),
+    (33, "wu.yuangong", "complaint", "normal", "hotline", "T002", "夜间装修噪音扰民", 1,
+     "已约谈装修单位，限定施工时间", ("wu.yuangong", "on_site", True, "zhou.zhuguan")),
+    (31, "wu.yuangong", "enquiry", None, "visit", "T003", "咨询车位月租价格", 0,
+     "已告知月租标准并发放价目表", None),
+    (30, "zhou.zhuguan", "complaint", "important", "letter", "T001", "保洁频次不足", 2,
+     "已增加保洁班次并张贴排班表", ("zhou.zhuguan", "on_site", False, "liu.jingli")),
+    (28, "wu.yuangong", "repair", None, "hotline", "T002", "B座0805 卫生间漏水", 1,
+     "已更换防水层并试水", ("wu.yuangong", "on_site", True, "zhou.zhuguan")),
+    (27, "wu.yuangong", "complaint", "normal", "hotline", None, "电梯运行异响（匿名来电）", 2,
+     "已复函说明电梯维保安排", None),
+    (25, "wu.yuangong", "suggestion", None, "meeting", "T001", "建议增设电动车充电桩", 3,
+     "已纳入明年改造计划", None),
+    (22, "wu.yuangong", "repair", None, "web", "T003", "C座2303 门禁卡失灵", 0,
+     "已重新写卡", None),
+    (20, "wu.yuangong", "emergency", None, "hotline", "T002", "地下车库积水", 0,
+     "已启动排水泵并设置警示", ("wu.yuangong", "telephone", True, "zhou.zhuguan")),
+    (18, "wu.yuangong", "complaint", "major", "hotline", "T001", "物业费收费标准争议", 4,
+     "已由总经理约见租户并书面答复", ("chen.gm", "on_site", True, "zhou.zhuguan")),
+    (15, "wu.yuangong", "repair", None, "hotline", "T001", "A座走廊照明损坏", 1,
+     "已更换灯具", None),
+    (12, "wu.yuangong", "complaint", "normal", "web", "T003", "快递柜经常故障", 2,
+     "已联系快递柜运营方维修", ("wu.yuangong", "telephone", True, "zhou.zhuguan")),
+    (9, "wu.yuangong", "repair", None, "hotline", "T002", "B座空调冷凝水滴落", 1,
+     "已疏通排水管", None),
+    (6, "wu.yuangong", "enquiry", None, "hotline", None, "询问停水时间（匿名来电）", 0,
+     "已告知12月3日停水安排", None),
+    (5, "wu.yuangong", "complaint", "normal", "hotline", "T002", "保安态度生硬", None, "", None),
+    (3, "wu.yuangong", "repair", None, "hotline", "T003", "C座2303 水龙头漏水", None, "", None),
+    (1, "wu.yuangong", "emergency", None, "hotline", "T001", "A座12楼烟感报警", None, "", None),
+]
+
+
+def _service_records(infra: Infra, now: datetime) -> None:
+    tz = infra.settings.tz
+    for n, (ago, who, kind, grade, channel, tenant, content, close_after, reply,
+            visit) in enumerate(SERVICE):
+        received = (now - timedelta(days=ago)).replace(microsecond=0)
+        with unit_of_work(infra, who, received) as ctx:
+            req = requests.create(ctx, kind=kind, grade=grade, channel=channel,
+                                  tenant_code=tenant, content=content, received_at=received,
+                                  caller=None if tenant else "来电未留姓名")
+            req_id = req.id
+            if kind == "complaint" and tenant is None:
+                letter, name = samples.sample(Category.LETTER, "复函", infra.settings.font_file)
+                requests.attach_reply_letter(ctx, req_id, io.BytesIO(letter), name)
+        if close_after is None:
+            continue
+        closed = received + timedelta(days=close_after, hours=3)
+        with unit_of_work(infra, who, closed) as ctx:
+            requests.start(ctx, req_id)
+            req = requests.close(ctx, req_id, reply)
+            fu = ctx.session.scalar(select(FollowUp).where(FollowUp.request_id == req.id))
+            fu_id = fu.id if fu is not None else None
+        if visit is None or fu_id is None:
+            continue
+        visitor, method, resolved, reviewer = visit
+        visited = closed + timedelta(days=1)
+        if visited > now:
+            continue
+        with unit_of_work(infra, visitor, visited) as ctx:
+            followups.record_visit(
+                ctx, fu_id, method=method, visited_on=visited.astimezone(tz).date(),
+                notes="客户表示满意" if resolved else "客户仍不满意，约定下周再访",
+                resolved=resolved,
+                signature=samples.signature_png(n) if method == "on_site" else None,
+                next_visit_on=None if resolved else visited.astimezone(tz).date()
+                + timedelta(days=7))
+        with unit_of_work(infra, reviewer, visited + timedelta(hours=4)) as ctx:
+            followups.review(ctx, fu_id, "回访记录完整，同意")
+    event_day = now - timedelta(days=26)
+    with unit_of_work(infra, "wu.yuangong", event_day) as ctx:
+        followups.schedule(ctx, kind="event", trigger_on=event_day.astimezone(tz).date(),
+                           subject="中秋游园会")
+    with unit_of_work(infra, "wu.yuangong", now - timedelta(days=2)) as ctx:
+        deposits.receive(ctx, "T001", "快递包裹一件", note="租户外出，代收")
+        kept = deposits.receive(ctx, "T002", "钥匙一串")
+    with unit_of_work(infra, "wu.yuangong", now - timedelta(days=1)) as ctx:
+        deposits.collect(ctx, kept.id, "李女士")
 
 
 def _organisation(ctx: Ctx) -> list[Login]:

@@ -83,3 +83,17 @@ def wav_tone(seconds: float = 2.0, rate: int = 8000) -> bytes:
         )
         w.writeframes(frames)
     return buf.getvalue()
+
+
+def signature_png(seed: int = 0) -> bytes:
+    """A hand-drawn-looking signature on white (demo follow-up visits)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (480, 160), "white")
+    draw = ImageDraw.Draw(img)
+    points = [(40 + i * 8, 90 + int(30 * math.sin((i + seed) / 3.0)) - (i % 7) * 2)
+              for i in range(50)]
+    draw.line(points, fill=(20, 20, 60), width=3, joint="curve")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
