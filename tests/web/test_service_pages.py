@@ -72,6 +72,7 @@ def test_hotline_complaint_to_monthly_report(world: Flask, login_as: Login) -> N
     page = _text(clerk.get(resp.headers["Location"]))
     assert CONTENT in page and "服务热线" in page
     req_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    assert f'id="tenant-request-{req_id}"' in _text(clerk.get("/tenants/T1"))  # the tenant page
     assert _post(clerk, f"/requests/{req_id}/start", {}).status_code == 303
     assert _post(clerk, f"/requests/{req_id}/close", {"reply": ""}).status_code == 303
     assert "请填写给客户的答复" in _text(clerk.get(f"/requests/{req_id}"))  # the flashed refusal

@@ -29,6 +29,7 @@ from vault.errors import InvalidInput, NotFound, VaultError
 from vault.models import Company, Document, Tenant
 from vault.policy import Category
 from vault.services import documents, notices, tenants
+from vault.services import requests as service_requests
 from vault.services.context import Ctx
 from vault.web import documents as doc_views
 from vault.web import support
@@ -239,6 +240,9 @@ def _show_page(code: str, errors: dict[str, str] | None = None, status: int = 20
             "tenant": tenant, "catalogue": arch.catalogue, "total": arch.total,
             "groups": arch.groups, "matches": arch.matches, "notices": arch.notices,
             "searching": text is not None or category is not None,
+            # The tenant's request records the reader may read (诉求记录).
+            "service_requests": service_requests.search(ctx, tenant_code=arch.tenant.code,
+                                                        limit=50),
         }
     return render_template("tenants/show.html", v=view, args=args, errors=errors or {},
                            form=request.form if errors else {},
