@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 JOBS_EVERY ?= 300
 
-RUN_DEBS := libmagic1 fonts-wqy-microhei
+RUN_DEBS := libmagic1 fonts-wqy-microhei tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 TEST_DEBS := $(RUN_DEBS) postgresql chromium
 
 .PHONY: run test lint bench install install-test deps-run deps-test clean
@@ -39,7 +39,8 @@ install-test: deps-test $(VENV)/.installed-test
 
 # `make run` also runs `vault jobs run` (declassification, notices, purges, checkpoints)
 # at start and every JOBS_EVERY seconds: a background loop that ends with the server
-# (killed on exit, and it stops by itself within 5 s once this shell is gone).
+# (killed on exit, and it stops by itself within 5 s once this shell is gone); and
+# `vault index work --follow`, which extracts and indexes new files within seconds.
 run: install
 	$(BIN)/vault init
 	$(BIN)/vault demo
@@ -48,7 +49,9 @@ run: install
 	( left=0; while kill -0 $$main 2>/dev/null; do \
 	    if [ $$left -le 0 ]; then $(BIN)/vault jobs run --quiet; left=$(JOBS_EVERY); fi; \
 	    sleep 5; left=$$((left - 5)); done ) & \
-	loop=$$!; trap 'kill $$loop 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
+	loop=$$!; \
+	$(BIN)/vault index work --follow --quiet & indexer=$$!; \
+	trap 'kill $$loop $$indexer 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/vault serve --dev --host $(HOST) --port $(PORT)
 
 test: install-test

@@ -40,6 +40,7 @@ class Action(StrEnum):
     DOCUMENT_DECLASSIFY = "document:declassify"
     DOCUMENT_DOWNLOAD = "document:download"
     DOCUMENT_EXPORT = "document:export"
+    DOCUMENT_INDEX = "document:index"
     DOCUMENT_LEVEL_CHANGE = "document:level_change"
     DOCUMENT_PERIOD_CHANGE = "document:period_change"
     DOCUMENT_PURGE = "document:purge"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -642,3 +643,76 @@ class Deposit(Base):
     tenant: Mapped[Tenant] = relationship()
     received_by: Mapped[User] = relationship(foreign_keys=[received_by_id])
     handed_out_by: Mapped[User | None] = relationship(foreign_keys=[handed_out_by_id])
+
+
+# The content index (vault/services/search_index.py): no plaintext anywhere
+
+
+class IndexKey(Base):
+    """The key of the keyed token hashes (HMAC), wrapped by a master key; one row."""
+
+    __tablename__ = "index_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DocumentText(Base):
+    """A document's extracted text (encrypted under its own data key) and its place
+    in the extraction queue: pending → running → done / failed."""
+
+    __tablename__ = "document_texts"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)  # queued or extracted; 0: title
+    indexed_version: Mapped[int | None] = mapped_column(Integer)  # of the stored text, postings
+    state: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    method: Mapped[str | None] = mapped_column(String(16))
+    pages_done: Mapped[int] = mapped_column(Integer, default=0)
+    pages_total: Mapped[int] = mapped_column(Integer, default=0)
+    ocr_pages: Mapped[int] = mapped_column(Integer, default=0)
+    chars: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)  # document length for BM25
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    holder: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
+class Posting(Base):
+    """(keyed token hash, document, version, term frequency): the whole index."""
+
+    __tablename__ = "postings"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    token: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True,
+                                             index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    tf: Mapped[int] = mapped_column(Integer)
+
+
+class WatchImport(Base):
+    """A file taken from a watched folder (`vault watch`): imported or refused."""
+
+    __tablename__ = "watch_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(500), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    outcome: Mapped[str] = mapped_column(String(16))  # imported, refused
+    error: Mapped[str | None] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    actor: Mapped[User] = relationship()
+    document: Mapped[Document | None] = relationship()

@@ -235,6 +235,13 @@ def _store_version(
     return version
 
 
+def _queue_text(ctx: Ctx, doc_id: int, version: int) -> None:
+    """Queue the version's text for extraction and indexing (in the background)."""
+    from vault.services import search_index
+
+    search_index.enqueue(ctx, doc_id, version)
+
+
 def register(
     ctx: Ctx,
     *,
@@ -325,6 +332,7 @@ def register(
     if content is not None:
         assert filename is not None
         _store_version(ctx, doc, 1, content, filename)
+    _queue_text(ctx, doc.id, 1 if content is not None else 0)
     ctx.record(
         Action.DOCUMENT_REGISTER,
         object_type="document",
@@ -351,6 +359,7 @@ def add_version(ctx: Ctx, doc_id: int, content: BinaryIO, filename: str) -> Docu
     number = (max((v.number for v in doc.versions), default=0)) + 1
     version = _store_version(ctx, doc, number, content, filename)
     doc.has_paper_original = doc.has_paper_original and number == 1
+    _queue_text(ctx, doc.id, number)
     ctx.record(
         Action.DOCUMENT_VERSION_ADD, object_type="document", object_id=str(doc.id),
         level=effective_level(ctx, doc).value, reason="version_added",

@@ -24,7 +24,9 @@ The jobs:
   ``VAULT_CHECKPOINT_SECONDS``) and send the newest to a file witness lacking it;
 - ``mail``: send notification mail that failed earlier;
 - ``loans_overdue``: tell the borrower and the owning company's custodians, once
-  per loan, that an original is kept past its return date.
+  per loan, that an original is kept past its return date;
+- ``index``: extract and index queued texts (`vault.services.search_index`), for at
+  most four minutes a run; each document is claimed under a lease of its own.
 """
 
 from __future__ import annotations
@@ -231,6 +233,12 @@ def _loans_overdue(ctx: Ctx) -> Counts:
     return counts
 
 
+def _index(ctx: Ctx) -> Counts:
+    from vault.services import search_index
+
+    return search_index.job(ctx)
+
+
 JOBS: Mapping[str, Job] = {
     job.name: job
     for job in (
@@ -248,6 +256,8 @@ JOBS: Mapping[str, Job] = {
         Job("mail", _mail, help="retry notification mail that could not be sent"),
         Job("loans_overdue", _loans_overdue,
             help="tell borrowers and custodians of originals kept past their return date"),
+        Job("index", _index, lease=timedelta(minutes=15),
+            help="extract and index the text of new files and versions (OCR included)"),
     )
 }
 

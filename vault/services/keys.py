@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from vault.actions import Action
 from vault.models import DocumentVersion, FollowUp, ServiceRequest, TotpFactor
-from vault.services import totp
+from vault.services import search_index, totp
 from vault.services.context import Infra, unit_of_work
 
 BATCH = 200
@@ -32,10 +32,11 @@ class KeyInfo:
 
 
 def usage(infra: Infra) -> dict[str, int]:
-    """How many data keys each master key wraps: file versions and second factors."""
+    """How many data keys each master key wraps: file versions, second factors, the
+    index key and the keys of extracted texts."""
     counts: dict[str, int] = {}
     with infra.sessions() as session:
-        rows = [
+        rows: list[Any] = [
             *session.execute(
                 select(DocumentVersion.master_key_id, func.count())
                 .where(DocumentVersion.wrapped_key.is_not(None))
@@ -50,6 +51,8 @@ def usage(infra: Infra) -> dict[str, int]:
                 .group_by(model.master_key_id)
             ).all()),
         ]
+    with infra.sessions() as session:
+        rows += search_index.key_usage(session)  # the index key and the text keys
     for key_id, n in rows:
         counts[str(key_id)] = counts.get(str(key_id), 0) + int(n)
     return counts
@@ -120,6 +123,8 @@ def rotate(
         with unit_of_work(infra, actor) as ctx:
             done += totp.rewrap_all(ctx)  # second-factor secrets' keys too
         done += _rewrap_sealed(infra, actor)
+        with unit_of_work(infra, actor) as ctx:
+            done += search_index.rewrap_all(ctx)  # the index key and the text keys
     return Rotation(new_key, done)
 
 

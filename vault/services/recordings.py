@@ -29,7 +29,7 @@ from vault.actions import Action, Outcome
 from vault.errors import ConfigError, Conflict, InvalidInput, NotFound
 from vault.models import Document, Recording, RecordingArchive
 from vault.policy import Category
-from vault.services import documents
+from vault.services import documents, search_index
 from vault.services.context import Ctx
 
 #: The regulation's floor (录音保存不低于30天); Settings.check refuses less at start-up.
@@ -435,6 +435,7 @@ def purge(ctx: Ctx, dry_run: bool = False, limit: int | None = None) -> list[Pur
             if blob_id is not None:
                 ctx.after_commit(_deletion(ctx, blob_id))
         rec.purged_at = ctx.now
+        search_index.forget(ctx, doc.id)  # its text key, text and postings too
         ctx.record(
             Action.RECORDING_PURGE, object_type="document", object_id=str(doc.id),
             level=documents.effective_level(ctx, doc).value, reason="retention_expired",

@@ -1,0 +1,324 @@
+"""Content search over the keyed index, on SQLite and PostgreSQL: extraction in the
+background, BM25 in scope, snippets only for viewers (audited as views), OCR,
+rotation, purge, and no plaintext in the database, its dump, the audit mirror or
+the logs."""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import logging
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from vault.actions import Action
+from vault.audit.models import AuditEvent
+from vault.errors import InvalidInput
+from vault.models import DocumentText, IndexKey, Posting, Recording
+from vault.policy import Category, Level
+from vault.services import documents, keys, search, search_index
+from vault.services.context import Infra, unit_of_work
+
+NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
+# Distinctive words: in no title, no file name, nowhere but the files' content.
+SECRET_ZH = "螺旋桨维修"
+SECRET_EN = "Quixotrona"
+PUBLIC_ZH = "电梯钢缆更换"
+TITLE = "附件甲乙丙"
+
+
+def register(infra: Infra, body: bytes | None, actor: str = "boss", filename: str = "f.txt",
+             **kwargs: object) -> int:
+    kwargs.setdefault("title", "文件")
+    kwargs.setdefault("category", Category.NOTICE)
+    with unit_of_work(infra, actor, NOW) as ctx:
+        doc = documents.register(
+            ctx, content=io.BytesIO(body) if body is not None else None,
+            filename=filename if body is not None else None, **kwargs,  # type: ignore[arg-type]
+        )
+        return doc.id
+
+
+def find(infra: Infra, actor: str, text: str, **kwargs: object) -> search.Results:
+    with unit_of_work(infra, actor, NOW) as ctx:
+        return search.search(ctx, documents.Query(text=text, **kwargs))  # type: ignore[arg-type]
+
+
+def ids(found: search.Results) -> list[int]:
+    return [h.id for h in found.hits]
+
+
+def events(infra: Infra, action: Action) -> list[AuditEvent]:
+    with infra.sessions() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action.value)
+                              .order_by(AuditEvent.seq)))
+
+
+def test_registration_queues_and_the_worker_indexes(org: Infra) -> None:
+    doc_id = register(org, f"关于{PUBLIC_ZH}的通知。Lift cables, phase 2.".encode())
+    with org.sessions() as s:
+        row = s.get(DocumentText, doc_id)
+        assert row is not None and (row.state, row.version) == ("pending", 1)
+        assert s.scalar(select(func.count()).select_from(Posting)) == 0
+    assert find(org, "clerk", "钢缆").total == 0  # not yet: registration did not wait
+    assert find(org, "clerk", "钢缆").unindexed == 1
+    done = search_index.work(org, now=lambda: NOW)
+    assert [(o.document_id, o.state, o.method) for o in done] == [(doc_id, "done", "text")]
+    with org.sessions() as s:
+        row = s.get(DocumentText, doc_id)
+        assert row is not None and row.state == "done" and row.ciphertext is not None
+        assert row.wrapped_key is not None and row.master_key_id == org.keyring.active_id
+        assert search_index.read_text(org, row) == f"关于{PUBLIC_ZH}的通知。Lift cables, phase 2."
+    for query in ("钢缆", "电梯钢缆", "梯", "LIFT", "ｌｉｆｔ", "Phase 2", "通知"):
+        assert ids(find(org, "clerk", query)) == [doc_id], query
+    assert find(org, "clerk", "钢筋").total == 0
+    assert find(org, "clerk", "lift elevator").total == 0  # every token must be there
+    # A new version is queued and replaces the postings once extracted.
+    with unit_of_work(org, "boss", NOW) as ctx:
+        documents.add_version(ctx, doc_id, io.BytesIO("换成了新的内容".encode()), "g.txt")
+    assert ids(find(org, "clerk", "钢缆")) == [doc_id]  # the old text until the new is in
+    search_index.work(org, now=lambda: NOW)
+    assert find(org, "clerk", "钢缆").total == 0
+    assert ids(find(org, "clerk", "新的内容")) == [doc_id]
+    with org.sessions() as s:
+        assert set(s.scalars(select(Posting.version))) == {2}
+    assert [e.object_id for e in events(org, Action.DOCUMENT_INDEX)] == [str(doc_id)] * 2
+
+
+def test_titles_and_paper_originals_are_found(org: Infra) -> None:
+    paper = register(org, None, title="房产证原件 B座", category=Category.OTHER_CERTIFICATE)
+    search_index.work(org, now=lambda: NOW)
+    assert ids(find(org, "boss", "房产证")) == [paper]
+    assert ids(find(org, "boss", "b座")) == [paper]
+
+
+def test_ranking_is_bm25(org: Infra) -> None:
+    once = register(org, ("水管" + "。其他内容" * 40).encode())
+    often = register(org, ("水管检修，水管更换，水管。" + "其他" * 5).encode())
+    search_index.work(org, now=lambda: NOW)
+    found = find(org, "clerk", "水管")
+    assert ids(found) == [often, once]
+    assert found.hits[0].score > found.hits[1].score > 0
+
+
+def test_bad_queries_are_refused_clearly(org: Infra) -> None:
+    for text, code in (("", "empty_query"), ("  ，。！ ", "empty_query"),
+                       ("字" * 201, "query_too_long")):
+        with pytest.raises(InvalidInput) as err:
+            find(org, "clerk", text)
+        assert err.value.code == code
+
+
+def test_scope_out_of_scope_words_return_and_count_nothing(org: Infra) -> None:
+    """A word only in a file outside the reader's scope: no result, no count, no facet,
+    and the scores of what the reader does see do not move."""
+    mine = register(org, f"{PUBLIC_ZH} 维修记录".encode(), actor="clerk",
+                    category=Category.ADMINISTRATIVE)
+    search_index.work(org, now=lambda: NOW)
+    before = find(org, "outsider", "维修")
+    assert ids(before) == [mine]
+    hidden = register(org, f"{SECRET_ZH} {SECRET_EN} 维修 维修 维修".encode(), actor="boss",
+                      category=Category.CONTRACT, level=Level.SECRET)
+    search_index.work(org, now=lambda: NOW)
+    for who in ("outsider", "clerk", "accountant"):
+        for word in (SECRET_ZH, SECRET_EN, "螺旋"):
+            found = find(org, who, word)
+            assert (found.total, found.hits, found.facets, found.unindexed) == (0, (), {}, 0)
+    after = find(org, "outsider", "维修")
+    assert ids(after) == [mine] and after.total == 1
+    assert after.hits[0].score == before.hits[0].score  # N, df, avgdl: in scope only
+    assert {f.value: f.count for f in after.facets["level"]} == {"internal": 1}
+    # Those in scope find it: the responsible supervisor with a snippet, the GM
+    # (approving office, metadata only) without one.
+    assert ids(find(org, "boss", SECRET_EN)) == [hidden]
+    gm = find(org, "gm", SECRET_EN)
+    assert ids(gm) == [hidden] and gm.hits[0].snippet is None and not gm.hits[0].may_view
+
+
+def test_snippets_only_for_viewers_and_audited_as_views(org: Infra) -> None:
+    body = ("第一段无关内容。" * 20 + f"本月将进行{PUBLIC_ZH}工作，请住户配合。" + "结尾。" * 20)
+    doc_id = register(org, body.encode(), actor="boss", category=Category.CONTRACT,
+                      level=Level.CONFIDENTIAL)  # 秘密: the owning department may view
+    search_index.work(org, now=lambda: NOW)
+    found = find(org, "clerk", "钢缆更换")
+    hit = found.hits[0]
+    assert hit.may_view and hit.snippet is not None
+    marked = "".join(f"[{p.text}]" if p.hit else p.text for p in hit.snippet)
+    assert "[钢缆更换]" in marked and marked.startswith("…")
+    views = events(org, Action.DOCUMENT_VIEW)
+    assert [(e.actor, e.object_id, e.reason) for e in views] == [
+        ("clerk", str(doc_id), "snippet")]
+    keeper = find(org, "keeper", "钢缆更换")  # custodian: knows of it, may not read it
+    assert ids(keeper) == [doc_id] and keeper.hits[0].snippet is None
+    assert len(events(org, Action.DOCUMENT_VIEW)) == 1
+    searches = events(org, Action.DOCUMENT_SEARCH)
+    assert searches and all("钢缆" not in json.dumps(e.detail, ensure_ascii=False)
+                            for e in searches)
+
+
+def test_filters_and_facets(org: Infra) -> None:
+    a = register(org, "停车场收费标准".encode(), category=Category.NOTICE)
+    b = register(org, "停车场租赁合同".encode(), category=Category.CONTRACT)
+    search_index.work(org, now=lambda: NOW)
+    found = find(org, "boss", "停车场")
+    assert sorted(ids(found)) == sorted([a, b])
+    assert {f.value: f.count for f in found.facets["category"]} == {"notice": 1, "contract": 1}
+    assert {f.value: f.count for f in found.facets["level"]} == {"internal": 1,
+                                                                 "confidential": 1}
+    assert ids(find(org, "boss", "停车场", category=Category.CONTRACT)) == [b]
+    assert ids(find(org, "boss", "停车场", level=Level.INTERNAL)) == [a]
+
+
+def _png_of(text: str) -> bytes:
+    font = ImageFont.truetype(FONT, 48)
+    img = Image.new("L", (1600, 220), 255)
+    ImageDraw.Draw(img).text((40, 70), text, font=font, fill=0)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_ocr_of_a_scanned_chinese_sentence(org: Infra) -> None:
+    sentence = "物业公司决定下月更换三号楼电梯钢缆"
+    image = register(org, _png_of(sentence), filename="scan.png", title="扫描件")
+    pdf_buf = io.BytesIO()
+    Image.open(io.BytesIO(_png_of("租户须在月底前缴清物业管理费"))).convert("RGB").save(
+        pdf_buf, "PDF", resolution=150)
+    scanned_pdf = register(org, pdf_buf.getvalue(), filename="scan.pdf", title="扫描合同")
+    done = {o.document_id: o for o in search_index.work(org, now=lambda: NOW)}
+    assert done[image].method == "ocr" and done[scanned_pdf].method == "pdf+ocr"
+    assert ids(find(org, "clerk", "更换三号楼电梯")) == [image]
+    assert ids(find(org, "clerk", "缴清物业管理费")) == [scanned_pdf]
+    with org.sessions() as s:
+        row = s.get(DocumentText, scanned_pdf)
+        assert row is not None and (row.pages_total, row.ocr_pages) == (1, 1)
+
+
+def test_rotation_rewraps_the_index_key_and_text_keys(org: Infra) -> None:
+    doc_id = register(org, f"{PUBLIC_ZH}".encode())
+    search_index.work(org, now=lambda: NOW)
+    old = org.keyring.active_id
+    with org.sessions() as s:
+        before = s.get(IndexKey, search_index.INDEX_KEY_ID)
+        assert before is not None and before.master_key_id == old
+        old_wrapped = bytes(before.wrapped_key)
+    assert keys.usage(org)[old] == 3  # the version, its text, the index key
+    keys.rotate(org)
+    new = org.keyring.active_id
+    assert new != old
+    with org.sessions() as s:
+        after = s.get(IndexKey, search_index.INDEX_KEY_ID)
+        text = s.get(DocumentText, doc_id)
+        assert after is not None and text is not None
+        assert after.master_key_id == new and bytes(after.wrapped_key) != old_wrapped
+        assert text.master_key_id == new
+    assert keys.usage(org).get(old, 0) == 0
+    search_index._keys.clear()  # no cached key: unwrap with the new master key
+    assert ids(find(org, "clerk", "钢缆")) == [doc_id]  # same key, same hashes
+    keys.retire(org, old)
+    assert ids(find(org, "clerk", "钢缆")) == [doc_id]
+
+
+def test_recording_purge_destroys_text_and_postings(org: Infra) -> None:
+    doc_id = register(org, "通话记录的文字".encode(), filename="call.txt", title="通话",
+                      category=Category.NOTICE)
+    search_index.work(org, now=lambda: NOW)
+    with unit_of_work(org, None, NOW) as ctx:
+        ctx.session.add(Recording(document_id=doc_id, caller_number="1", agent="a",
+                                  called_at=NOW - timedelta(days=400), request_ref="R1"))
+    from vault.services import recordings
+
+    with unit_of_work(org, None, NOW) as ctx:
+        assert [p.document_id for p in recordings.purge(ctx)] == [doc_id]
+    with org.sessions() as s:
+        row = s.get(DocumentText, doc_id)
+        assert row is not None and row.state == "purged"
+        assert (row.ciphertext, row.wrapped_key) == (None, None)
+        assert s.scalar(select(func.count()).select_from(Posting)
+                        .where(Posting.document_id == doc_id)) == 0
+    assert find(org, "boss", "通话").total == 0
+
+
+def test_a_damaged_file_fails_cleanly_and_keeps_its_title(org: Infra) -> None:
+    doc_id = register(org, b"%PDF-1.4\n garbage", filename="bad.pdf", title="损坏的文件")
+    done = search_index.work(org, now=lambda: NOW)
+    assert [(o.document_id, o.state) for o in done] == [(doc_id, "failed")]
+    with org.sessions() as s:
+        st = search_index.status(s, doc_id)
+    assert st.state == "failed" and st.error == "the PDF could not be opened"
+    assert ids(find(org, "boss", "损坏")) == [doc_id]
+
+
+# ---------------------------------------------------------------------------
+# No plaintext anywhere
+
+
+def _needles() -> list[bytes]:
+    words = [SECRET_ZH, SECRET_EN, SECRET_EN.lower(), SECRET_ZH[:2], SECRET_ZH[2:4],
+             SECRET_ZH[4:6]]
+    return [w.encode("utf-8") for w in words] + [w.encode("utf-16-le") for w in words[:2]]
+
+
+def _hits_in(data: bytes) -> list[bytes]:
+    return [n for n in _needles() if n in data]
+
+
+def _pg_dump(url: str) -> bytes:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))
+    assert found, "pg_dump not installed"
+    u = make_url(url)
+    host, port = u.query["host"], u.query["port"]
+    assert isinstance(host, str) and isinstance(port, str)
+    cmd = [found[-1], "-h", host, "-p", port, "-U", str(u.username), "-d", str(u.database)]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    return subprocess.run(cmd, check=True, capture_output=True).stdout
+
+
+def test_no_plaintext_in_database_dump_audit_or_logs(
+        org: Infra, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = f"合同附件：{SECRET_ZH}费用由{SECRET_EN}公司承担。\n".encode() * 50
+    assert len(_hits_in(body)) == 5  # the needles find plaintext
+    doc_id = register(org, body, filename="annex.txt", title=TITLE,
+                      category=Category.CONTRACT, level=Level.SECRET)
+    image = register(org, _png_of(f"{SECRET_ZH}方案"), filename="scan.png", title="扫描")
+    search_index.work(org, now=lambda: NOW)
+    assert sorted(ids(find(org, "boss", SECRET_ZH))) == sorted([image, doc_id])
+    assert ids(find(org, "boss", SECRET_EN)) == [doc_id]  # with a snippet, decrypted now
+    find(org, "outsider", SECRET_EN)
+    keys.rotate(org)
+    settings = org.settings
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        path = Path(make_url(url).database or "")
+        files = [p for p in path.parent.glob(path.name + "*") if p.is_file()]  # and the WAL
+        assert files
+        # The grep sees the database's text: the (plaintext) title is there.
+        assert any(TITLE.encode() in p.read_bytes() for p in files)
+        for p in files:
+            assert _hits_in(p.read_bytes()) == [], p
+    else:
+        dump = _pg_dump(url)
+        assert b"COPY public.postings" in dump and TITLE.encode() in dump
+        assert _hits_in(dump) == []
+    audit_files = [p for p in Path(settings.audit_dir).rglob("*") if p.is_file()]
+    assert audit_files
+    for p in audit_files:
+        assert _hits_in(p.read_bytes()) == [], p
+    for p in Path(settings.storage_dir).rglob("*"):
+        if p.is_file() and not p.name.startswith("vault.db"):
+            assert _hits_in(p.read_bytes()) == [], p
+    out, err = capfd.readouterr()
+    logged = "\n".join(r.getMessage() for r in caplog.records) + out + err
+    assert _hits_in(logged.encode()) == []

@@ -1,0 +1,172 @@
+"""`vault search …` (title and content, in the person's scope), `vault index …`
+(the extraction queue and rebuilds) and `vault watch …` (a scanner's folder).
+Attached to `vault.cli.main`, imported at the end of cli.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from vault.cli import App, _parse_date, handle_errors, main, pass_app
+
+
+def _pieces(snippet: Any) -> str:
+    return "".join(click.style(p.text, bold=True, underline=True) if p.hit else p.text
+                   for p in snippet)
+
+
+@main.command("search")
+@click.argument("text")
+@click.option("--as", "as_user", required=True, help="Who searches (their scope applies).")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--category")
+@click.option("--level", help="The effective level: top_secret, secret, confidential, internal.")
+@click.option("--tenant")
+@click.option("--company")
+@click.option("--department")
+@click.option("--from", "issued_from", help="Issued on or after YYYY-MM-DD.")
+@click.option("--to", "issued_to", help="Issued on or before YYYY-MM-DD.")
+@click.option("--page", default=1, show_default=True, type=int)
+@click.option("--per-page", default=20, show_default=True, type=int)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@pass_app
+@handle_errors
+def search(app: App, text: str, as_user: str, as_json: bool, category: str | None,
+           level: str | None, tenant: str | None, company: str | None, department: str | None,
+           issued_from: str | None, issued_to: str | None, page: int, per_page: int,
+           lang: str) -> None:
+    """Find documents by title and content among those USER may know of; snippets
+    only from files USER may view (each audited as a view)."""
+    from vault.services import documents
+    from vault.services import search as search_service
+
+    query = documents.Query(
+        text=text,
+        category=documents.parse_category(category) if category else None,
+        level=documents.parse_level(level) if level else None,
+        tenant=tenant, company=company, department=department,
+        issued_from=_parse_date(issued_from, "--from"),
+        issued_to=_parse_date(issued_to, "--to"),
+        page=page, per_page=per_page,
+    )
+    with app.work(as_user) as ctx:
+        found = search_service.search(ctx, query, lang)
+    if as_json:
+        click.echo(json.dumps(search_json(found), ensure_ascii=False, indent=2))
+        return
+    for hit in found.hits:
+        click.echo(f"{hit.id:>6}  [{hit.marking}]  {hit.title}  ({hit.score:.2f})")
+        if hit.snippet:
+            click.echo(f"        {_pieces(hit.snippet)}")
+    note = f"; {found.unindexed} file(s) still being indexed" if found.unindexed else ""
+    click.echo(f"{found.total} document(s){note}", err=True)
+
+
+def search_json(found: Any) -> dict[str, Any]:
+    """The JSON shape shared by the CLI and the API."""
+    return {
+        "total": found.total,
+        "page": found.page,
+        "per_page": found.per_page,
+        "unindexed": found.unindexed,
+        "results": [
+            {"id": h.id, "title": h.title, "category": h.category, "level": h.level,
+             "marking": h.marking, "company": h.company, "tenant": h.tenant,
+             "issued_on": h.issued_on.isoformat(), "score": h.score, "may_view": h.may_view,
+             "snippet": ([{"text": p.text, "hit": p.hit} for p in h.snippet]
+                         if h.snippet is not None else None)}
+            for h in found.hits
+        ],
+        "facets": {name: [{"value": f.value, "label": f.label, "count": f.count}
+                          for f in facets]
+                   for name, facets in found.facets.items()},
+    }
+
+
+# ---------------------------------------------------------------------------
+# The index
+
+
+@main.group("index")
+def index() -> None:
+    """The content index: extraction queue, rebuilds."""
+
+
+@index.command("rebuild")
+@click.option("--document", type=int, help="Only this document.")
+@click.option("--no-ocr", is_flag=True, help="Skip OCR (text layers and text files only).")
+@pass_app
+@handle_errors
+def index_rebuild(app: App, document: int | None, no_ocr: bool) -> None:
+    """Re-extract and re-index every document (or one), with a progress bar."""
+    from vault.errors import NotFound
+    from vault.services import search_index
+
+    infra = app.infra
+    queued = search_index.enqueue_all(infra, document)
+    if document is not None and not queued:
+        raise NotFound(f"No document {document}.", code="unknown_document")
+    total = search_index.queued(infra)
+    counts = {"done": 0, "failed": 0, "superseded": 0}
+    with click.progressbar(length=total, label="indexing", file=sys.stderr) as bar:
+        def done(outcome: Any) -> None:
+            counts[outcome.state] = counts.get(outcome.state, 0) + 1
+            bar.update(1)
+
+        search_index.work(infra, on_done=done, ocr=not no_ocr)
+    click.echo(f"indexed {counts['done']}, failed {counts['failed']}")
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@index.command("work")
+@click.option("--follow", is_flag=True, help="Keep polling the queue until stopped.")
+@click.option("--poll", default=2.0, show_default=True, type=float, help="Seconds between polls.")
+@click.option("--max-docs", type=int, help="Stop after this many documents.")
+@click.option("-q", "--quiet", is_flag=True)
+@pass_app
+@handle_errors
+def index_work(app: App, follow: bool, poll: float, max_docs: int | None, quiet: bool) -> None:
+    """Extract and index what is queued (new files and versions), then stop — or,
+    with --follow, wait for more (`make run` starts one)."""
+    from vault.services import search_index
+
+    infra = app.infra
+
+    def show(outcome: Any) -> None:
+        if not quiet or outcome.state == "failed":
+            click.echo(f"document {outcome.document_id}: {outcome.state} ({outcome.method})",
+                       err=outcome.state == "failed")
+
+    parent = os.getppid()
+    while True:
+        search_index.work(infra, on_done=show, max_docs=max_docs)
+        # Following ends with whoever started it (`make run`'s shell), even if killed.
+        if not follow or os.getppid() != parent:
+            return
+        time.sleep(max(0.2, poll))
+
+
+@index.command("status")
+@click.option("--document", type=int, help="One document's extraction state.")
+@pass_app
+@handle_errors
+def index_status(app: App, document: int | None) -> None:
+    """How many documents wait for extraction (or one document's state)."""
+    from vault.services import search_index
+
+    infra = app.infra
+    if document is None:
+        click.echo(f"queued: {search_index.queued(infra)}")
+        return
+    with infra.sessions() as session:
+        st = search_index.status(session, document)
+    click.echo(f"document {document}: {st.state} version {st.version} method {st.method or '—'} "
+               f"pages {st.pages_done}/{st.pages_total}"
+               + (f" error: {st.error}" if st.error else ""))
+

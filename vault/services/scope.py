@@ -1,0 +1,108 @@
+"""`policy.can_see_metadata` as a SQL condition on `Document`, for searches that must
+leave out-of-scope files out of every count before anything is counted or ranked.
+
+The policy stays the rule: this is its translation for one subject at one moment,
+and tests/integration/test_search_scope.py checks that the condition selects
+exactly the documents `policy.can_see_metadata` allows, for every level × role ×
+relation of the policy tables (grants, expired periods, HQ-owned files included).
+
+It reads like the policy:
+
+- inactive: nothing; HQ executives and compliance: everything;
+- a file whose period has ended (``declassify_at <= now``) or that is internal:
+  everyone;
+- 绝密: a designee (granted at 绝密), or the registrant unless removed;
+- 机密/秘密: the responsible supervisor, the registrant, a designee granted at
+  this level or above; for 秘密 also the owning department (same company);
+- the custodians of the owning company; the owning company's GM (not for
+  HQ-owned files, whose office is the HQ executives'); for business licences and
+  organisation-code certificates the owning department's manager.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, case, false, or_, select, true
+from sqlalchemy.sql.elements import Case
+
+from vault import policy
+from vault.models import Document, Grant
+from vault.policy import Level, Role, Subject
+
+_CLASSIFIED = (Level.CONFIDENTIAL.value, Level.SECRET.value, Level.TOP_SECRET.value)
+_AT_OR_ABOVE = {
+    level: tuple(lv.value for lv in Level if lv.classified and lv.rank >= level.rank)
+    for level in Level if level.classified
+}
+
+
+def ended(now: datetime) -> ColumnElement[bool]:
+    """The file's period has ended (it is internal from then on, whatever is stored)."""
+    return and_(Document.declassify_at.is_not(None), Document.declassify_at <= now)
+
+
+def effective_level(now: datetime) -> Case[str]:
+    """`policy.effective_level` as a SQL expression."""
+    return case(
+        (Document.level.not_in(_CLASSIFIED), Level.INTERNAL.value),
+        (ended(now), Level.INTERNAL.value),
+        else_=Document.level,
+    )
+
+
+def _designated(subject: Subject, level: Level, now: datetime) -> ColumnElement[bool]:
+    return (
+        select(Grant.id)
+        .where(Grant.document_id == Document.id, Grant.grantee_id == subject.user_id,
+               Grant.revoked_at.is_(None), or_(Grant.until.is_(None), Grant.until > now),
+               Grant.level.in_(_AT_OR_ABOVE[level]))
+        .exists()
+    )
+
+
+def metadata_scope(subject: Subject, now: datetime) -> ColumnElement[bool]:
+    """Documents ``subject`` may know of at ``now`` (`policy.can_see_metadata`)."""
+    if not subject.active:
+        return false()
+    if subject.is_hq_executive or subject.has(Role.COMPLIANCE):
+        return true()
+    live = ~ended(now)
+    uid = subject.user_id
+    top = and_(
+        Document.level == Level.TOP_SECRET.value, live,
+        or_(_designated(subject, Level.TOP_SECRET, now),
+            and_(Document.registrant_id == uid, Document.registrant_removed.is_(False))),
+    )
+
+    def lower(level: Level) -> ColumnElement[bool]:
+        ways: list[ColumnElement[bool]] = [
+            Document.supervisor_id == uid,
+            Document.registrant_id == uid,
+            _designated(subject, level, now),
+        ]
+        if level is Level.CONFIDENTIAL and subject.department_id is not None:
+            ways.append(and_(Document.company_id == subject.company_id,
+                             Document.department_id == subject.department_id))
+        if subject.has(Role.COMPANY_GM) and not subject.at_hq:
+            # The GM's approving office; HQ-owned files' office is the HQ executives'
+            # (a subsidiary's GM is never at HQ, so the company test excludes them).
+            ways.append(Document.company_id == subject.company_id)
+        if subject.has(Role.DEPT_MANAGER) and subject.department_id is not None:
+            ways.append(and_(
+                Document.category.in_([c.value for c in policy.DEPT_MANAGER_MAY_APPROVE_COPY]),
+                Document.company_id == subject.company_id,
+                Document.department_id == subject.department_id,
+            ))
+        return and_(Document.level == level.value, live, or_(*ways))
+
+    ways = [
+        Document.level.not_in(_CLASSIFIED),
+        ended(now),
+        top,
+        lower(Level.SECRET),
+        lower(Level.CONFIDENTIAL),
+    ]
+    if subject.has(Role.CUSTODIAN):
+        ways.append(Document.company_id == subject.company_id)
+    return or_(*ways)
