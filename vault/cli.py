@@ -1565,8 +1565,8 @@ def mail_send_pending(app: App) -> None:
 import vault.cli_jobs  # noqa: E402, F401 - `vault jobs`, `vault review`
 import vault.cli_leaks  # noqa: E402, F401 - `vault leaks …`, `vault certificates …`
 import vault.cli_recordings  # noqa: E402, F401 - `vault recordings …`
-import vault.cli_service  # noqa: E402, F401 - `vault requests …`, `visits …`, `deposits …`
 import vault.cli_search  # noqa: E402, F401 - `vault search`, `vault index …`, `vault watch`
+import vault.cli_service  # noqa: E402, F401 - `vault requests …`, `visits …`, `deposits …`
 import vault.cli_tenants  # noqa: E402, F401 - `vault tenants …`, `vault notices …`
 
 if __name__ == "__main__":  # pragma: no cover
