@@ -349,12 +349,15 @@ def visits_review(app: App, visit: int, as_user: str, opinion: str) -> None:
 @click.option("--as", "as_user", required=True)
 @click.option("--company", required=True)
 @click.option("--month", required=True, help="YYYY-MM")
-@click.option("--format", "fmt", default="text", type=click.Choice(["text", "csv", "json"]))
+@click.option("--format", "fmt", default="text",
+              type=click.Choice(["text", "csv", "json", "pdf"]))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (needed for pdf); refuses to overwrite.")
 @click.option("--send", is_flag=True, help="Also put it in the leadership's inbox.")
 @pass_app
 @handle_errors
 def visits_report(app: App, as_user: str, company: str, month: str, fmt: str,
-                  send: bool) -> None:
+                  out: Path | None, send: bool) -> None:
     """The monthly 客户回访记录: visits due and made per type, rates against targets."""
     from vault.services import followups
 
@@ -363,7 +366,21 @@ def visits_report(app: App, as_user: str, company: str, month: str, fmt: str,
             rep, sent = followups.send_report(ctx, company, month)
         else:
             rep, sent = followups.report(ctx, company, month), 0
-    if fmt == "csv":
+    if fmt == "pdf" or out is not None:
+        from vault.services import service_pdf
+
+        if out is None:
+            raise click.UsageError("--format pdf needs --out FILE.")
+        data = (service_pdf.report_pdf(rep, app.settings.font_file) if fmt == "pdf"
+                else (rep.csv() if fmt == "csv" else json.dumps(
+                    _plain(asdict(rep)), ensure_ascii=False, indent=2)).encode("utf-8"))
+        try:
+            with out.open("xb") as fh:
+                fh.write(data)
+        except FileExistsError:
+            raise click.UsageError(f"{out} exists; choose another file.") from None
+        click.echo(f"{out} written ({len(data)} bytes)")
+    elif fmt == "csv":
         click.echo(rep.csv(), nl=False)
     elif fmt == "json":
         _echo_json(asdict(rep))

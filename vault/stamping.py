@@ -622,3 +622,9 @@ def _paste(overlay: Any, tile: Any, x: int, y: int) -> None:
     sx, sy = dx - x, dy - y
     if sx < tile.width and sy < tile.height and dx < overlay.width and dy < overlay.height:
         overlay.alpha_composite(tile, dest=(dx, dy), source=(sx, sy))
+
+
+def pdf_font(font_file: Path) -> str:
+    """The reportlab name of the CJK font (registered once), for other PDFs Vault makes
+    (reports, letters)."""
+    return _pdf_font(font_file)

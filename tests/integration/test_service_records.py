@@ -325,6 +325,13 @@ def test_cli(world: Infra, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     csv_out = run("visits", "report", "--as", "gm", "--company", "SZ", "--month", due_month,
                   "--format", "csv")
     assert "complaint,1,1,100.0,50,yes" in csv_out
+    pdf = tmp_path / "report.pdf"
+    run("visits", "report", "--as", "gm", "--company", "SZ", "--month", due_month,
+        "--format", "pdf", "--out", str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    again = runner.invoke(main, ["visits", "report", "--as", "gm", "--company", "SZ",
+                                 "--month", due_month, "--format", "pdf", "--out", str(pdf)])
+    assert again.exit_code == 2 and "exists" in again.output
     denied = runner.invoke(main, ["requests", "show", number, "--as", "outsider"])
     assert denied.exit_code == 2 and SECRET_TEXT not in denied.output
     bad = runner.invoke(main, ["visits", "report", "--as", "gm", "--company", "SZ",

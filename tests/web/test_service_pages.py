@@ -19,6 +19,7 @@ import schemathesis
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from pypdf import PdfReader
 from sqlalchemy import select
 from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
 from werkzeug.test import TestResponse
@@ -105,6 +106,10 @@ def test_hotline_complaint_to_monthly_report(world: Flask, login_as: Login) -> N
     assert 'id="line-complaint" data-rate="100.0"' in report and "达标" in report
     csv_text = _text(gm.get(f"/visits/report.csv?company=SZ&month={due_month}"))
     assert "complaint,1,1,100.0,50,yes" in csv_text
+    pdf = gm.get(f"/visits/report.pdf?company=SZ&month={due_month}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = PdfReader(io.BytesIO(pdf.get_data())).pages[0].extract_text()
+    assert "客户回访记录" in text and "100.0%" in text and "50%" in text
     gm.get("/lang/en")
     english = _text(gm.get(f"/visits/report?company=SZ&month={due_month}"))
     assert "Monthly follow-up report" in english

@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext
 from flask_login import login_required
 
 from vault.errors import NotFound, VaultError
-from vault.services import deposits, document_pages, followups, requests
+from vault.services import deposits, document_pages, followups, requests, service_pdf
 from vault.web import documents as doc_views
 from vault.web import support
 
@@ -145,6 +145,7 @@ def message_of(exc: VaultError) -> str:
 
 
 translated = support.translating(message_of)
+lang = support.lang
 
 
 @bp.app_template_global()
@@ -487,6 +488,21 @@ def visits_report_csv() -> Response:
         rep = followups.report(ctx, company, month)
     name = f"follow-up-report-{rep.company}-{rep.month}.csv"
     return Response(rep.csv(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.get("/visits/report.pdf")
+@login_required
+@translated
+def visits_report_pdf() -> Response:
+    company = request.args.get("company", "")[:32].strip()
+    month = request.args.get("month", "")[:7].strip()
+    with support.work() as ctx:
+        rep = followups.report(ctx, company, month)
+    data = service_pdf.report_pdf(rep, support.settings().font_file, lang())
+    name = f"follow-up-report-{rep.company}-{rep.month}.pdf"
+    return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
                              "Cache-Control": "no-store"})
 
