@@ -60,6 +60,7 @@ class Action(StrEnum):
     LEAK_VIEW = "leak:view"
     LOAN_CREATE = "loan:create"
     LOAN_RETURN = "loan:return"
+    MEETING_ATTENDANCE = "meeting:attendance"
     NOTICE_EXPORT = "notice:export"
     NOTICE_RECIPIENTS = "notice:recipients"
     NOTICE_SIGN_OFF = "notice:sign_off"

@@ -456,3 +456,31 @@ def deposits_ls(app: App, as_user: str, open_only: bool, as_json: bool) -> None:
         click.echo(f"{r.id:>5}  {r.tenant_code:<8} {r.item:<24} in {_stamp(app, r.received_at)} "
                    f"({r.received_by})  out {_stamp(app, r.collected_at)} {r.collected_by or ''}")
     click.echo(f"{len(rows)} item(s)")
+
+
+# ---------------------------------------------------------------------------
+# vault meetings
+
+
+@main.group()
+def meetings() -> None:
+    """Tenant meetings (租户大会): the tenants present at a meeting whose minutes are a
+    document of category tenant_meeting_minutes (register it with `vault import`)."""
+
+
+@meetings.command("attendees")
+@click.argument("document", type=int)
+@click.option("--as", "as_user", required=True)
+@click.option("--tenant", "tenant_codes", multiple=True, help="A tenant present (repeat).")
+@pass_app
+@handle_errors
+def meetings_attendees(app: App, document: int, as_user: str,
+                       tenant_codes: tuple[str, ...]) -> None:
+    """Record the tenants present (replaces the list); without --tenant, show it."""
+    from vault.services import meetings as service
+
+    with app.work(as_user) as ctx:
+        meeting = (service.set_attendees(ctx, document, list(tenant_codes)) if tenant_codes
+                   else service.show(ctx, document))
+    click.echo(f"{meeting.title} ({meeting.meeting_on}): "
+               + (", ".join(f"{code} {name}" for code, name in meeting.attendees) or "-"))

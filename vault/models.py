@@ -716,3 +716,20 @@ class WatchImport(Base):
 
     actor: Mapped[User] = relationship()
     document: Mapped[Document | None] = relationship()
+
+
+class MeetingAttendee(Base):
+    """A tenant present at a tenant meeting (租户大会), whose minutes are the document."""
+
+    __tablename__ = "meeting_attendees"
+    __table_args__ = (
+        UniqueConstraint("document_id", "tenant_id", name="uq_meeting_attendees_doc_tenant"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship()

@@ -88,6 +88,7 @@ class Category(StrEnum):
     NOTICE = "notice"  # 通知
     LETTER = "letter"  # 函件
     ADMINISTRATIVE = "administrative"  # 一般性决定、行政管理资料
+    TENANT_MEETING_MINUTES = "tenant_meeting_minutes"  # 租户大会记录 (not a secret)
 
 
 DEFAULT_LEVEL: Mapping[Category, Level] = {
@@ -113,6 +114,9 @@ DEFAULT_LEVEL: Mapping[Category, Level] = {
     Category.NOTICE: Level.INTERNAL,
     Category.LETTER: Level.INTERNAL,
     Category.ADMINISTRATIVE: Level.INTERNAL,
+    # 每季或有重大事件时召开全体租户大会，并形成记录: an internal record by default
+    # (通知、行政管理资料不属于保密范围); a meeting that discussed secrets is marked up.
+    Category.TENANT_MEETING_MINUTES: Level.INTERNAL,
 }
 
 CERTIFICATES = frozenset(

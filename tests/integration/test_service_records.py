@@ -339,3 +339,30 @@ def test_cli(world: Infra, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
     run("deposits", "add", "--as", "clerk", "--tenant", "T001", "--item", "钥匙")
     assert "钥匙" in run("deposits", "ls", "--as", "clerk", "--open")
+
+
+def test_tenant_meeting_minutes_are_internal_with_the_tenants_present(world: Infra) -> None:
+    from vault.models import Document
+    from vault.policy import Level
+    from vault.services import documents, meetings
+
+    with unit_of_work(world, "clerk") as ctx:
+        doc = documents.register(ctx, title="租户大会记录",
+                                 category=Category.TENANT_MEETING_MINUTES,
+                                 content=io.BytesIO(b"minutes\n"), filename="m.txt")
+        doc_id = doc.id
+        assert doc.level == Level.INTERNAL.value  # not a secret by default
+        met = meetings.set_attendees(ctx, doc_id, ["T001"])
+        assert met.attendees == (("T001", "华南贸易"),)
+    with pytest.raises(Forbidden), unit_of_work(world, "accountant") as ctx:
+        meetings.set_attendees(ctx, doc_id, [])
+    with pytest.raises(InvalidInput), unit_of_work(world, "clerk") as ctx:
+        meetings.set_attendees(ctx, doc_id, ["NOPE"])
+    with unit_of_work(world, "outsider") as ctx:  # internal: every employee may know it
+        assert meetings.show(ctx, doc_id).attendees == (("T001", "华南贸易"),)
+    with world.sessions() as s:
+        assert s.get(Document, doc_id) is not None
+    with pytest.raises(NotFound), unit_of_work(world, "clerk") as ctx:
+        other = documents.register(ctx, title="通知", category=Category.NOTICE,
+                                   content=io.BytesIO(b"n\n"), filename="n.txt").id
+        meetings.show(ctx, other)

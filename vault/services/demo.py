@@ -16,6 +16,7 @@ from vault.services import (
     deposits,
     documents,
     followups,
+    meetings,
     notices,
     requests,
     samples,
@@ -88,6 +89,7 @@ DOCS: list[tuple[str, Category, Level | None, str | None, date, str, str, str | 
     ("致T002租户的催缴函", Category.LETTER, Level.CONFIDENTIAL, "1y", date(2026, 11, 1), "liu.jingli", "liu.jingli", "CS", "T002", False),  # noqa: E501
     ("办公用品管理规定", Category.ADMINISTRATIVE, None, None, date(2026, 3, 1), "sun.baoguan", "chen.gm", "ADM", None, False),  # noqa: E501
     ("广州项目保洁外包合同", Category.CONTRACT, None, None, date(2026, 5, 20), "lin.kefu", "huang.gm", "CS", None, False),  # noqa: E501
+    ("2026年第四季度租户大会记录", Category.TENANT_MEETING_MINUTES, None, None, date(2026, 11, 18), "zhou.zhuguan", "zhou.zhuguan", "CS", None, False),  # noqa: E501
     ("集团年度审计报告（2025）", Category.FINANCIAL_REPORT, Level.SECRET, "5y", date(2026, 4, 30), "li.fuzong", "li.fuzong", "OFFICE", None, False),  # noqa: E501
 ]
 
@@ -126,6 +128,11 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
             )
     _notice_sign_offs(infra, now)
     _service_records(infra, now)
+    with unit_of_work(infra, "zhou.zhuguan", now) as ctx:
+        minutes = ctx.session.scalar(select(Document).where(
+            Document.category == Category.TENANT_MEETING_MINUTES.value))
+        assert minutes is not None
+        meetings.set_attendees(ctx, minutes.id, ["T001", "T002", "T003"])
     return logins
 
 

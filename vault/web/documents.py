@@ -71,6 +71,7 @@ CATEGORY_NAMES = {
     Category.NOTICE.value: lazy_gettext("Notice"),
     Category.LETTER.value: lazy_gettext("Letter"),
     Category.ADMINISTRATIVE.value: lazy_gettext("Administrative paper"),
+    Category.TENANT_MEETING_MINUTES.value: lazy_gettext("Tenant meeting minutes"),
 }
 
 REASON_NAMES = {
