@@ -62,6 +62,7 @@ def test_category_default_levels() -> None:
         Category.NOTICE: INT,
         Category.LETTER: INT,
         Category.ADMINISTRATIVE: INT,
+        Category.TENANT_MEETING_MINUTES: INT,
     }
 
 
