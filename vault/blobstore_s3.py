@@ -19,7 +19,9 @@ which is before the caller commits its row; an abort, an exception in the
 uploads left by a crash are listed by `list_tmp` (the temporary files of the
 local store) and removed by `remove_tmp`, which `vault doctor --repair` uses.
 
-Reading: `open` returns a seekable reader. A read after a seek is one ranged GET
+Reading: `open` fetches the first 256 KiB (the size comes with it: no HEAD), which
+is the whole of most notices and letters, and returns a seekable reader. A read
+beyond them after a seek is one ranged GET
 of exactly the bytes asked (the viewer and audio seeking read single segments);
 a read that continues where the previous one ended opens one streaming GET from
 there to the end, so a whole-file read is two requests, not one per segment.
@@ -56,6 +58,7 @@ __all__ = ["PART_SIZE", "S3BlobStore", "S3Location", "S3Reader", "S3Writer", "pa
 
 PART_SIZE = 8 * 1024 * 1024  # S3 wants parts of 5 MiB or more (the last may be smaller)
 MIN_PART_SIZE = 5 * 1024 * 1024
+FIRST_BYTES = 256 * 1024  # fetched on open: the header, and all of a small blob
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _ID_RE = re.compile(r"[0-9a-f]{32}")
 _TMP_RE = re.compile(r"([0-9a-f]{32})\.([A-Za-z0-9._\-+/=]{1,512})")
@@ -193,17 +196,19 @@ class S3Writer:
 class S3Reader(io.RawIOBase):
     """A seekable, read-only view of one object through ranged GETs."""
 
-    def __init__(self, store: S3BlobStore, key: str, size: int, etag: str) -> None:
+    def __init__(self, store: S3BlobStore, key: str, size: int, etag: str,
+                 first: bytes = b"", requests: int = 0) -> None:
         super().__init__()
         self._store = store
         self._key = key
         self._size = size
-        self._etag = etag  # every GET asks for this very object (If-Match)
+        self._etag = etag  # every later GET asks for this very object (If-Match)
+        self._first = first  # the object's first bytes, fetched by `S3BlobStore.open`
         self._pos = 0
         self._body: StreamingBody | None = None
         self._body_pos = -1  # where the open streaming body stands
         self._last_end = -1  # where the previous exact-range read ended
-        self.requests = 0  # GETs made (tests and benchmarks read it)
+        self.requests = requests  # GETs made (tests and benchmarks read it)
 
     def readable(self) -> bool:
         return True
@@ -256,6 +261,12 @@ class S3Reader(io.RawIOBase):
         want = min(len(view), self._size - self._pos)
         if want <= 0:
             return 0
+        if self._pos < len(self._first):  # header, last segment of a small blob, …
+            n = min(want, len(self._first) - self._pos)
+            view[:n] = self._first[self._pos : self._pos + n]
+            self._pos += n
+            self._last_end = self._pos
+            return n
         if self._body is None or self._body_pos != self._pos:
             self._drop_body()
             if self._last_end == self._pos:  # a sequential reader: stream the rest
@@ -375,13 +386,34 @@ class S3BlobStore:
             raise _failed("looking up an object", exc) from None
 
     def open(self, blob_id: str) -> BinaryIO:
-        head = self._head(blob_id)
-        if head is None:
-            raise BlobMissing("The stored file is missing from the blob store.",
-                              blob_id=blob_id)
-        reader = S3Reader(self, self.key_of(blob_id), int(head["ContentLength"]),
-                          str(head["ETag"]))
-        return cast(BinaryIO, reader)
+        """One GET of the first `FIRST_BYTES` tells the size and holds the header
+        (and the whole of a small blob); later reads are ranged GETs."""
+        key = self.key_of(blob_id)
+        try:
+            got = self.client.get_object(Bucket=self.location.bucket, Key=key,
+                                         Range=f"bytes=0-{FIRST_BYTES - 1}")
+        except _ERRORS as exc:
+            if _code(exc) in _MISSING:
+                raise BlobMissing("The stored file is missing from the blob store.",
+                                  blob_id=blob_id) from None
+            if _code(exc) != "InvalidRange":  # an empty object has no byte 0
+                raise _failed("reading", exc) from None
+            head = self._head(blob_id)
+            if head is None:
+                raise BlobMissing("The stored file is missing from the blob store.",
+                                  blob_id=blob_id) from None
+            return cast(BinaryIO, S3Reader(self, key, int(head["ContentLength"]),
+                                           str(head["ETag"]), requests=2))
+        body = got["Body"]
+        try:
+            first = body.read()
+        except _ERRORS as exc:
+            raise _failed("reading", exc) from None
+        finally:
+            body.close()
+        content_range = str(got.get("ContentRange") or "")
+        size = int(content_range.rsplit("/", 1)[1]) if "/" in content_range else len(first)
+        return cast(BinaryIO, S3Reader(self, key, size, str(got["ETag"]), first, requests=1))
 
     def delete(self, blob_id: str) -> bool:
         if self._head(blob_id) is None:

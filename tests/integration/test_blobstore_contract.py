@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import S3Server
+from servers import S3Server
 
 from vault.blobstore import (
     BlobMissing,
@@ -78,20 +78,24 @@ def test_empty_blob(store: BlobStore) -> None:
     assert store.info(blob_id).size == 0
 
 
-def test_open_is_seekable_and_reads_ranges(store: BlobStore) -> None:
-    data = bytes(range(256)) * 40
+@pytest.mark.parametrize("start", [1000, 500_000])  # within and beyond the first GET on S3
+def test_open_is_seekable_and_reads_ranges(store: BlobStore, start: int) -> None:
+    data = os.urandom(700_000)
     blob_id = put(store, data)
     with store.open(blob_id) as fh:
         assert fh.seek(0, os.SEEK_END) == len(data)
-        fh.seek(1000)
-        assert fh.read(10) == data[1000:1010]
-        assert fh.read(5) == data[1010:1015]  # a sequential continuation
+        fh.seek(start)
+        assert fh.read(10) == data[start : start + 10]
+        assert fh.read(5) == data[start + 10 : start + 15]  # a sequential continuation
+        assert fh.read(20) == data[start + 15 : start + 35]  # and on
         fh.seek(-3, os.SEEK_END)
         assert fh.read(100) == data[-3:]
         assert fh.read(1) == b""
-        fh.seek(7)
+        fh.seek(start - 7)
         buf = bytearray(9)
-        assert fh.readinto(buf) == 9 and bytes(buf) == data[7:16]
+        assert fh.readinto(buf) == 9 and bytes(buf) == data[start - 7 : start + 2]
+        fh.seek(0)
+        assert fh.read() == data
 
 
 def test_nothing_is_visible_before_commit(store: BlobStore) -> None:
@@ -255,7 +259,7 @@ def test_a_whole_read_is_two_gets_and_a_segment_read_one(s3_store: S3BlobStore) 
         blob_id = w.commit()
     with s3_store.open(blob_id) as fh:
         assert b"".join(decrypt_stream(key, fh, document_id=9, version=2)) == plain
-        assert isinstance(fh, S3Reader) and fh.requests == 2  # the header, then one stream
+        assert isinstance(fh, S3Reader) and fh.requests == 2  # the first bytes, then a stream
     with s3_store.open(blob_id) as fh:
         reader = RandomAccessReader(key, fh, document_id=9, version=2)
         before = fh.requests
@@ -263,10 +267,21 @@ def test_a_whole_read_is_two_gets_and_a_segment_read_one(s3_store: S3BlobStore) 
         assert fh.requests == before + 1
 
 
+def test_a_small_blob_is_one_get(s3_store: S3BlobStore) -> None:
+    key = new_data_key()
+    with s3_store.new_writer() as w:
+        encrypt_stream(key, io.BytesIO(b"notice " * 10_000), w, document_id=1, version=1)
+        blob_id = w.commit()
+    with s3_store.open(blob_id) as fh:
+        assert b"".join(decrypt_stream(key, fh, document_id=1, version=1)) == b"notice " * 10_000
+        assert isinstance(fh, S3Reader) and fh.requests == 1
+
+
 def test_a_missing_object_after_open_is_blob_missing(s3_store: S3BlobStore) -> None:
-    blob_id = put(s3_store, b"x" * 100)
+    blob_id = put(s3_store, b"x" * 600_000)
     fh = s3_store.open(blob_id)
     s3_store.delete(blob_id)
+    fh.seek(400_000)  # beyond the bytes fetched on open
     with pytest.raises((BlobMissing, BlobStoreError)):
         fh.read(10)
     fh.close()
@@ -275,7 +290,7 @@ def test_a_missing_object_after_open_is_blob_missing(s3_store: S3BlobStore) -> N
 def test_unreachable_store_is_a_blob_store_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from botocore.config import Config
-    from conftest import _free_port
+    from servers import free_port as _free_port
 
     client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{_free_port()}",
                           aws_access_key_id="x", aws_secret_access_key="y",

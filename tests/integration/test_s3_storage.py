@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import S3Server
+from servers import S3Server
 from sqlalchemy import func, select
 
 from vault.blobstore import BlobStoreError

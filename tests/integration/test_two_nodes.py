@@ -28,8 +28,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import S3Server, _create_pg_database, _free_port
+from conftest import _create_pg_database
 from people import PASSWORD, PEOPLE  # noqa: I001 - tests/people.py
+from servers import S3Server
+from servers import free_port as _free_port
 from sqlalchemy import func, select
 
 from vault import db
