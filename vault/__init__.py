@@ -50,4 +50,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["vault.engine"] = engine
     app.extensions["vault.infra"] = Infra.build(settings, db.make_sessionmaker(engine))
     register(app)
+    if settings.proxy_hops:
+        # Behind N trusted load balancers/proxies: the client's address (audit
+        # source, session protection) and scheme come from their X-Forwarded-*
+        # headers, taking only the last N hops (a client cannot forge past them).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     return app

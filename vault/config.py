@@ -35,6 +35,9 @@ class Settings:
     # VAULT_STORAGE_URL: s3://bucket/prefix keeps blobs in an S3-compatible bucket
     # (endpoint and credentials from the AWS_* variables); unset: files in storage_dir.
     storage_url: str | None = None
+    # VAULT_PROXY_HOPS: how many trusted proxies (load balancers) stand in front of the
+    # app; their X-Forwarded-For/-Proto give the client's address. 0: none, headers ignored.
+    proxy_hops: int = 0
     utc_offset_hours: int = 8  # group time zone (China: UTC+8, no DST)
     max_upload_bytes: int = 2 * 1024**3
     segment_size: int = 64 * 1024
