@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,9 +29,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import _create_pg_database
 from people import PASSWORD, PEOPLE  # noqa: I001 - tests/people.py
-from servers import S3Server
+from servers import S3Server, create_database
 from servers import free_port as _free_port
 from sqlalchemy import func, select
 
@@ -105,7 +105,7 @@ def _cluster(tmp_path: Path, pg_server: str, s3_server: S3Server,
     # the nodes verify with the parameters stored in the hash.
     monkeypatch.setattr(accounts, "_hasher",
                         PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    url = _create_pg_database(pg_server)
+    url = create_database(pg_server, "t_" + uuid.uuid4().hex[:12], template="vault_template")
     bucket = s3_server.new_bucket()
     shared_keys = tmp_path / "shared-keys"
     common = {
