@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by create_app only: `vault --help` must not pay for it
+    from flask import Flask
 
 # Each area keeps its own catalogue, vault/translations/<area>/zh/ (Babel reads zh_CN
 # as zh_Hans_CN, which gettext finds under zh); Flask-Babel merges them. Source
@@ -20,6 +21,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ``config`` overrides settings (tests pass their own folders and database).
     Refuses to start, saying what to run, when keys or the secret key are missing.
     """
+    from flask import Flask
+
     from vault import db
     from vault.config import load_settings
     from vault.services.context import Infra

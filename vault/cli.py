@@ -17,16 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from vault import db, policy
+from vault import policy
 from vault.blobstore import BlobStoreError
 from vault.config import Settings, load_settings
 from vault.errors import ConfigError, VaultError
 from vault.policy import CopyKind, Level, marking
 
+# Only what `vault --help` needs is imported here: SQLAlchemy, Flask, the services and
+# the document libraries (pypdf, reportlab, Pillow) load inside the commands that use them
+# (tests/unit/test_cli_startup.py checks it; benchmarks/bench_startup.py times it).
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from vault.services.context import Infra
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +48,8 @@ class App:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from vault import db
+
             self._engine = db.make_engine(self.settings.database_url)
             if not db.is_initialised(self._engine):
                 raise ConfigError(
@@ -54,6 +60,8 @@ class App:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        from vault import db
+
         if self._factory is None:
             self._factory = db.make_sessionmaker(self.engine)
         with db.transaction(self._factory) as session:
@@ -65,6 +73,7 @@ class App:
     @property
     def infra(self) -> Infra:
         if self._infra is None:
+            from vault import db
             from vault.services.context import Infra
 
             self.settings.check()
@@ -142,6 +151,7 @@ def main(ctx: click.Context) -> None:
 @handle_errors
 def init(app: App) -> None:
     """Create keys, folders and the database; idempotent, never overwrites a key."""
+    from vault import db
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
     from vault.runtime import init_runtime

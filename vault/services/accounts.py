@@ -73,12 +73,21 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return False
 
 
-# A fixed hash so that an unknown user costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# A fixed hash so that an unknown user costs the same time as a wrong password. Made on
+# first use, not at import (argon2 at production cost would slow every `vault` command),
+# and again whenever the hasher changes so that its cost always matches real hashes.
+_dummy: tuple[PasswordHasher, str] | None = None
+
+
+def _dummy_hash() -> str:
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:
+        _dummy = (_hasher, _hasher.hash(secrets.token_urlsafe(16)))
+    return _dummy[1]
 
 
 def burn_password_check(password: str) -> None:
-    verify_password(_DUMMY_HASH, password)
+    verify_password(_dummy_hash(), password)
 
 
 def check_password_strength(password: str) -> None:
