@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ import servers  # noqa: I001 - tests/servers.py
 from people import PASSWORD, PEOPLE  # noqa: I001 - tests/people.py
 from servers import S3Server
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from vault import db
 from vault.config import Settings, load_settings
@@ -31,16 +32,31 @@ if TYPE_CHECKING:
     from vault.services.context import Infra
 
 
+# Real argon2id with small parameters: the production cost (checked in
+# tests/unit/test_passwords.py) is slow on purpose and would dominate the suite.
+CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+
 @pytest.fixture(autouse=True)
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real argon2id with small parameters: the production cost (checked in
-    tests/unit/test_passwords.py) is slow on purpose and would dominate the suite."""
+    """Every test hashes with CHEAP_ARGON2 (templates below are seeded the same way)."""
     from argon2 import PasswordHasher
 
     from vault.services import accounts
 
-    monkeypatch.setattr(accounts, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(**CHEAP_ARGON2))
+
+
+@contextmanager
+def _cheap_hashing() -> Iterator[None]:
+    """CHEAP_ARGON2 for session fixtures, which cannot use the per-test monkeypatch."""
+    from argon2 import PasswordHasher
+
+    from vault.services import accounts
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accounts, "_hasher", PasswordHasher(**CHEAP_ARGON2))
+        yield
 
 
 def _pg_bin() -> Path:
@@ -127,28 +143,197 @@ def _admin(base: str, sql: str) -> None:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
-def _create_pg_database(base: str) -> str:
-    """A fresh database copied from the migrated template."""
+def _create_pg_database(base: str, template: str = "vault_template") -> str:
+    """A fresh database copied from a template (the migrated one by default)."""
     name = "t_" + uuid.uuid4().hex[:12]
-    _admin(base, f'CREATE DATABASE "{name}" TEMPLATE "vault_template"')
+    _admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     return base.format(db=name)
+
+
+def _drop_pg_database(url: str) -> None:
+    """Drop a test's database (FORCE: an engine a test left open does not keep it)."""
+    base, _, rest = url.partition("@/")
+    name, _, query = rest.partition("?")
+    _admin(f"{base}@/{{db}}?{query}", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------------------
+# Templates: what a test starts from is built once per session (per xdist worker) and
+# copied per test — a SQLite file copy, or CREATE DATABASE … TEMPLATE on PostgreSQL.
+# Seeds: "empty" (migrated), "org" (the `org` below), "init" and "demo" (`vault init`,
+# then `vault demo`, with their home folder of keys, storage and audit mirror).
+
+_SEED = pytest.StashKey[str]()  # the seed a test's fixtures asked for, before its database
+_SEEDED = pytest.StashKey[tuple[str, str]]()  # (seed, url) of the database it got
+
+
+def want_seed(request: pytest.FixtureRequest, seed: str) -> None:
+    """Ask for ``seed`` in this test's database; effective only when called before the
+    `database_url` fixture runs (list the asking fixture first among its arguments)."""
+    request.node.stash[_SEED] = seed
+
+
+def seeded_with(request: pytest.FixtureRequest, url: str) -> str:
+    """The seed this test's database at ``url`` was copied from ("empty" if unknown)."""
+    seed, seeded_url = request.node.stash.get(_SEEDED, ("empty", url))
+    return seed if seeded_url == url else "empty"
+
+
+def seed_org(sessions: sessionmaker[Session]) -> None:
+    """HQ, two subsidiaries and one person per role (see PEOPLE); password PASSWORD."""
+    from vault.services import accounts
+
+    with db.transaction(sessions) as s:
+        accounts.add_company(s, "HQ", "总公司", hq=True)
+        accounts.add_company(s, "SZ", "深圳公司")
+        accounts.add_company(s, "GZ", "广州公司")
+        for company, dept in sorted({(c, d) for c, d, _ in PEOPLE.values()}):
+            accounts.add_department(s, company, dept, f"{company}-{dept}")
+        for username, (company, dept, roles) in PEOPLE.items():
+            accounts.add_user(s, username, username, company, dept,
+                              accounts.parse_roles(roles), PASSWORD)
+
+
+def _seed_org_url(url: str) -> None:
+    engine = db.make_engine(url)
+    try:
+        with _cheap_hashing():
+            seed_org(db.make_sessionmaker(engine))
+    finally:
+        engine.dispose()
+
+
+def run_cli(home: Path, url: str, *args: str) -> None:
+    """`vault ARGS` in-process on ``home`` and ``url``; it must succeed."""
+    from click.testing import CliRunner
+
+    from vault.cli import main
+
+    res = CliRunner().invoke(main, list(args),
+                             env={"VAULT_HOME": str(home), "VAULT_DATABASE_URL": url})
+    assert res.exit_code == 0, res.output
+
+
+def _seed_home(home: Path, url: str, seed: str) -> None:
+    home.mkdir(exist_ok=True)
+    with _cheap_hashing():
+        run_cli(home, url, "init")
+        if seed == "demo":
+            run_cli(home, url, "demo")
+
+
+def _sqlite_checkpoint(path: Path) -> Path:
+    """Fold the WAL into the file so that copying the file alone copies everything."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    assert not path.with_name(path.name + "-wal").exists() or \
+        path.with_name(path.name + "-wal").stat().st_size == 0
+    return path
+
+
+class Templates:
+    """Lazily built templates of one database kind, for the session."""
+
+    def __init__(self, kind: str, folder: Path, pg_base: str | None = None) -> None:
+        self.kind, self.folder, self.pg_base = kind, folder, pg_base
+        self._built: dict[str, str] = {}  # seed -> SQLite file or PostgreSQL template name
+
+    def _url(self, name: str) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{name}"
+        assert self.pg_base is not None
+        return self.pg_base.format(db=name)
+
+    def _new(self, seed: str) -> str:
+        """A new, empty (migrated) database for the template ``seed``."""
+        if self.kind == "sqlite":
+            path = self.folder / f"{seed}.db"
+            if seed == "empty":
+                db.upgrade(f"sqlite:///{path}")
+            else:
+                shutil.copyfile(self.get("empty"), path)
+            return str(path)
+        assert self.pg_base is not None
+        name = "vault_template" if seed == "empty" else f"vault_template_{seed}"
+        if seed != "empty":
+            _admin(self.pg_base, f'CREATE DATABASE "{name}" TEMPLATE "{self.get("empty")}"')
+        return name
+
+    def get(self, seed: str) -> str:
+        if seed not in self._built:
+            name = self._new(seed)
+            if seed == "org":
+                _seed_org_url(self._url(name))
+            elif seed in ("init", "demo"):
+                _seed_home(self.home(seed), self._url(name), seed)
+            if self.kind == "sqlite":
+                _sqlite_checkpoint(Path(name))
+            elif seed != "empty":
+                assert self.pg_base is not None
+                # A template must have no session open when it is copied.
+                _admin(self.pg_base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+            self._built[seed] = name
+        return self._built[seed]
+
+    def home(self, seed: str) -> Path:
+        return self.folder / f"home-{seed}"
+
+    def copy(self, seed: str, tmp_path: Path) -> str:
+        """A new database copied from the template ``seed``; returns its URL."""
+        template = self.get(seed)
+        if self.kind == "sqlite":
+            target = tmp_path / "vault.db"
+            shutil.copyfile(template, target)
+            return f"sqlite:///{target}"
+        assert self.pg_base is not None
+        return _create_pg_database(self.pg_base, template)
+
+
+@pytest.fixture(scope="session")
+def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    return Templates("sqlite", tmp_path_factory.mktemp("sqlite-templates"))
+
+
+@pytest.fixture(scope="session")
+def pg_templates(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    templates = Templates("postgresql", tmp_path_factory.mktemp("pg-templates"), pg_server)
+    templates._built["empty"] = "vault_template"  # migrated by pg_server
+    return templates
+
+
+def make_database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> str:
+    """This test's database of ``kind``, copied from the template of the seed its
+    fixtures asked for (see want_seed); dropped at teardown on PostgreSQL."""
+    seed = request.node.stash.get(_SEED, "empty")
+    templates: Templates = request.getfixturevalue(
+        "sqlite_templates" if kind == "sqlite" else "pg_templates")
+    url = templates.copy(seed, tmp_path)
+    if kind == "postgresql":
+        request.addfinalizer(lambda: _drop_pg_database(url))
+    request.node.stash[_SEEDED] = (seed, url)
+    if seed in ("init", "demo"):
+        shutil.copytree(templates.home(seed), tmp_path / "home", symlinks=True)
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty database of each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'vault.db'}"
-        db.upgrade(url)
-        return url
-    return _create_pg_database(request.getfixturevalue("pg_server"))
+    """A migrated database of each kind: empty unless a fixture asked for a seed first
+    (`org`, `vault_home`); each test gets its own copy."""
+    return make_database(request, request.param, tmp_path)
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings over fresh runtime folders and a migrated database."""
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     s = load_settings(environ={}, home=home, database_url=database_url)
     init_runtime(s)
     return s
@@ -183,20 +368,51 @@ def infra(settings: Settings, engine: Engine) -> Infra:
     return Infra.build(settings, db.make_sessionmaker(engine))
 
 
+@pytest.fixture
+def _org_seed(request: pytest.FixtureRequest) -> None:
+    want_seed(request, "org")
 
 
 @pytest.fixture
-def org(infra: Infra) -> Infra:
-    """HQ, two subsidiaries and one person per role (see PEOPLE); password PASSWORD."""
-    from vault.services import accounts
-
-    with db.transaction(infra.sessions) as s:
-        accounts.add_company(s, "HQ", "总公司", hq=True)
-        accounts.add_company(s, "SZ", "深圳公司")
-        accounts.add_company(s, "GZ", "广州公司")
-        for company, dept in {(c, d) for c, d, _ in PEOPLE.values()}:
-            accounts.add_department(s, company, dept, f"{company}-{dept}")
-        for username, (company, dept, roles) in PEOPLE.items():
-            accounts.add_user(s, username, username, company, dept,
-                              accounts.parse_roles(roles), PASSWORD)
+def org(_org_seed: None, infra: Infra, request: pytest.FixtureRequest) -> Infra:
+    """HQ, two subsidiaries and one person per role (see PEOPLE); password PASSWORD.
+    Copied from the session's template when the database was made after this fixture
+    asked for it, else added here: the same rows either way."""
+    if seeded_with(request, infra.settings.database_url) != "org":
+        seed_org(infra.sessions)
     return infra
+
+
+def vault_home(request: pytest.FixtureRequest, tmp_path: Path, database_url: str,
+               seed: str) -> Path:
+    """tmp_path/home after `vault init` (and `vault demo` when ``seed`` is "demo") on
+    ``database_url``: copied from the session's template when the database was made
+    after the seed was asked for, else made here by running the commands."""
+    home = tmp_path / "home"
+    if seeded_with(request, database_url) != seed:
+        _seed_home(home, database_url, seed)
+    return home
+
+
+@pytest.fixture
+def _init_seed(request: pytest.FixtureRequest) -> None:
+    want_seed(request, "init")
+
+
+@pytest.fixture
+def _demo_seed(request: pytest.FixtureRequest) -> None:
+    want_seed(request, "demo")
+
+
+@pytest.fixture
+def init_home(_init_seed: None, request: pytest.FixtureRequest, tmp_path: Path,
+              database_url: str) -> Path:
+    """tmp_path/home after `vault init` on `database_url` (VAULT_HOME for CLI tests)."""
+    return vault_home(request, tmp_path, database_url, "init")
+
+
+@pytest.fixture
+def demo_home(_demo_seed: None, request: pytest.FixtureRequest, tmp_path: Path,
+              database_url: str) -> Path:
+    """tmp_path/home after `vault init` and `vault demo` on `database_url`."""
+    return vault_home(request, tmp_path, database_url, "demo")

@@ -21,19 +21,15 @@ class Vault:
 
 
 @pytest.fixture
-def vault(tmp_path: Path, database_url: str) -> Vault:
-    v = Vault(tmp_path / "home", database_url)
-    (tmp_path / "home").mkdir()
-    res = v("init")
-    assert res.exit_code == 0, res.output
-    return v
+def vault(init_home: Path, database_url: str) -> Vault:
+    """After `vault init` (tests/conftest.py copies it from the session's template)."""
+    return Vault(init_home, database_url)
 
 
 @pytest.fixture
-def demo(vault: Vault) -> Vault:
-    res = vault("demo")
-    assert res.exit_code == 0, res.output
-    return vault
+def demo(demo_home: Path, database_url: str) -> Vault:
+    """After `vault init` and `vault demo`."""
+    return Vault(demo_home, database_url)
 
 
 def doc_id(vault: Vault, title: str) -> str:

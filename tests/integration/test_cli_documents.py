@@ -14,13 +14,9 @@ from vault.services import samples
 
 
 @pytest.fixture
-def vault(tmp_path: Path, database_url: str) -> Vault:
-    home = tmp_path / "home"
-    home.mkdir()
-    v = Vault(home, database_url)
-    assert v("init").exit_code == 0
-    assert v("demo").exit_code == 0
-    return v
+def vault(demo_home: Path, database_url: str) -> Vault:
+    """After `vault init` and `vault demo` (copied from the session's template)."""
+    return Vault(demo_home, database_url)
 
 
 def home(v: Vault) -> Path:

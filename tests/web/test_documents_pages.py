@@ -239,14 +239,21 @@ def test_the_disk_scan_finds_plaintext_spooled_the_default_way(tmp_path: Path) -
 
 
 def test_no_plaintext_on_disk_during_upload(
-    app: Flask, login_as: Login, monkeypatch: pytest.MonkeyPatch
+    app: Flask, login_as: Login, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from vault.services import document_pages
 
+    # The process's temporary folder is this test's own (scanning the shared /tmp would
+    # read every other test's files, and other programs').
+    own_tmp = tmp_path / "process-tmp"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
+    monkeypatch.setenv("TMPDIR", str(own_tmp))
     marker = f"PLAINTEXT-MARKER-{uuid.uuid4().hex}".encode()
     body = (marker + " 保密内容\n".encode()) * 60_000  # ~4 MiB: well past the in-memory part
     settings = app.extensions["vault.infra"].settings
     folders = [settings.storage_dir, Path(tempfile.gettempdir())]
+    assert folders[1] == own_tmp
     seen: dict[str, list[str]] = {}
     real = document_pages.documents.register
 
