@@ -54,8 +54,12 @@ run: install
 	trap 'kill $$loop $$indexer 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/vault serve --dev --host $(HOST) --port $(PORT)
 
+# One pytest worker per core (pytest-xdist; each worker starts its own throw-away
+# PostgreSQL and builds its own database templates); coverage is combined across workers.
+TEST_WORKERS ?= auto
+
 test: install-test
-	$(BIN)/pytest -q --cov=vault --cov-branch --cov-report=term:skip-covered
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --cov=vault --cov-branch --cov-report=term:skip-covered
 
 lint: install-test
 	$(BIN)/ruff check vault tests benchmarks

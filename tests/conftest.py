@@ -12,7 +12,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -276,7 +276,7 @@ class Templates:
             elif seed != "empty":
                 assert self.pg_base is not None
                 # A template must have no session open when it is copied.
-                _admin(self.pg_base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                _admin(self.pg_base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "  # noqa: S608 - our own name
                                      f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
             self._built[seed] = name
         return self._built[seed]
@@ -320,6 +320,13 @@ def make_database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> 
     if seed in ("init", "demo"):
         shutil.copytree(templates.home(seed), tmp_path / "home", symlinks=True)
     return url
+
+
+@pytest.fixture
+def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """``new_database(kind)``: this test's database of ``kind`` ("sqlite" or "postgresql"),
+    as `database_url` makes it (for conftests that override `database_url`)."""
+    return lambda kind: make_database(request, kind, tmp_path)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

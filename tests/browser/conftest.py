@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
-from vault import create_app, db
+from vault import create_app
 from vault.services.context import Infra
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,12 +25,10 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(new_database: Callable[[str], str]) -> str:
     """SQLite only: the browser flows are about pages, not databases (the web and
     integration suites cover PostgreSQL)."""
-    url = f"sqlite:///{tmp_path / 'vault.db'}"
-    db.upgrade(url)
-    return url
+    return new_database("sqlite")
 
 
 @pytest.fixture

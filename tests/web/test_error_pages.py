@@ -17,6 +17,10 @@ from flask.testing import FlaskClient
 from webtools import sign_in  # noqa: I001 - tests/web/webtools.py
 from werkzeug.exceptions import Forbidden, TooManyRequests, UnsupportedMediaType
 
+# Pages about HTTP errors, not about storage: SQLite only (the services behind the real
+# routes are tested on both databases elsewhere).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 ZH = {
     403: ("请求被拒绝", "您无权执行此操作"),
     404: ("请求被拒绝", "此处没有内容，或您无权知悉"),
