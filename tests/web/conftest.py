@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from twofactor import finish_sign_in  # noqa: I001 - tests/web/twofactor.py
 from webtools import sign_in  # noqa: I001 - tests/web/webtools.py
 
-import vault
-from vault import bind_settings
+from vault import bind_settings, create_app
+from vault.config import load_settings
 from vault.services.context import Infra
 
 FLASK_CONFIG = {"TESTING": True}
@@ -61,20 +61,20 @@ class AppPool:
         self.shape: Any = None
 
     def take(self, infra: Infra) -> Flask:
-        s = infra.settings
+        config = {"home": infra.settings.home, "database_url": infra.settings.database_url}
         app, self.idle = self.idle, None
-        if app is not None and s.proxy_hops != app.config["VAULT_SETTINGS"].proxy_hops:
+        settings = load_settings(**config)  # as create_app reads them (VAULT_* included)
+        if app is not None and settings.proxy_hops != self.config["VAULT_SETTINGS"].proxy_hops:
             app = None  # built for other settings (create_app wraps the app for proxies)
         if app is None:
-            app = vault.create_app({"home": s.home, "database_url": s.database_url,
-                              "flask": FLASK_CONFIG})
+            app = create_app({**config, "flask": FLASK_CONFIG})
             self.config, self.shape = dict(app.config), _shape(app)
             return app
+        settings.check()
         app.config.clear()
         app.config.update(self.config)
         app._got_first_request = False  # it is a new application to this test
-        s.check()
-        bind_settings(app, s)
+        bind_settings(app, settings)
         app.config.update(FLASK_CONFIG)
         return app
 
