@@ -1,20 +1,26 @@
-"""HTTP under load, on gunicorn over loopback.
+"""HTTP under load over loopback, on the server `vault serve` runs and, in the
+same run, on the old configuration (gunicorn, 2 sync workers) and candidates.
 
-1. 50 signed-in people (each their own session) mix search, document pages and
-   viewer page images for 60 s, driven by `wrk` (a C load generator) from the
-   same machine: requests/s, p50/p95/p99 latency, errors.
-2. A 1 GiB upload and download through the JSON API, as ratios to the
-   service-layer store and read of the same file measured in the same run.
+For each server (VAULT_BENCH_SERVERS, default ``old,serve``):
+1. slow clients: 20 (and 200) connections trickling a POST body at 1 byte/s;
+   does /healthz still answer, and how fast (issue 12);
+2. 50 signed-in people (each their own session) mix search, document pages and
+   viewer page images for VAULT_BENCH_SECONDS, driven by `wrk` (a C load
+   generator) from the same machine: requests/s, p50/p95/p99 latency, errors;
+3. an upload and a download of VAULT_BENCH_MIB through the JSON API (curl), and
+   the server's peak memory meanwhile; as ratios to the service-layer store and
+   read of the same file, measured in the same run.
 
-    python benchmarks/bench_http.py          # VAULT_BENCH_SECONDS=60 VAULT_BENCH_MIB=1024
+    python benchmarks/bench_http.py          # VAULT_BENCH_SECONDS=30 VAULT_BENCH_MIB=512
     VAULT_BENCH_THINK_MS=1000 python benchmarks/bench_http.py   # people pause ~1 s
     VAULT_BENCH_SECONDS=0 python benchmarks/bench_http.py       # transfers only, no load test
+    VAULT_BENCH_SERVERS=old,gthread,granian,serve python benchmarks/bench_http.py
 Targets (issue 5): 0 errors, p95 < 300 ms; HTTP >= 0.5x the service layer.
+Target (issue 12): /healthz answers with 20 slow clients connected.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -23,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -32,10 +39,111 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PEOPLE = 50
-WORKERS = os.environ.get("VAULT_BENCH_WORKERS", "3")
-THREADS = os.environ.get("VAULT_BENCH_THREADS", "8")
 THINK_MS = int(os.environ.get("VAULT_BENCH_THINK_MS", "0"))
 MIB = 1024 * 1024
+
+
+def servers(port: int) -> dict[str, tuple[str, list[str]]]:
+    """Name -> (description, command) of the servers that can be compared."""
+    gunicorn = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                "--timeout", "600"]
+    return {
+        "old": ("gunicorn, 2 sync workers (vault serve before issue 12)",
+                [*gunicorn, "--workers", "2", "vault:create_app()"]),
+        "gthread": ("gunicorn gthread, 2 workers x 32 threads",
+                    [*gunicorn, "--workers", "2", "--worker-class", "gthread", "--threads", "32",
+                     "vault:create_app()"]),
+        "granian": ("granian WSGI, 2 workers (defaults)",
+                    [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+                     "--port", str(port), "--workers", "2", "--log-level", "warning",
+                     "--factory", "vault:create_app"]),
+        "serve": ("`vault serve` as shipped",
+                  [str(BIN / "vault"), "serve", "--host", "127.0.0.1", "--port", str(port)]),
+    }
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and its descendants, in bytes (/proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            parents[int(entry.name)] = int(fields[1])
+            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo += [c for c, parent in parents.items() if parent == p]
+    return total
+
+
+class PeakRss:
+    """Samples a process tree's memory every 0.2 s in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def slow_clients(port: int, n: int, seconds: float = 8) -> tuple[int, int, float]:
+    """Open ``n`` connections trickling a POST body at 1 byte/s, then ask /healthz
+    once a second: (answered, asked, slowest answer in s; inf if one timed out)."""
+    socks: list[socket.socket] = []
+    stop = threading.Event()
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"POST /login HTTP/1.1\r\nHost: bench\r\nContent-Type: "
+                      b"application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nu=")
+            socks.append(s)
+
+        def trickle() -> None:
+            while not stop.wait(1):
+                for s in socks:
+                    try:
+                        s.send(b"a")
+                    except OSError:
+                        pass
+
+        threading.Thread(target=trickle, daemon=True).start()
+        time.sleep(1.5)
+        answered, asked, slowest = 0, 0, 0.0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            asked += 1
+            t0 = time.perf_counter()
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()  # noqa: S310
+                answered += 1
+                slowest = max(slowest, time.perf_counter() - t0)
+            except OSError:
+                slowest = float("inf")
+            time.sleep(1)
+        return answered, asked, slowest
+    finally:
+        stop.set()
+        for s in socks:
+            s.close()
 
 
 def free_port() -> int:
@@ -158,33 +266,6 @@ def load_test(base: str, work: Path, doc_ids: list[int], seconds: int) -> dict[s
     return json.loads(line[4:])
 
 
-def upload(port: int, token: str, src: Path) -> tuple[float, int]:
-    boundary = "vaultbench" + os.urandom(8).hex()
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"category\"\r\n\r\nnotice\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nbench\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"bench.txt\"\r\nContent-Type: text/plain\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    size = len(head) + src.stat().st_size + len(tail)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    start = time.perf_counter()
-    conn.putrequest("POST", "/api/v1/documents")
-    conn.putheader("Authorization", f"Bearer {token}")
-    conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-    conn.putheader("Content-Length", str(size))
-    conn.endheaders()
-    conn.send(head)
-    with open(src, "rb") as fh:
-        while chunk := fh.read(MIB):
-            conn.send(chunk)
-    conn.send(tail)
-    resp = conn.getresponse()
-    body = resp.read()
-    seconds = time.perf_counter() - start
-    assert resp.status == 201, (resp.status, body[:300])
-    return seconds, int(json.loads(body)["id"])
-
-
 def curl_upload(port: int, token: str, src: Path, work: Path) -> tuple[float, int]:
     """The same upload with curl (a C client, like wrk), so the client is not the limit."""
     header = work / "auth.header"
@@ -205,90 +286,121 @@ def curl_download(port: int, token: str, doc_id: int, work: Path) -> float:
     return time.perf_counter() - start
 
 
-def download(port: int, token: str, doc_id: int) -> float:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    start = time.perf_counter()
-    conn.request("GET", f"/api/v1/documents/{doc_id}/content",
-                 headers={"Authorization": f"Bearer {token}"})
-    resp = conn.getresponse()
-    assert resp.status == 200, resp.status
-    while resp.read(MIB):
-        pass
-    return time.perf_counter() - start
+def start(cmd: list[str], env: dict[str, str], work: Path, port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(cmd, env=env, cwd=work)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310
+            return server
+        except OSError:
+            if server.poll() is not None:
+                sys.exit(f"the server exited: {' '.join(cmd)}")
+            time.sleep(0.2)
+    stop(server)
+    sys.exit(f"the server did not answer /healthz: {' '.join(cmd)}")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
+def _slow_text(result: tuple[int, int, float]) -> str:
+    answered, asked, slowest = result
+    worst = "timed out" if slowest == float("inf") else f"slowest {slowest * 1000:.0f} ms"
+    return f"{answered}/{asked} answered, {worst}"
 
 
 def main() -> None:
-    seconds = int(os.environ.get("VAULT_BENCH_SECONDS", "60"))
+    seconds = int(os.environ.get("VAULT_BENCH_SECONDS", "30"))
     if seconds > 0 and shutil.which("wrk") is None:
         sys.exit("wrk is missing: `make bench` installs it (Debian package wrk)")
-    size_mib = int(os.environ.get("VAULT_BENCH_MIB", "1024"))
+    size_mib = int(os.environ.get("VAULT_BENCH_MIB", "512"))
+    names = [n.strip() for n in os.environ.get("VAULT_BENCH_SERVERS", "old,serve").split(",")]
     work = Path(tempfile.mkdtemp(prefix="vault-bench-", dir=ROOT))
     server = None
     try:
         home = work / "home"
         home.mkdir()
         doc_ids, token = setup(home)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "VAULT_HOME": str(home)}
-        server = subprocess.Popen(
-            [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", WORKERS,
-             "--worker-class", "gthread", "--threads", THREADS, "--timeout", "600",
-             "--log-level", "warning", "vault:create_app()"],
-            env=env, cwd=work)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - loopback
-                break
-            except OSError:
-                time.sleep(0.2)
-        if seconds > 0:
-            result = load_test(base, work, doc_ids, seconds)
-            print(f"load: {PEOPLE} signed-in people, {seconds} s, search + document page + "
-                  f"viewer page + page image (gunicorn gthread {WORKERS}x{THREADS}, wrk on the "
-                  f"same 2 cores, think time {THINK_MS} ms)")
-            print(f"  {result['requests'] / result['seconds']:8.1f} requests/s   "
-                  f"p50 {result['p50']:.0f} ms   p95 {result['p95']:.0f} ms   "
-                  f"p99 {result['p99']:.0f} ms   errors {result['errors']} "
-                  f"(target: 0 errors, p95 < 300 ms)")
-
         src = work / "big.txt"
         line = b"Vault HTTP benchmark line of plain text 0123456789 abcdefghijklmnop\n"
         block = (line * (MIB // len(line) + 1))[:MIB]
         with open(src, "wb") as fh:
             for _ in range(size_mib):
                 fh.write(block)
-        if shutil.which("curl"):
-            up, new_id = curl_upload(port, token, src, work)
+        rows: dict[str, dict[str, object]] = {}
+        for name in names:
+            port = free_port()
+            description, cmd = servers(port)[name]
+            print(f"== {name}: {description}", flush=True)
+            server = start(cmd, env, work, port)
+            row: dict[str, object] = {"description": description}
+            row["slow20"] = slow_clients(port, 20)
+            row["slow200"] = slow_clients(port, 200)
+            print(f"  slow clients: 20 -> /healthz {_slow_text(row['slow20'])};  "  # type: ignore[arg-type]
+                  f"200 -> {_slow_text(row['slow200'])}", flush=True)  # type: ignore[arg-type]
+            stop(server)  # a fresh server: slow clients must not weigh on the load test
+            server = start(cmd, env, work, port)
+            if seconds > 0:
+                result = load_test(f"http://127.0.0.1:{port}", work, doc_ids, seconds)
+                row["load"] = result
+                print(f"  load: {result['requests'] / result['seconds']:8.1f} requests/s   "
+                      f"p50 {result['p50']:.0f} ms   p95 {result['p95']:.0f} ms   "
+                      f"p99 {result['p99']:.0f} ms   errors {result['errors']:.0f}", flush=True)
+            before = tree_rss(server.pid)
+            with PeakRss(server.pid) as mem:
+                up, new_id = curl_upload(port, token, src, work)
             down = curl_download(port, token, new_id, work)
-            client = "curl"
-        else:
-            up, new_id = upload(port, token, src)
-            down = download(port, token, new_id)
-            client = "Python http.client"
-        server.terminate()
-        server.wait(30)
-        server = None
+            row.update(up=up, down=down, rss=mem.peak - before)
+            grown = (mem.peak - before) / MIB
+            print(f"  upload {size_mib / up:6.0f} MiB/s (server memory +{grown:.0f} MiB "
+                  f"meanwhile)   download {size_mib / down:6.0f} MiB/s", flush=True)
+            stop(server)
+            server = None
+            rows[name] = row
+
         svc_home = work / "svc"
         shutil.copytree(home, svc_home)
         bench = ROOT / "benchmarks" / "bench_storage.py"
+        svc_env = {**env, "VAULT_HOME": str(svc_home)}
         store = json.loads(subprocess.run(
             [sys.executable, bench, "--child", "store", str(svc_home), str(src)],
-            check=True, capture_output=True, text=True, env={**env, "VAULT_HOME": str(svc_home)},
+            check=True, capture_output=True, text=True, env=svc_env,
         ).stdout.splitlines()[-1])["seconds"]
         read = json.loads(subprocess.run(
             [sys.executable, bench, "--child", "read", str(svc_home), str(src)],
-            check=True, capture_output=True, text=True, env={**env, "VAULT_HOME": str(svc_home)},
+            check=True, capture_output=True, text=True, env=svc_env,
         ).stdout.splitlines()[-1])["seconds"]
-        print(f"transfer of {size_mib} MiB over HTTP (API, bearer token, client {client}):")
-        print(f"  upload   {size_mib / up:7.0f} MiB/s   {store / up:5.2f}x service-layer store "
-              f"({size_mib / store:.0f} MiB/s)   (target >= 0.5x)")
-        print(f"  download {size_mib / down:7.0f} MiB/s   {read / down:5.2f}x service-layer read "
-              f"({size_mib / read:.0f} MiB/s)   (target >= 0.5x)")
+        print(f"\nsummary: {PEOPLE} signed-in people for {seconds} s (search + document page + "
+              f"viewer page + page image, wrk on the same 2 cores, think time {THINK_MS} ms); "
+              f"{size_mib} MiB over the API with curl; service layer: store "
+              f"{size_mib / store:.0f} MiB/s, read {size_mib / read:.0f} MiB/s")
+        base = rows.get("old")
+        for name, row in rows.items():
+            up, down = float(row["up"]), float(row["down"])  # type: ignore[arg-type]
+            text = (f"  {name:8} upload {size_mib / up:5.0f} MiB/s ({store / up:4.2f}x store)  "
+                    f"download {size_mib / down:5.0f} MiB/s ({read / down:4.2f}x read)  "
+                    f"memory +{int(row['rss']) / MIB:4.0f} MiB")  # type: ignore[call-overload]
+            load = row.get("load")
+            if isinstance(load, dict):
+                text += (f"  {load['requests'] / load['seconds']:5.1f} req/s  p95 "
+                         f"{load['p95']:6.0f} ms  errors {load['errors']:.0f}")
+            text += f"  slow clients 20: {_slow_text(row['slow20'])}"  # type: ignore[arg-type]
+            if base is not None and name != "old":
+                text += f"  | upload {float(base['up']) / up:4.2f}x old"  # type: ignore[arg-type]
+                base_load = base.get("load")
+                if isinstance(load, dict) and isinstance(base_load, dict) and load["p95"] > 0:
+                    text += f", p95 {base_load['p95'] / load['p95']:4.2f}x better than old"
+            print(text)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(30)
+            stop(server)
         shutil.rmtree(work, ignore_errors=True)
 
 

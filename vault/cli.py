@@ -215,28 +215,31 @@ def demo(app: App) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--dev", is_flag=True, help="Flask's own server, for a first look.")
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int,
+              help="Worker processes (each runs Python threads for the requests).")
 @pass_app
 @handle_errors
 def serve(app: App, host: str, port: int, dev: bool, workers: int) -> None:
-    """Serve the web application (gunicorn; --dev for Flask's server)."""
+    """Serve the web application (granian; --dev for Flask's server).
+
+    granian (a Rust HTTP server) keeps connections in its own event loop, so
+    clients that send a request body slowly do not hold the server: measured
+    with benchmarks/bench_http.py against gunicorn (README, Performance).
+    """
     from vault import create_app
 
-    web = create_app()
+    web = create_app()  # refuses to start, saying what to run, before any worker starts
     if dev:
         web.run(host=host, port=port, debug=False, use_reloader=False)
         return
-    from gunicorn.app.base import BaseApplication
+    from granian import Granian
+    from granian.constants import Interfaces
 
-    class _Gunicorn(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-
-        def load(self) -> Any:
-            return web
-
-    _Gunicorn().run()
+    # Workers build their own app from the same VAULT_* environment.
+    Granian(
+        "vault:create_app", factory=True, interface=Interfaces.WSGI, address=host, port=port,
+        workers=workers,
+    ).serve()
 
 
 # ---------------------------------------------------------------------------
