@@ -238,7 +238,7 @@ def serve(app: App, host: str, port: int, dev: bool, workers: int) -> None:
     # Workers build their own app from the same VAULT_* environment.
     Granian(
         "vault:create_app", factory=True, interface=Interfaces.WSGI, address=host, port=port,
-        workers=workers,
+        workers=workers, websockets=False,
     ).serve()
 
 
