@@ -1,4 +1,4 @@
-"""Two app nodes: two real `vault serve` processes (gunicorn) on different ports
+"""Two app nodes: two real `vault serve` processes (granian) on different ports
 over one PostgreSQL and one SeaweedFS, sharing only what docs/deploy.md says must be
 shared (the database, the bucket, the keys folder with the secret key). Each node
 has its own home (upload spool, audit mirror).
@@ -155,7 +155,7 @@ def _cluster(tmp_path: Path, pg_server: str, s3_server: S3Server,
         yield Cluster(nodes[0], nodes[1], infra)
     finally:
         for node in nodes:
-            node.proc.send_signal(signal.SIGINT)  # gunicorn: quick shutdown
+            node.proc.send_signal(signal.SIGINT)  # quick shutdown
         for node in nodes:
             try:
                 node.proc.wait(timeout=30)
