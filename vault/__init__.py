@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # Flask is imported by create_app only: `vault --help` must n
 # as zh_Hans_CN, which gettext finds under zh); Flask-Babel merges them. Source
 # strings are English; zh_CN is the default locale.
 TRANSLATION_AREAS = ("core", "documents", "api", "admin", "copies",
-                     "recordings", "review", "tenants", "leaks", "service")
+                     "recordings", "review", "tenants", "leaks", "service", "search")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -57,7 +58,7 @@ def search(app: App, text: str, as_user: str, as_json: bool, category: str | Non
     with app.work(as_user) as ctx:
         found = search_service.search(ctx, query, lang)
     if as_json:
-        click.echo(json.dumps(search_json(found), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(search_service.as_dict(found), ensure_ascii=False, indent=2))
         return
     for hit in found.hits:
         click.echo(f"{hit.id:>6}  [{hit.marking}]  {hit.title}  ({hit.score:.2f})")
@@ -65,27 +66,6 @@ def search(app: App, text: str, as_user: str, as_json: bool, category: str | Non
             click.echo(f"        {_pieces(hit.snippet)}")
     note = f"; {found.unindexed} file(s) still being indexed" if found.unindexed else ""
     click.echo(f"{found.total} document(s){note}", err=True)
-
-
-def search_json(found: Any) -> dict[str, Any]:
-    """The JSON shape shared by the CLI and the API."""
-    return {
-        "total": found.total,
-        "page": found.page,
-        "per_page": found.per_page,
-        "unindexed": found.unindexed,
-        "results": [
-            {"id": h.id, "title": h.title, "category": h.category, "level": h.level,
-             "marking": h.marking, "company": h.company, "tenant": h.tenant,
-             "issued_on": h.issued_on.isoformat(), "score": h.score, "may_view": h.may_view,
-             "snippet": ([{"text": p.text, "hit": p.hit} for p in h.snippet]
-                         if h.snippet is not None else None)}
-            for h in found.hits
-        ],
-        "facets": {name: [{"value": f.value, "label": f.label, "count": f.count}
-                          for f in facets]
-                   for name, facets in found.facets.items()},
-    }
 
 
 # ---------------------------------------------------------------------------
@@ -170,3 +150,54 @@ def index_status(app: App, document: int | None) -> None:
                f"pages {st.pages_done}/{st.pages_total}"
                + (f" error: {st.error}" if st.error else ""))
 
+
+
+# ---------------------------------------------------------------------------
+# A scanner's folder
+
+
+@main.command("watch")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--as", "as_user", required=True, help="Who registers the files.")
+@click.option("--category", required=True, help="Category id, e.g. tenant_archive, contract.")
+@click.option("--level", help="Level (default: the category's).")
+@click.option("--tenant", help="Tenant code.")
+@click.option("--department", help="Owning department code (default: the person's).")
+@click.option("--keep", is_flag=True, help="Keep the originals (each is imported once).")
+@click.option("--once", is_flag=True, help="Import what is there now, then stop.")
+@click.option("--interval", default=5.0, show_default=True, type=float,
+              help="Seconds between scans.")
+@click.option("--settle", default=2.0, show_default=True, type=float,
+              help="A file is taken once unchanged for this many seconds.")
+@click.option("--no-ocr", is_flag=True, help="Do not index here (leave it to `vault index work`).")
+@pass_app
+@handle_errors
+def watch(app: App, folder: Path, as_user: str, category: str, level: str | None,
+          tenant: str | None, department: str | None, keep: bool, once: bool,
+          interval: float, settle: float, no_ocr: bool) -> None:
+    """Import every file dropped into FOLDER (a scanner's target) as USER, extract and
+    index its text (OCR included), and remove the original once stored."""
+    from vault.services import documents, search_index
+    from vault.services import watch as watch_service
+
+    infra = app.infra
+    options = watch_service.Options(
+        category=documents.parse_category(category),
+        level=documents.parse_level(level) if level else None,
+        tenant_code=tenant, department_code=department, keep=keep, settle=max(0.0, settle),
+    )
+    watch_service.check_actor(infra, as_user)
+    refused = 0
+    while True:
+        for item in watch_service.scan(infra, folder, as_user, options):
+            if item.outcome == "imported":
+                click.echo(f"{item.document_id}\t{item.filename}")
+            else:
+                refused += 1
+                click.echo(f"vault: {item.filename}: refused ({item.error}), moved to "
+                           f"{watch_service.REFUSED_DIR}/", err=True)
+        if not no_ocr:
+            search_index.work(infra, max_seconds=None if once else interval * 10)
+        if once:
+            sys.exit(2 if refused else 0)
+        time.sleep(max(0.5, interval))

@@ -45,3 +45,45 @@ def test_search_after_indexing(vault: Vault, tmp_path: Path) -> None:
     res = vault("index", "rebuild", "--document", str(doc_id))
     assert res.exit_code == 0 and "indexed 1, failed 0" in res.output, res.output
     assert vault("index", "rebuild", "--document", "99999").exit_code == 2
+
+
+def _png(text: str) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 48)
+    img = Image.new("L", (1400, 200), 255)
+    ImageDraw.Draw(img).text((40, 60), text, font=font, fill=0)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_watch_imports_ocrs_and_removes(vault: Vault, tmp_path: Path) -> None:
+    inbox = tmp_path / "scanner"
+    inbox.mkdir()
+    (inbox / "租户档案.png").write_bytes(_png("租户承诺按时缴纳管理费"))
+    (inbox / "bad.exe").write_bytes(b"MZ\x90\x00" + b"\x00" * 200)
+    (inbox / ".partial").write_bytes(b"still writing")
+    res = vault("watch", str(inbox), "--as", "zhou.zhuguan", "--category", "tenant_archive",
+                "--once", "--settle", "0")
+    assert res.exit_code == 2, res.output  # one file refused
+    imported = [line.split("\t") for line in res.output.splitlines() if "\t" in line]
+    assert [name for _id, name in imported] == ["租户档案.png"]
+    assert sorted(p.name for p in inbox.iterdir()) == [".partial", "refused"]
+    assert [p.name for p in (inbox / "refused").iterdir()] == ["bad.exe"]
+    found = json.loads(vault("search", "按时缴纳管理费", "--as", "zhou.zhuguan",
+                             "--json").output)
+    assert [r["id"] for r in found["results"]] == [int(imported[0][0])]
+    # --keep leaves the original and imports it only once.
+    (inbox / "kept.txt").write_text("保留原件的通知", encoding="utf-8")
+    for _ in range(2):
+        res = vault("watch", str(inbox), "--as", "zhou.zhuguan", "--category", "notice",
+                    "--once", "--settle", "0", "--keep")
+        assert res.exit_code == 0, res.output
+    assert (inbox / "kept.txt").exists()
+    found = json.loads(vault("search", "保留原件", "--as", "lin.kefu", "--json").output)
+    assert found["total"] == 1
+    assert vault("watch", str(inbox), "--as", "nobody", "--category", "notice",
+                 "--once").exit_code == 2

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
 
@@ -71,6 +72,27 @@ class Results:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def as_dict(found: Results) -> dict[str, Any]:
+    """Results as plain data (the CLI's --json and the API)."""
+    return {
+        "total": found.total,
+        "page": found.page,
+        "per_page": found.per_page,
+        "unindexed": found.unindexed,
+        "results": [
+            {"id": h.id, "title": h.title, "category": h.category, "level": h.level,
+             "marking": h.marking, "company": h.company, "tenant": h.tenant,
+             "issued_on": h.issued_on.isoformat(), "score": h.score, "may_view": h.may_view,
+             "snippet": ([{"text": p.text, "hit": p.hit} for p in h.snippet]
+                         if h.snippet is not None else None)}
+            for h in found.hits
+        ],
+        "facets": {name: [{"value": f.value, "label": f.label, "count": f.count}
+                          for f in facets]
+                   for name, facets in found.facets.items()},
+    }
 
 
 def tokens_of(text: str | None) -> list[str]:

@@ -29,12 +29,14 @@ def register(app: Flask) -> None:
     from vault.web import api_copies as _api_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_leaks as _leak_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_recordings as _recording_routes  # noqa: F401 - api.bp
+    from vault.web import api_search as _search_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_service as _service_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_tenants as _tenant_routes  # noqa: F401 - routes of api.bp
     from vault.web import certificates as certificates_area
     from vault.web import leaks as leaks_area
     from vault.web import recordings as recordings_area
     from vault.web import review as review_area
+    from vault.web import search as search_area
     from vault.web import service as service_area
     from vault.web import tenants as tenants_area
 
@@ -54,6 +56,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(leaks_area.bp)
     app.register_blueprint(certificates_area.bp)
     app.register_blueprint(service_area.bp)
+    app.register_blueprint(search_area.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies: nothing to forge
 
     app.before_request(support.before_request)

@@ -26,7 +26,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from vault.errors import AuditUnavailable, IntegrityFailure, InvalidInput, NotFound, VaultError
 from vault.policy import Category, Level, Period
-from vault.services import document_pages, documents, grants, viewer
+from vault.services import document_pages, documents, grants, search_index, viewer
 from vault.web import support
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -458,9 +458,11 @@ def new() -> Any:
 def show(doc_id: int) -> Any:
     with support.work() as ctx:
         page = document_pages.page(ctx, _checked_id(doc_id), lang())
+        text_state = search_index.status(ctx.session, page.id)
     return render_template("documents/show.html", doc=page, reason_names=REASON_NAMES,
                            change_kinds=CHANGE_KINDS, viewer_kinds=VIEWER_KINDS,
-                           errors={}, max_upload=support.settings().max_upload_bytes)
+                           errors={}, max_upload=support.settings().max_upload_bytes,
+                           text_state=text_state)
 
 
 @bp.post("/<int:doc_id>/grants")

@@ -258,6 +258,7 @@ def _schemas() -> dict[str, Any]:
         **_service_schemas(),
         **_tenant_schemas(),
         **_leak_schemas(),
+        **_search_schemas(),
         "Me": {
             "type": "object",
             "required": ["username", "name", "company", "roles", "active", "token"],
@@ -471,6 +472,7 @@ def _paths() -> dict[str, Any]:
         **_service_paths(),
         **_tenant_paths(),
         **_leak_paths(),
+        **_search_paths(),
         f"{API}/me": {
             "get": {
                 "operationId": "getMe", "tags": ["me"],
@@ -1606,6 +1608,76 @@ def _leak_paths() -> dict[str, Any]:
     }
 
 
+def _search_schemas() -> dict[str, Any]:
+    levels = [lv.value for lv in Level]
+    facet = {"type": "object", "required": ["value", "label", "count"],
+             "properties": {"value": STR, "label": STR, "count": INT}}
+    piece = {"type": "object", "required": ["text", "hit"],
+             "properties": {"text": STR, "hit": {"type": "boolean"}}}
+    return {
+        "SearchResults": {
+            "type": "object",
+            "required": ["total", "page", "per_page", "unindexed", "results", "facets"],
+            "properties": {
+                "total": INT, "page": INT, "per_page": INT,
+                "unindexed": {**INT, "description": "Files in your scope whose text is still "
+                              "being extracted (found by title only once indexed)."},
+                "results": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "title", "category", "level", "marking", "company",
+                                 "tenant", "issued_on", "score", "may_view", "snippet"],
+                    "properties": {
+                        "id": INT, "title": STR, "category": STR,
+                        "level": {"type": "string", "enum": levels}, "marking": STR,
+                        "company": STR, "tenant": _nullable(STR), "issued_on": DATE,
+                        "score": {"type": "number", "description": "BM25, within your scope."},
+                        "may_view": {"type": "boolean"},
+                        "snippet": {"type": "array", "items": piece, "nullable": True,
+                                    "description": "Text around the first hits (hit: true "
+                                    "marks a match); only for files you may view, and then "
+                                    "audited as a view of the file. null otherwise."},
+                    }}},
+                "facets": {"type": "object", "description": "Counts over all results by "
+                           "level (in force now), category and tenant.",
+                           "additionalProperties": {"type": "array", "items": facet}},
+            },
+        },
+    }
+
+
+def _search_paths() -> dict[str, Any]:
+    params = [
+        {"name": "q", "in": "query", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+         "description": "Words, numbers or Chinese text; a document matches when its title "
+                        "or content holds every word (Chinese: every character pair)."},
+        _query("category", {"type": "string", "enum": [c.value for c in Category]},
+               "Category id."),
+        _query("level", {"type": "string", "enum": [lv.value for lv in Level]},
+               "Level in force now."),
+        _query("tenant", {"type": "string", "maxLength": 32}, "Tenant code."),
+        _query("company", {"type": "string", "maxLength": 32}, "Company code."),
+        _query("department", {"type": "string", "maxLength": 32}, "Department code."),
+        _query("issued_from", DATE, "Issued on or after (YYYY-MM-DD)."),
+        _query("issued_to", DATE, "Issued on or before (YYYY-MM-DD)."),
+        *_page_params(20, 100),
+        LANG_PARAM,
+    ]
+    return {
+        f"{API}/search": {
+            "get": {
+                "operationId": "search", "tags": ["search"],
+                "summary": "Search titles and content in your scope",
+                "description": "Ranked by BM25 over the keyed index. Files outside your "
+                               "scope are never counted, ranked or hinted at.",
+                "parameters": params,
+                "responses": {"200": _json(_ref("SearchResults"), "A page of results."),
+                              **_errors("BadRequest")},
+            },
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI document of /api/v1."""
     return {
@@ -1627,7 +1699,7 @@ def document() -> dict[str, Any]:
         "tags": [{"name": n} for n in ("documents", "grants", "copies", "registers",
                                         "notifications", "recordings", "service", "tenants",
                                         "notices", "leaks", "certificates",
-                                        "audit", "me",
+                                        "search", "audit", "me",
                                         "meta")],
         "paths": _paths(),
         "components": {
