@@ -27,7 +27,6 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from hashlib import sha256
 
 #: BM25 parameters (the usual ones).
 K1 = 1.2
@@ -90,7 +89,7 @@ def query_tokens(text: str) -> list[str]:
 
 def token_hash(key: bytes, token: str) -> int:
     """The keyed hash stored in place of ``token``: HMAC-SHA256, 8 bytes, signed."""
-    digest = hmac.new(key, token.encode("utf-8"), sha256).digest()
+    digest = hmac.digest(key, token.encode("utf-8"), "sha256")
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
@@ -156,9 +155,25 @@ def _match_spans(text: str, tokens: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
+def _first_hit(text: str, tokens: list[str]) -> int:
+    """Where the first hit is likely to be (0 when unknown): a plain search of the
+    normalised text when normalising keeps positions (the common case)."""
+    norm = normalise(text)
+    if len(norm) != len(text):
+        return 0
+    found = [i for i in (norm.find(t) for t in tokens) if i >= 0]
+    return min(found) if found else 0
+
+
+#: Characters scanned for hits around the first one (the rest is never shown).
+_SCAN = 4000
+
+
 def snippet(text: str, tokens: list[str], width: int = 120) -> list[Piece]:
     """A window of ``text`` around its first hits, hits marked; the start when none."""
-    spans = _match_spans(text, tokens)
+    offset = max(0, _first_hit(text, tokens) - width)
+    spans = [(a + offset, b + offset)
+             for a, b in _match_spans(text[offset : offset + _SCAN], tokens)]
     if not spans:
         body = _SPACE_RE.sub(" ", text[:width]).strip()
         return [Piece(body + ("…" if len(text) > width else ""), False)] if body else []

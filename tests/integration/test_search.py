@@ -179,6 +179,21 @@ def test_filters_and_facets(org: Infra) -> None:
     assert ids(find(org, "boss", "停车场", level=Level.INTERNAL)) == [a]
 
 
+def test_large_matched_sets_are_counted_by_the_database(
+        org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = [register(org, f"停车场第{i}号通知".encode(), category=cat)
+            for i, cat in enumerate([Category.NOTICE, Category.CONTRACT, Category.NOTICE])]
+    search_index.work(org, now=lambda: NOW)
+    small = find(org, "boss", "停车场", per_page=2)
+    monkeypatch.setattr(search, "FETCH_ALL", 1)
+    for page in (1, 2):
+        large = find(org, "boss", "停车场", per_page=2, page=page)
+        assert large.total == 3 and large.facets == small.facets
+        if page == 1:
+            assert ids(large) == ids(small)
+    assert sorted(ids(find(org, "boss", "停车场", per_page=2, page=2)) + ids(small)) == made
+
+
 def _png_of(text: str) -> bytes:
     font = ImageFont.truetype(FONT, 48)
     img = Image.new("L", (1600, 220), 255)

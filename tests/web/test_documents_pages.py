@@ -539,7 +539,7 @@ def test_home_lists_expiring_periods(app: Flask, login_as: Login) -> None:
         doc_id, later_id = doc.id, later.id
     home = login_as("clerk").get("/").get_data(as_text=True)
     assert f'href="/documents/{doc_id}"' in home and f'href="/documents/{later_id}"' not in home
-    assert "即将解密的协议" in home and 'action="/documents/"' in home
+    assert "即将解密的协议" in home and 'action="/search"' in home
     other = login_as("outsider").get("/").get_data(as_text=True)
     assert "即将解密的协议" not in other
 

@@ -18,6 +18,8 @@ words: the trail must not become a copy of what people look for.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TOKENS = 32
+#: Matched sets up to this size are ranked and counted in one statement.
+FETCH_ALL = 2000
 
 
 @dataclass(frozen=True)
@@ -170,22 +174,44 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
         norm = literal(k1 * (1 - b), Float) + literal(k1 * b / avg_len, Float) * cast(
             DocumentText.tokens, Float)
         score = func.sum(idf * tf * literal(k1 + 1, Float) / (tf + norm)).label("score")
-        matched = (
-            select(Posting.document_id.label("document_id"), score)
+        level = scope.effective_level(ctx.now)
+        grouped = (
+            select(Posting.document_id.label("document_id"), score,
+                   level.label("level"), Document.category, Document.tenant_id)
             .join(Document, Document.id == Posting.document_id)
             .join(DocumentText, DocumentText.document_id == Posting.document_id)
             .where(Posting.token.in_(hashes), where)
-            .group_by(Posting.document_id)
+            .group_by(Posting.document_id, level, Document.category, Document.tenant_id)
             .having(func.count() == len(hashes))
         )
-        total = int(session.scalar(select(func.count()).select_from(matched.subquery())) or 0)
-        if total:
-            page_rows = session.execute(
-                matched.order_by(score.desc(), Posting.document_id.desc())
-                .limit(q.per_page).offset((q.page - 1) * q.per_page)
-            ).all()
+        # Usually the whole matched set is small: one statement ranks it and the
+        # facets are counted from it. A large one is counted by the database.
+        rows = session.execute(
+            grouped.order_by(score.desc(), Posting.document_id.desc()).limit(FETCH_ALL + 1)
+        ).all()
+        start = (q.page - 1) * q.per_page
+        if len(rows) <= FETCH_ALL:
+            total = len(rows)
+            results = [(int(r.document_id), float(r.score))
+                       for r in rows[start : start + q.per_page]]
+            facets = _facets_of(ctx, rows, lang) if rows else {}
+        else:
+            matched = grouped.subquery()
+            total = int(session.scalar(select(func.count()).select_from(matched)) or 0)
+            page_rows: Sequence[Any]
+            if start + q.per_page <= len(rows):
+                page_rows = rows[start : start + q.per_page]
+            else:
+                page_rows = session.execute(
+                    select(matched.c.document_id, matched.c.score)
+                    .order_by(matched.c.score.desc(), matched.c.document_id.desc())
+                    .limit(q.per_page).offset(start)
+                ).all()
             results = [(int(r.document_id), float(r.score)) for r in page_rows]
-            facets = _facets(ctx, matched.with_only_columns(Posting.document_id), lang)
+            facets = _facets_of(ctx, session.execute(
+                select(matched.c.level, matched.c.category, matched.c.tenant_id, func.count())
+                .group_by(matched.c.level, matched.c.category, matched.c.tenant_id)
+            ).all(), lang, counted=True)
     hits = _hits(ctx, results, tokens, lang)
     unindexed = int(session.scalar(
         select(func.count()).select_from(Document)
@@ -199,33 +225,30 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     return Results(tuple(hits), total, q.page, q.per_page, facets, unindexed)
 
 
-def _facets(ctx: Ctx, matched: object, lang: str) -> dict[str, tuple[Facet, ...]]:
-    """Counts by effective level, category and tenant over the matched set."""
-    ids = matched.subquery()  # type: ignore[attr-defined]
-    level = scope.effective_level(ctx.now)
-    session = ctx.session
-    by_level = session.execute(
-        select(level, func.count()).select_from(Document)
-        .where(Document.id.in_(select(ids.c.document_id))).group_by(level)
-    ).all()
-    by_category = session.execute(
-        select(Document.category, func.count())
-        .where(Document.id.in_(select(ids.c.document_id))).group_by(Document.category)
-    ).all()
-    by_tenant = session.execute(
-        select(Tenant.code, Tenant.name, func.count()).select_from(Document)
-        .join(Tenant, Tenant.id == Document.tenant_id)
-        .where(Document.id.in_(select(ids.c.document_id)))
-        .group_by(Tenant.code, Tenant.name)
-    ).all()
+def _facets_of(ctx: Ctx, rows: Any, lang: str, counted: bool = False
+               ) -> dict[str, tuple[Facet, ...]]:
+    """Counts by effective level, category and tenant: from matched rows (level,
+    category, tenant_id), or from (level, category, tenant_id, count) groups."""
+    by_level: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    by_tenant: Counter[int] = Counter()
+    for row in rows:
+        n = int(row[3]) if counted else 1
+        by_level[str(row.level)] += n
+        by_category[str(row.category)] += n
+        if row.tenant_id is not None:
+            by_tenant[int(row.tenant_id)] += n
+    tenants = {t.id: t for t in ctx.session.scalars(
+        select(Tenant).where(Tenant.id.in_(list(by_tenant))))} if by_tenant else {}
     order = [lv.value for lv in reversed(Level)]
     labels = policy.LEVEL_LABELS["en" if lang.startswith("en") else "zh"]
     return {
-        "level": tuple(sorted((Facet(str(v), labels[Level(v)], int(n)) for v, n in by_level),
+        "level": tuple(sorted((Facet(v, labels[Level(v)], n) for v, n in by_level.items()),
                               key=lambda f: order.index(f.value))),
-        "category": tuple(sorted((Facet(str(v), str(v), int(n)) for v, n in by_category),
+        "category": tuple(sorted((Facet(v, v, n) for v, n in by_category.items()),
                                  key=lambda f: (-f.count, f.value))),
-        "tenant": tuple(sorted((Facet(str(c), str(name), int(n)) for c, name, n in by_tenant),
+        "tenant": tuple(sorted((Facet(tenants[t].code, tenants[t].name, n)
+                                for t, n in by_tenant.items() if t in tenants),
                                key=lambda f: (-f.count, f.value))),
     }
 

@@ -1,0 +1,321 @@
+"""Content search: indexing rate, query latency in scope, index size, OCR pages/minute.
+
+    python benchmarks/bench_search.py [--docs N] [--db sqlite|postgresql|both]
+                                      [--queries Q] [--ocr-pages P]
+
+Generated documents of ~2 KB of Chinese text each (words drawn from a Zipf
+distribution over a generated vocabulary), spread over three companies, two
+departments and the four levels, are registered through the service in batches
+(encrypted blobs, audit events), then indexed by the real worker
+(`search_index.work`: decrypt, extract, tokenise, HMAC, encrypt the text, insert
+postings, audit). Queries of one to three words go through `search.search` as a
+staff member (a narrow scope: the SQL scope filter does real work) and as an HQ
+executive (everything), snippets and their audit events included.
+
+Baselines measured in the same run: tokenising + hashing the same texts in
+memory (what indexing costs without storage, crypto and audit); the same queries
+as a bare `SELECT count(*)` over the postings of their tokens, no scope and no
+ranking; OCR of the same page with Tesseract reading a file instead of stdin.
+
+Targets (issue 15): 100,000 documents (pass --docs 100000 where the disk and time
+allow), query p95 < 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import func, select, text  # noqa: E402
+
+from vault import db, extract, textindex  # noqa: E402
+from vault.audit.log import AuditLog  # noqa: E402
+from vault.config import load_settings  # noqa: E402
+from vault.crypto.keyring import Keyring  # noqa: E402
+from vault.models import Posting  # noqa: E402
+from vault.policy import Category, Level  # noqa: E402
+from vault.runtime import init_runtime  # noqa: E402
+from vault.services import accounts, documents, search, search_index  # noqa: E402
+from vault.services.context import Infra, unit_of_work  # noqa: E402
+
+FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+NOW = datetime.now(UTC)
+COMMON = [chr(c) for c in range(0x4E00, 0x4E00 + 2500)]
+
+
+def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
+    words = {"".join(rng.choice(COMMON) for _ in range(rng.choice((2, 2, 2, 3, 4))))
+             for _ in range(size * 2)}
+    return sorted(words)[:size]
+
+
+def zipf_weights(n: int) -> list[float]:
+    return [1.0 / (i + 1) for i in range(n)]
+
+
+def make_text(rng: random.Random, vocab: list[str], weights: list[float],
+              nbytes: int = 2048) -> str:
+    out: list[str] = []
+    size = 0
+    while size < nbytes:
+        sentence = "".join(rng.choices(vocab, weights, k=rng.randint(4, 9))) + "。"
+        out.append(sentence)
+        size += len(sentence.encode())
+    return "".join(out)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# ---------------------------------------------------------------------------
+# Databases
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise SystemExit("PostgreSQL server binaries not found")
+    bindir = Path(found[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="bench-search-pg-"))
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        shutil.chown(sock, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U",
+                    "vault", "--no-sync", "-E", "UTF8", "--locale", "C"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l",
+                    str(root / "log"), "-w", "-o",
+                    f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off "
+                    "-c synchronous_commit=off -c shared_buffers=256MB", "start"],
+                   check=True, capture_output=True)
+    try:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://vault@/postgres?host={sock}&port={port}",
+                             autocommit=True) as conn:
+            conn.execute("CREATE DATABASE bench")
+        yield f"postgresql+psycopg://vault@/bench?host={sock}&port={port}"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def build(home: Path, url: str) -> Infra:
+    settings = load_settings(environ={}, home=home, database_url=url)
+    init_runtime(settings)
+    Keyring.create_first(settings)
+    AuditLog.init_keys(settings)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    infra = Infra.build(settings, db.make_sessionmaker(engine))
+    with db.transaction(infra.sessions) as s:
+        accounts.add_company(s, "HQ", "总公司", hq=True)
+        accounts.add_company(s, "SZ", "深圳公司")
+        accounts.add_company(s, "GZ", "广州公司")
+        for company in ("HQ", "SZ", "GZ"):
+            for dept in ("CS", "FIN"):
+                accounts.add_department(s, company, dept, f"{company}-{dept}")
+        people = {"ceo": ("HQ", "CS", "hq_executive")}
+        for company in ("HQ", "SZ", "GZ"):
+            for dept in ("CS", "FIN"):
+                people[f"{company.lower()}.{dept.lower()}"] = (company, dept, "staff")
+        for name, (company, dept, roles) in people.items():
+            accounts.add_user(s, name, name, company, dept, accounts.parse_roles(roles),
+                              "bench password 1234")
+    return infra
+
+
+LEVELS = [Level.INTERNAL] * 4 + [Level.CONFIDENTIAL] * 3 + [Level.SECRET] * 2 + \
+    [Level.TOP_SECRET]
+
+
+def register_all(infra: Infra, texts: list[str], rng: random.Random, batch: int = 100) -> float:
+    t = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        by_actor: dict[str, list[tuple[int, str]]] = {}
+        for i in range(start, min(start + batch, len(texts))):
+            actor = rng.choice(["hq.cs", "sz.cs", "sz.fin", "gz.cs", "gz.fin", "hq.fin"])
+            by_actor.setdefault(actor, []).append((i, texts[i]))
+        for actor, items in by_actor.items():
+            with unit_of_work(infra, actor, NOW) as ctx:
+                for i, body in items:
+                    level = rng.choice(LEVELS)
+                    category = Category.NOTICE if level is Level.INTERNAL else Category.CONTRACT
+                    documents.register(ctx, title=f"文件{i}", category=category, level=level,
+                                       issued_on=date(2026, 1, 1),
+                                       content=io.BytesIO(body.encode()), filename=f"{i}.txt")
+    return time.perf_counter() - t
+
+
+def size_of_index(infra: Infra, url: str, home: Path) -> tuple[int, int]:
+    """(bytes of postings incl. indexes, bytes of encrypted texts) or the file delta."""
+    with infra.sessions() as s:
+        if url.startswith("postgresql"):
+            postings = int(s.execute(text(
+                "select pg_total_relation_size('postings')")).scalar_one())
+            texts = int(s.execute(text(
+                "select pg_total_relation_size('document_texts')")).scalar_one())
+            return postings, texts
+        rows = s.execute(text(
+            "select name, sum(pgsize) from dbstat where name in "
+            "('postings', 'ix_postings_document_id', 'document_texts', "
+            "'ix_document_texts_state', 'ix_document_texts_master_key_id') group by name"
+        )).all()
+    sizes = {str(n): int(b) for n, b in rows}
+    posting_bytes = sizes.get("postings", 0) + sizes.get("ix_postings_document_id", 0)
+    return posting_bytes, sum(sizes.values()) - posting_bytes
+
+
+def timed_queries(infra: Infra, user: str, queries: list[str]) -> list[float]:
+    out = []
+    for q in queries:
+        t = time.perf_counter()
+        with unit_of_work(infra, user) as ctx:
+            search.search(ctx, documents.Query(text=q, per_page=20))
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def baseline_queries(infra: Infra, queries: list[str]) -> list[float]:
+    key = search_index.index_key(infra)
+    assert key is not None
+    out = []
+    for q in queries:
+        hashes = [textindex.token_hash(key, t) for t in textindex.query_tokens(q)]
+        t = time.perf_counter()
+        with infra.sessions() as s:
+            s.scalar(select(func.count()).select_from(Posting).where(Posting.token.in_(hashes)))
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def run_db(name: str, url: str, home: Path, n: int, n_queries: int) -> None:
+    rng = random.Random(15)
+    vocab = vocabulary(rng)
+    weights = zipf_weights(len(vocab))
+    texts = [make_text(rng, vocab, weights) for _ in range(n)]
+    infra = build(home, url)
+    print(f"-- {name}: {n} documents of ~2 KB Chinese text")
+    t_reg = register_all(infra, texts, rng)
+    print(f"   registered (encrypted, audited): {n / t_reg:,.0f} docs/s")
+    key = search_index.index_key(infra)
+    assert key is not None
+    t = time.perf_counter()
+    for body in texts:
+        textindex.hashed_counts(key, textindex.document_tokens(body))
+    t_base = time.perf_counter() - t
+    t = time.perf_counter()
+    done = search_index.work(infra)
+    t_idx = time.perf_counter() - t
+    assert len(done) == n and all(o.state == "done" for o in done), "indexing failed"
+    rate, base = n / t_idx, n / t_base
+    print(f"   indexing rate: {rate:,.0f} docs/s "
+          f"(baseline tokenise+HMAC in memory {base:,.0f} docs/s; ratio {rate / base:.2f}x)")
+    postings, texts_bytes = size_of_index(infra, url, home)
+    with infra.sessions() as s:
+        rows = int(s.scalar(select(func.count()).select_from(Posting)) or 0)
+    print(f"   index size: {postings / n / 1024:.1f} KiB/doc postings ({rows / n:,.0f} rows/doc), "
+          f"{texts_bytes / n / 1024:.1f} KiB/doc encrypted text")
+    qrng = random.Random(7)
+    queries = []
+    for _ in range(n_queries):
+        k = qrng.choice((1, 1, 2, 3))
+        queries.append(" ".join(qrng.choices(vocab[:3000], weights[:3000], k=k)))
+    timed_queries(infra, "sz.cs", queries[:5])  # warm caches
+    for user, label in (("sz.cs", "staff member (SZ/CS)"), ("ceo", "HQ executive")):
+        lat = timed_queries(infra, user, queries)
+        print(f"   query as {label}: p50 {pct(lat, 50):.1f} ms, p95 {pct(lat, 95):.1f} ms, "
+              f"max {max(lat):.1f} ms (target p95 < 150 ms)")
+    base_lat = baseline_queries(infra, queries)
+    print(f"   baseline bare count(*) over the tokens' postings: p50 {pct(base_lat, 50):.1f} ms, "
+          f"p95 {pct(base_lat, 95):.1f} ms")
+    infra.sessions.kw["bind"].dispose()
+
+
+def ocr_bench(pages: int) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not extract.tesseract_available():
+        print("-- OCR: tesseract not installed (skipped)")
+        return
+    rng = random.Random(3)
+    vocab = vocabulary(rng, 800)
+    font = ImageFont.truetype(FONT, 42)
+    page = Image.new("L", (2480, 3508), 255)  # A4 at 300 dpi
+    draw = ImageDraw.Draw(page)
+    for line in range(40):
+        draw.text((180, 200 + line * 76), "".join(rng.choices(vocab, k=12))[:48], font=font,
+                  fill=0)
+    out = io.BytesIO()
+    page.save(out, "PNG")
+    png = out.getvalue()
+
+    def per_minute(fn: Callable[[], object]) -> float:
+        t = time.perf_counter()
+        for _ in range(pages):
+            fn()
+        return pages / (time.perf_counter() - t) * 60
+
+    stdin_rate = per_minute(lambda: extract.ocr_image(png, dpi=300))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "page.png"
+        path.write_bytes(png)  # generated text, not a document: the baseline may use disk
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        file_rate = per_minute(lambda: subprocess.run(
+            ["tesseract", str(path), "stdout", "-l", extract.OCR_LANGS, "--dpi", "300"],
+            capture_output=True, check=True, env=env))
+    print(f"-- OCR (A4, 300 dpi, 40 lines of Chinese, chi_sim+eng, one thread): "
+          f"{stdin_rate:.1f} pages/min via stdin "
+          f"(baseline from a file {file_rate:.1f} pages/min; ratio {stdin_rate / file_rate:.2f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--ocr-pages", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        if args.db in ("sqlite", "both"):
+            home = Path(tmp) / "sqlite"
+            home.mkdir()
+            run_db("SQLite", f"sqlite:///{home / 'vault.db'}", home, args.docs, args.queries)
+        if args.db in ("postgresql", "both"):
+            home = Path(tmp) / "pg"
+            home.mkdir()
+            with postgres() as url:
+                run_db("PostgreSQL", url, home, args.docs, args.queries)
+    if args.ocr_pages:
+        ocr_bench(args.ocr_pages)
+
+
+if __name__ == "__main__":
+    main()
