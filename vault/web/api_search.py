@@ -2,7 +2,7 @@
 of the ``api`` blueprint (vault/web/api.py), described in vault/web/openapi.py.
 
 The words travel in the query string as the operation's contract says; Vault does
-not log request lines (gunicorn's access log is off), and the audit event of a
+not log request lines (granian's access log is off by default), and the audit event of a
 search carries counts, never words.
 """
 
