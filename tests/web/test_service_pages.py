@@ -196,3 +196,26 @@ def test_api_hotline_request_then_recording(world: Flask) -> None:
     bad = clerk("POST", "/service-requests", json={"kind": "complaint", "channel": "hotline",
                                            "content": "x"})
     assert bad.status_code == 400 and bad.get_json()["code"] == "grade_required"
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_page_renders_in_both_languages(world: Flask, login_as: Login,
+                                              language: str) -> None:
+    clerk = login_as("clerk")
+    if language == "en":
+        clerk.get("/lang/en")
+    resp = _post(clerk, "/requests/new", {"kind": "repair", "channel": "web", "tenant": "T1",
+                                          "content": "门禁卡失灵"})
+    req = resp.headers["Location"]
+    _post(clerk, f"{req}/close", {"reply": "已写卡"})
+    expected = {"zh": ["诉求（需求）记录表", "登记诉求", "报修", "维修完毕", "物品寄存"],
+                "en": ["Request register", "Record a request", "Repair", "Repair done",
+                       "Deposit"]}[language]
+    pages = [_text(clerk.get(p)) for p in ("/requests/", "/requests/new", req,
+                                            "/visits/?status=all", "/deposits/")]
+    for page, word in zip(pages, expected, strict=True):
+        assert word in page
+    boss = login_as("boss")
+    if language == "en":
+        boss.get("/lang/en")
+    assert boss.get("/visits/report").status_code == 200
