@@ -344,6 +344,18 @@ def deactivate_user(ctx: Ctx, username: str) -> User:
     return user
 
 
+def sign_out(ctx: Ctx) -> None:
+    """End the actor's sessions on the server: the epoch their session cookies carry
+    moves on, so a copied cookie stops working too (every browser of that person is
+    signed out; API tokens are not sessions and stay valid)."""
+    if ctx.actor is None:
+        return
+    ctx.actor.auth_epoch += 1
+    ctx.session.flush()
+    ctx.record(Action.AUTH_SIGN_OUT, object_type="user", object_id=ctx.actor.username,
+               reason="signed_out")
+
+
 def change_password(ctx: Ctx, username: str, password: str | None) -> tuple[User, str | None]:
     if ctx.actor is not None and ctx.actor.username != username:
         _admin_check(ctx, Action.USER_PASSWORD)

@@ -346,11 +346,9 @@ def disable() -> Response:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    from vault.actions import Action
-
+    # The epoch moves on: this cookie, and any copy of it, no longer signs anyone in.
     with support.work() as ctx:
-        ctx.record(Action.AUTH_SIGN_OUT, object_type="user", object_id=current_user.username,
-                   reason="signed_out")
+        accounts.sign_out(ctx)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -21,9 +21,13 @@ from wtforms.validators import Length, Optional
 from vault.errors import VaultError
 from vault.services import accounts, tokens
 from vault.web import support
+from vault.web.auth import fresh_auth_required
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
 
+#: A token outlives the session that made it: its creation needs the password (and
+#: code) again within these minutes, as approvals do.
+FRESH_MINUTES = 5
 NAV_ENTRY = ("tokens.index", lambda: _("API tokens"), None)
 
 
@@ -93,6 +97,7 @@ def index() -> Any:
 
 @bp.post("/")
 @login_required
+@fresh_auth_required(minutes=FRESH_MINUTES, back="tokens.index")
 def create() -> Any:
     form = CreateForm()
     if not form.validate_on_submit():

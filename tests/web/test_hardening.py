@@ -1,0 +1,104 @@
+"""Issue 12 hardening in the browser's terms: sign-out ends the session on the
+server, token creation needs a fresh sign-in (with the code where there is one)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from people import PASSWORD  # noqa: I001 - tests/people.py
+from twofactor import code  # noqa: I001 - tests/web/twofactor.py
+from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
+from sqlalchemy import select
+
+from vault.actions import Action
+from vault.audit.models import AuditEvent
+from vault.models import ApiToken
+from vault.services.context import Infra
+
+
+def infra_of(app: Flask) -> Infra:
+    return app.extensions["vault.infra"]
+
+
+def _tokens(app: Flask) -> int:
+    with infra_of(app).sessions() as s:
+        return len(s.scalars(select(ApiToken.id)).all())
+
+
+def _events(app: Flask, action: Action) -> list[AuditEvent]:
+    with infra_of(app).sessions() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action.value)))
+
+
+def _copy(app: Flask, client: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of ``client``'s session cookie."""
+    cookie = client.get_cookie("vault_session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("vault_session", cookie.value)
+    return thief
+
+
+def test_sign_out_ends_the_session_for_a_copied_cookie(
+        app: Flask, login_as: Callable[[str], FlaskClient]) -> None:
+    client = login_as("clerk")
+    thief = _copy(app, client)
+    assert thief.get("/").status_code == 200  # the copy works while signed in
+    resp = client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert resp.status_code == 302
+    assert client.get("/").status_code == 302
+    # The copied cookie no longer signs anyone in, and cannot mint a token.
+    resp = thief.get("/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                      thief.get("/login").get_data(as_text=True))
+    assert token
+    resp = thief.post("/tokens/", data={"name": "stolen", "csrf_token": token.group(1)})
+    assert resp.status_code in (302, 400) and _tokens(app) == 0
+    assert [e.actor for e in _events(app, Action.AUTH_SIGN_OUT)] == ["clerk"]
+
+
+def _age_session(client: FlaskClient, seconds: int) -> None:
+    with client.session_transaction() as sess:
+        sess["reauth"] = time.time() - seconds
+
+
+def test_creating_a_token_needs_a_fresh_sign_in(
+        app: Flask, login_as: Callable[[str], FlaskClient]) -> None:
+    client = login_as("clerk")
+    _age_session(client, 10 * 60)
+    form = csrf_token(client, "/tokens/")
+    resp = client.post("/tokens/", data={"name": "hotline", "csrf_token": form})
+    assert resp.status_code == 302 and "/reauth" in resp.headers["Location"]
+    assert _tokens(app) == 0
+    reauth = resp.headers["Location"]
+    resp = client.post(reauth, data={"password": PASSWORD,
+                                     "csrf_token": csrf_token(client, reauth)})
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/tokens/")
+    resp = client.post("/tokens/", data={"name": "hotline",
+                                         "csrf_token": csrf_token(client, "/tokens/")})
+    assert resp.status_code == 200 and _tokens(app) == 1
+
+
+def test_creating_a_token_asks_the_code_of_someone_with_a_second_factor(
+        app: Flask, login_as: Callable[[str], FlaskClient]) -> None:
+    client = login_as("root")  # admins enrol on the way in
+    secret = client.totp_secret  # type: ignore[attr-defined]
+    _age_session(client, 10 * 60)
+    resp = client.post("/tokens/", data={"name": "ops",
+                                         "csrf_token": csrf_token(client, "/tokens/")})
+    reauth = resp.headers["Location"]
+    assert "/reauth" in reauth
+    resp = client.post(reauth, data={"password": PASSWORD,
+                                     "csrf_token": csrf_token(client, reauth)})
+    assert resp.status_code == 401 and _tokens(app) == 0  # the password alone is not enough
+    resp = client.post(reauth, data={"password": PASSWORD, "code": code(secret, 1),
+                                     "csrf_token": csrf_token(client, reauth)})
+    assert resp.status_code == 302
+    resp = client.post("/tokens/", data={"name": "ops",
+                                         "csrf_token": csrf_token(client, "/tokens/")})
+    assert resp.status_code == 200 and _tokens(app) == 1
