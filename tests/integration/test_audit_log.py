@@ -527,7 +527,7 @@ def _occupy_next_seq(s: Session) -> None:
     ("breakage", "code"),
     [
         (_drop_events_table, "audit_db_error"),
-        (_occupy_next_seq, "audit_db_error"),
+        (_occupy_next_seq, "audit_forged_row"),
         (_delete_head, "audit_head_missing"),
         (_damage_head, "audit_head_damaged"),
     ],

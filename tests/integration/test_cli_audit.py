@@ -146,3 +146,26 @@ def test_verify_with_witness_names_a_truncated_tail(tmp_path: Path, database_url
     assert res.exit_code == 1 and f"checkpoint {witnessed}" in res.output, res.output
     res = v("audit", "verify", "--witness", str(tmp_path / "nowhere"))
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_verify_names_a_forged_row_beyond_the_head(vault: Vault) -> None:
+    """One row forged at head+1 is named (exit 1), not a crash on the verify event's
+    own insert (exit 3, IntegrityError)."""
+    eng = create_engine(vault.env["VAULT_DATABASE_URL"])
+    with eng.begin() as conn:
+        head = conn.execute(text("select seq from audit_head")).scalar_one()
+        conn.execute(text(
+            "insert into audit_events (seq, ts, actor, actor_roles, action, outcome, mac) select "
+            ":s, ts, 'mallory', actor_roles, action, outcome, :m from audit_events "
+            "where seq = :h"),
+            {"s": head + 1, "m": "ab" * 32, "h": head})
+    eng.dispose()
+    res = vault("audit", "verify")
+    assert res.exit_code == 1, res.output
+    assert f"BROKEN at event {head + 1}" in res.output
+    assert "forged" in res.output
+    assert "IntegrityError" not in res.output
+    # Any other action stays refused (fail closed), with a message that says why.
+    res = vault("org", "add-company", "X1", "Another")
+    assert res.exit_code == 3
+    assert "vault audit verify" in res.output and "IntegrityError" not in res.output

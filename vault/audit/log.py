@@ -88,7 +88,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from vault.actions import KNOWING_ACTIONS, Action, Outcome
@@ -523,6 +523,15 @@ class AuditLog:
             )
             if self._due(seq, head.checkpoint_seq, head.checkpoint_at, ts):
                 self._checkpoint(session, seq, mac, head.checkpoint_seq, ts)
+        except IntegrityError as exc:
+            # The next number is taken although the head does not count it: a row
+            # was put there behind the log's back. Fail closed, and say what to run.
+            raise AuditUnavailable(
+                f"The next audit number ({values.get('seq')}) is already taken by a row the "
+                "audit head does not count: the trail was altered. Every action is refused until it is repaired; "
+                "run `vault audit verify` to see which events.",
+                code="audit_forged_row",
+            ) from exc
         except SQLAlchemyError as exc:
             raise AuditUnavailable(
                 f"The audit event could not be written to the database ({exc.__class__.__name__});"

@@ -4,6 +4,7 @@ has known it (知悉记录). Reading the trail is itself audited."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,7 +14,7 @@ from vault.actions import Action, Outcome
 from vault.audit.log import Knower, Report
 from vault.audit.models import AuditEvent
 from vault.audit.witness import Witnessed, read_records
-from vault.errors import Forbidden, InvalidInput
+from vault.errors import AuditUnavailable, Forbidden, InvalidInput
 from vault.services.context import Ctx
 
 FORMATS = ("csv", "jsonl")
@@ -48,13 +49,24 @@ def verify(ctx: Ctx, witness_file: Path | None = None) -> Report:
     readonly = ctx.infra.readonly_sessions()
     with readonly() as session:
         report = ctx.infra.audit.verify_database(session, witnessed=witnessed)
-    ctx.record(
-        Action.AUDIT_VERIFY,
-        Outcome.ALLOWED if report.ok else Outcome.FAILED,
-        object_type="audit",
-        reason="chain_ok" if report.ok else "chain_broken",
-        detail={"events": report.events, "first_bad_seq": report.first_bad_seq},
-    )
+    savepoint = ctx.session.begin_nested()
+    try:
+        ctx.record(
+            Action.AUDIT_VERIFY,
+            Outcome.ALLOWED if report.ok else Outcome.FAILED,
+            object_type="audit",
+            reason="chain_ok" if report.ok else "chain_broken",
+            detail={"events": report.events, "first_bad_seq": report.first_bad_seq},
+        )
+    except AuditUnavailable as exc:
+        savepoint.rollback()
+        if report.ok:
+            raise
+        # A broken trail may refuse the check's own event (a row forged where it
+        # would go): the finding matters more than its record, so it is still told.
+        return replace(report, notes=(*report.notes,
+                                      f"this check could not be recorded: {exc.message}"))
+    savepoint.commit()
     return report
 
 
