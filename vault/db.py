@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,9 +14,28 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def _create_private(url: str) -> None:
+    """Create a SQLite database file 0600 before SQLite would create it 0644 (the umask's
+    choice); its -wal and -shm files take the database file's mode."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except FileExistsError:
+        pass
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    """An engine; SQLite gets WAL, foreign keys and a busy timeout on every connection,
+    and a new database file is private to its owner (0600)."""
     if url.startswith("sqlite"):
+        _create_private(url)
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_engine(url, **kwargs)
 

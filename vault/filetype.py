@@ -13,6 +13,8 @@ stable ``code``:
 ``too_large``         over the size limit (``VAULT_MAX_UPLOAD_BYTES``)
 ``type_not_allowed``  the content is of a type the category does not take
 ``type_mismatch``     the name's extension says another type than the content
+``unreadable_file``   the content starts like its type but is not one: a PDF that
+                      does not parse, a ``.docx`` that is a ZIP but not OOXML
 
 Readings chosen here:
 
@@ -26,13 +28,23 @@ Readings chosen here:
 - Any ``text/*`` content (libmagic sometimes says ``text/x-c`` for prose) is
   accepted as plain text when the name ends in ``.txt`` or ``.csv``; it is
   stored as ``text/plain``/``text/csv`` so it is never served as HTML.
+- Text is judged by content: a ``.txt``/``.csv`` whose first bytes are all
+  printable UTF-8 is text even when libmagic reads a binary signature in its
+  first few bytes (a note starting ``BZh`` is not bzip2).
+- First bytes are not proof: once stored, `check_structure` parses the whole file
+  for the types that have a structure (PDF: pypdf opens it and finds its pages;
+  OOXML: a ZIP with ``[Content_Types].xml`` and the part of its kind; ODF: a ZIP
+  whose ``mimetype`` entry names its type).
 """
 
 from __future__ import annotations
 
 import unicodedata
+import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import IO
 
 import magic
 
@@ -46,6 +58,7 @@ __all__ = [
     "check_content",
     "check_name",
     "check_size",
+    "check_structure",
     "check_type",
     "extension",
     "sniff",
@@ -251,6 +264,9 @@ def check_type(category: Category | str, name: str, first_bytes: bytes) -> str:
     category = _category(category)
     detected = sniff(first_bytes)
     ext = extension(name)
+    if (ext in TEXT.extensions | CSV.extensions and not _textual_format(detected)
+            and _is_text(first_bytes)):
+        detected = "text/plain"
     kind = _identify(detected, ext)
     if kind is None or kind not in ALLOWED[category]:
         raise InvalidInput(
@@ -268,6 +284,89 @@ def check_type(category: Category | str, name: str, first_bytes: bytes) -> str:
             extension=ext,
         )
     return kind.media_type
+
+
+#: Formats written in text that libmagic recognises by their syntax: they keep its
+#: verdict (JSON named .txt stays JSON); only binary signatures yield to the content.
+_TEXT_FORMATS = frozenset({"application/pdf", "application/postscript", "application/rtf",
+                           "text/rtf", "application/x-php"})
+
+
+def _textual_format(detected: str) -> bool:
+    return (detected.startswith("text/") or detected in _TEXT_FORMATS
+            or detected.endswith(("xml", "json", "javascript", "ecmascript")))
+
+
+def _is_text(first_bytes: bytes) -> bool:
+    """All printable UTF-8 (tabs and line breaks allowed; a character cut by the end
+    of the window is forgiven)."""
+    data = bytes(first_bytes)
+    for cut in range(4):
+        try:
+            text = data[: len(data) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return bool(text) and all(c.isprintable() or c in "\t\r\n\f" for c in text)
+    return False
+
+
+# What an OOXML package of each kind holds besides [Content_Types].xml.
+_OOXML_PARTS = {DOCX.media_type: "word/", XLSX.media_type: "xl/", PPTX.media_type: "ppt/"}
+_ODF = frozenset({ODT.media_type, ODS.media_type})
+
+
+def _unreadable(kind: str, why: str) -> InvalidInput:
+    return InvalidInput(f"The content is not a readable {kind} file ({why}).",
+                        code="unreadable_file", kind=kind)
+
+
+def check_structure(media_type: str, content: IO[bytes]) -> None:
+    """Parse the whole stored file for the types with a structure; `InvalidInput`
+    (``unreadable_file``) when it is not what its first bytes claimed.
+    ``content`` is a seekable reader over the plaintext."""
+    if media_type == PDF.media_type:
+        _check_pdf(content)
+    elif media_type in _OOXML_PARTS or media_type in _ODF:
+        _check_package(media_type, content)
+
+
+def _check_pdf(content: IO[bytes]) -> None:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(content, strict=False)
+            if reader.is_encrypted:
+                return  # its pages open only with the password: parsed as far as can be
+            pages = len(reader.pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            RecursionError, OSError) as exc:
+        raise _unreadable("PDF", f"it does not parse: {type(exc).__name__}") from None
+    if pages < 1:
+        raise _unreadable("PDF", "it has no pages")
+
+
+def _check_package(media_type: str, content: IO[bytes]) -> None:
+    kind = "Office" if media_type in _OOXML_PARTS else "OpenDocument"
+    try:
+        with zipfile.ZipFile(content) as package:
+            names = package.namelist()
+            if media_type in _OOXML_PARTS:
+                part = _OOXML_PARTS[media_type]
+                if ("[Content_Types].xml" not in names
+                        or not any(n.startswith(part) for n in names)):
+                    raise _unreadable(kind, f"a ZIP archive without [Content_Types].xml and "
+                                            f"{part}: not an Office document")
+            else:
+                info = package.getinfo("mimetype") if "mimetype" in names else None
+                if (info is None or info.file_size > 200
+                        or package.read(info).decode("ascii", "replace").strip() != media_type):
+                    raise _unreadable(kind, "a ZIP archive without the mimetype of its kind")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError,
+            NotImplementedError, EOFError) as exc:
+        raise _unreadable(kind, f"the archive does not open: {type(exc).__name__}") from None
 
 
 def allowed_media_types(category: Category | str) -> frozenset[str]:

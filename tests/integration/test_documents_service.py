@@ -57,6 +57,16 @@ def tmp_files(infra: Infra) -> list[Path]:
     return [p for p in tmp.iterdir()] if tmp.exists() else []
 
 
+def samples_zip() -> bytes:
+    """A bare ZIP archive (no [Content_Types].xml): not an Office document."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("notes.txt", "hello")
+    return buf.getvalue()
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -112,6 +122,11 @@ def test_no_plaintext_on_disk(org: Infra, tmp_path: Path, monkeypatch: pytest.Mo
         (b"hello", "a\nb.txt", Category.NOTICE, "bad_filename"),
         (b"hello", "x" * 300 + ".txt", Category.NOTICE, "bad_filename"),
         (b"x" * 5000, "big.txt", Category.NOTICE, "too_large"),
+        # issue 12: a backslash is a path, a bare ZIP is no .docx, a PDF must parse
+        (b"hello", "..\\..\\x.txt", Category.NOTICE, "bad_filename"),
+        (samples_zip(), "minutes.docx", Category.CONTRACT, "unreadable_file"),
+        (b"%PDF-1.7\n<html><body><script>alert(1)</script></body></html>\n", "x.pdf",
+         Category.CONTRACT, "unreadable_file"),
     ],
 )
 def test_bad_uploads_store_nothing(org: Infra, content: bytes, filename: str,

@@ -207,7 +207,8 @@ def test_docx_seen_as_plain_zip_is_accepted_when_the_name_agrees() -> None:
     assert filetype.sniff(data) in (f"{OOXML}.wordprocessingml.document", "application/zip")
     got = check_content(Category.CONTRACT, "合同.docx", data, len(data), LIMIT)
     assert got == f"{OOXML}.wordprocessingml.document"
-    # A bare ZIP named .docx is accepted as DOCX (libmagic cannot tell); a .zip is not.
+    # A bare ZIP named .docx passes the first-bytes check (libmagic cannot tell; a .zip
+    # does not); check_structure refuses it once the whole file is there.
     assert check(Category.CONTRACT, "x.docx", "zip") == f"{OOXML}.wordprocessingml.document"
 
 
@@ -409,3 +410,67 @@ def test_non_string_name() -> None:
 )
 def test_extension(name: str, ext: str | None) -> None:
     assert extension(name) == ext
+
+
+# --- whole-file structure and text by content (issue 12) -------------------------------
+
+
+def structure(media_type: str, data: bytes) -> None:
+    filetype.check_structure(media_type, io.BytesIO(data))
+
+
+DOCX_TYPE = f"{OOXML}.wordprocessingml.document"
+
+
+@pytest.mark.parametrize(
+    "kind,media_type",
+    [("pdf", "application/pdf"), ("docx", DOCX_TYPE),
+     ("xlsx", f"{OOXML}.spreadsheetml.sheet"), ("pptx", f"{OOXML}.presentationml.presentation"),
+     ("odt", "application/vnd.oasis.opendocument.text"),
+     ("ods", "application/vnd.oasis.opendocument.spreadsheet"),
+     ("png", "image/png"), ("text", "text/plain")],
+)
+def test_real_files_have_their_structure(kind: str, media_type: str) -> None:
+    structure(media_type, FILES[kind]())
+
+
+@pytest.mark.parametrize(
+    "media_type,data,words",
+    [
+        (DOCX_TYPE, plain_zip(), "not an Office document"),
+        (f"{OOXML}.spreadsheetml.sheet", ooxml("word/document.xml"), "xl/"),
+        (DOCX_TYPE, b"PK\x03\x04" + bytes(100), "does not open"),
+        ("application/vnd.oasis.opendocument.text",
+         odf("application/vnd.oasis.opendocument.spreadsheet"), "mimetype"),
+        ("application/pdf", b"%PDF-1.7\n<html><body><script>alert(1)</script></body></html>\n",
+         "PDF"),
+        ("application/pdf", b"%PDF-1.4\n%%EOF\n", "PDF"),
+    ],
+)
+def test_structure_refused(media_type: str, data: bytes, words: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        structure(media_type, data)
+    assert info.value.code == "unreadable_file"
+    assert words in info.value.message
+
+
+def test_pdf_followed_by_html_passes_the_sniff_but_not_the_structure() -> None:
+    data = b"%PDF-1.7\n<html><body>hello</body></html>\n"
+    assert check_content(Category.CONTRACT, "x.pdf", data, len(data), LIMIT) == "application/pdf"
+    with pytest.raises(InvalidInput):
+        structure("application/pdf", data)
+
+
+def test_text_starting_like_bzip2_is_text() -> None:
+    data = "BZh, the note says: call the plumber on Monday.\n维修记录\n".encode()
+    assert filetype.sniff(data) == "application/x-bzip2"  # what libmagic reads
+    assert check_content(Category.NOTICE, "note.txt", data, len(data), LIMIT) == "text/plain"
+    assert check_content(Category.NOTICE, "note.csv", data, len(data), LIMIT) == "text/csv"
+    # A real bzip2 file named .txt stays refused, and a name of another type keeps libmagic's word.
+    import bz2
+
+    packed = bz2.compress(bytes(range(256)) * 64)
+    with pytest.raises(InvalidInput):
+        check_content(Category.NOTICE, "note.txt", packed, len(packed), LIMIT)
+    with pytest.raises(InvalidInput):
+        check_content(Category.NOTICE, "note.pdf", data, len(data), LIMIT)

@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pdfs import body_offset, pdf_around  # noqa: I001 - tests/pdfs.py
 from sqlalchemy import func, select
 from werkzeug.formparser import MultiPartParser
 from werkzeug.sansio.multipart import File
@@ -74,14 +75,17 @@ def pdf_payload(size: int, seed: int = 7) -> bytes:
     """Random bytes after a PDF header (typed by content), with near-delimiters
     placed around 1 MiB read seams and all over."""
     rnd = random.Random(seed)
-    data = bytearray(b"%PDF-1.4\n" + rnd.randbytes(size - 9))
-    spots = [k * MIB + d for k in range(1, size // MIB + 1) for d in (-40, -25, -3, 0, 5)]
+    data = bytearray(rnd.randbytes(size))
+    # The bytes are carried in a PDF that parses (uploads are checked whole); the
+    # seams are those of the whole upload, shifted by where the bytes start in it.
+    off = body_offset(size)
+    spots = [k * MIB + d - off for k in range(1, size // MIB + 1) for d in (-40, -25, -3, 0, 5)]
     spots += [rnd.randrange(64 * 1024, size - 64) for _ in range(200)]
     for spot in spots:
         seq = rnd.choice(NEAR_MISSES)
         if 64 * 1024 <= spot and spot + len(seq) < size:
             data[spot : spot + len(seq)] = seq
-    return bytes(data)
+    return pdf_around(bytes(data))
 
 
 def post(client: FlaskClient, headers: dict[str, str], body: bytes, path: str = "/documents",

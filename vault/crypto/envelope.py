@@ -33,6 +33,7 @@ buffers instead.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import queue
 import struct
@@ -56,6 +57,7 @@ __all__ = [
     "TAG_SIZE",
     "EncryptResult",
     "EnvelopeError",
+    "PlaintextFile",
     "RandomAccessReader",
     "decrypt_stream",
     "decrypt_to",
@@ -499,3 +501,44 @@ class RandomAccessReader:
                 raise EnvelopeError("range beyond end of file")
             yield chunk
             pos += len(chunk)
+
+
+class PlaintextFile(io.RawIOBase):
+    """A read-only, seekable file over a blob's verified plaintext, for parsers that
+    seek (a PDF's cross-reference table and a ZIP's directory sit at the end). Only
+    the segments asked for are decrypted, one at a time, each verified first; the
+    plaintext is never written anywhere."""
+
+    def __init__(self, reader: RandomAccessReader) -> None:
+        super().__init__()
+        self._reader = reader
+        self._pos = 0
+        self._cached: tuple[int, bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos,
+                os.SEEK_END: self._reader.plaintext_size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._pos >= self._reader.plaintext_size:
+            return 0
+        index, offset = divmod(self._pos, self._reader.segment_size)
+        if self._cached is None or self._cached[0] != index:
+            self._cached = (index, self._reader.read_segment(index))
+        chunk = self._cached[1][offset : offset + len(buffer)]
+        buffer[: len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)

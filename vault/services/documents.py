@@ -9,6 +9,7 @@ that does not exist; the denied try is still audited.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -217,6 +218,11 @@ def _store_version(
     # A row that never commits leaves an orphan blob: remove it on rollback.
     blobs = ctx.infra.blobs
     ctx.on_rollback(lambda: blobs.delete(blob_id))
+    with blobs.open(blob_id) as fh:
+        # The first bytes said what it is; the whole file must agree (a PDF parses).
+        reader = envelope.RandomAccessReader(key, fh, document_id=doc.id, version=number)
+        plain = io.BufferedReader(envelope.PlaintextFile(reader), reader.segment_size)
+        filetype.check_structure(media_type, plain)
     master_id, wrapped = ctx.infra.keyring.wrap(key)
     version = DocumentVersion(
         document_id=doc.id,

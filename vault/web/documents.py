@@ -28,6 +28,7 @@ from vault.errors import AuditUnavailable, IntegrityFailure, InvalidInput, NotFo
 from vault.policy import Category, Level, Period
 from vault.services import document_pages, documents, grants, search_index, viewer
 from vault.web import support
+from vault.web.streaming import sent_filename
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -118,8 +119,8 @@ ERROR_FIELDS = {
     "period_before_issue": "period", "bad_supervisor": "supervisor",
     "unknown_department": "department", "unknown_tenant": "tenant", "bad_filename": "file",
     "empty_file": "file", "too_large": "file", "type_not_allowed": "file",
-    "type_mismatch": "file", "unknown_user": "grantee", "grant_exists": "grantee",
-    "no_grant": "grantee", "until_in_past": "until",
+    "type_mismatch": "file", "unreadable_file": "file", "unknown_user": "grantee",
+    "grant_exists": "grantee", "no_grant": "grantee", "until_in_past": "until",
 }
 
 # Service refusals by code, in the reader's language.
@@ -142,6 +143,9 @@ ERRORS: dict[str, Any] = {
     "type_mismatch": lazy_gettext(
         "The file name ends in .%(extension)s but the content is %(detected)s; rename the "
         "file or upload the right one."),
+    "unreadable_file": lazy_gettext(
+        "The file starts like a %(kind)s file but is not a readable one; upload the original "
+        "file."),
     "inactive_user": lazy_gettext("A deactivated user cannot do this."),
     "unknown_document": lazy_gettext("There is nothing here, or you may not know of it."),
     "unknown_version": lazy_gettext("This document has no such version."),
@@ -416,7 +420,8 @@ def _parse_register(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str
 
 
 def _status_for(code: str) -> int:
-    return {"too_large": 413, "type_not_allowed": 415, "type_mismatch": 415}.get(code, 400)
+    return {"too_large": 413, "type_not_allowed": 415, "type_mismatch": 415,
+            "unreadable_file": 415}.get(code, 400)
 
 
 def _render_register(errors: dict[str, str], status: int) -> Any:
@@ -757,3 +762,9 @@ class VaultRequest(Request):
     ) -> IO[bytes]:
         tmp = support.settings().storage_dir / "tmp"
         return cast(IO[bytes], SpooledEncryptedFile(tmp))
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        # Keep the backslashes of a sent file name, so that it is refused, not altered.
+        for _field, upload in self.__dict__["files"].items(multi=True):
+            upload.filename = sent_filename(upload.headers, upload.filename)

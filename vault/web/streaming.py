@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 from collections import deque
+from dataclasses import replace
 from typing import IO, Any, cast
 
 from werkzeug.datastructures import MultiDict
@@ -60,6 +61,18 @@ class MalformedMultipart(InvalidInput):
     def __init__(self, why: str) -> None:
         super().__init__(f"file: the multipart/form-data body is malformed ({why})",
                          code="invalid_input", field="file")
+
+
+def sent_filename(headers: Any, parsed: str | None) -> str | None:
+    """The file name as the client sent it. A quoted ``filename`` reads ``\\x`` as
+    an escaped ``x`` (RFC 9110), so werkzeug turns ``..\\..\\x.txt`` into
+    ``....x.txt``; browsers never escape that way (they send ``%22`` for a quote),
+    so every backslash is kept here and the name check refuses it as a path."""
+    raw = headers.get("Content-Disposition") if headers is not None else None
+    if parsed is None or not raw or "\\" not in raw:
+        return parsed
+    _, options = parse_options_header(raw.replace("\\", "\\\\"))
+    return options.get("filename", parsed)
 
 
 def boundary_of(mimetype_params: dict[str, str]) -> bytes | None:
@@ -192,6 +205,9 @@ class MultipartReader:
             event = self._event()
             if isinstance(event, (Field, File)):
                 self._in_part = True
+                if isinstance(event, File):
+                    name = sent_filename(event.headers, event.filename)
+                    return replace(event, filename=name) if name is not None else event
                 return event
             if isinstance(event, Epilogue):
                 self._done = True

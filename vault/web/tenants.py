@@ -66,7 +66,7 @@ ERROR_FIELDS = {
     "signed_before_issue": "signed_at", "sheet_required": "sheet",
     "not_a_recipient": "tenant", "already_signed": "tenant", "bad_filename": "sheet",
     "empty_file": "sheet", "too_large": "sheet", "type_not_allowed": "sheet",
-    "type_mismatch": "sheet",
+    "type_mismatch": "sheet", "unreadable_file": "sheet",
 }
 
 # Service refusals by code, in the reader's language (others: the document pages' map).

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 from people import PASSWORD  # noqa: I001 - tests/people.py
+from sqlalchemy import select
 from twofactor import code  # noqa: I001 - tests/web/twofactor.py
 from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
-from sqlalchemy import select
 
 from vault.actions import Action
 from vault.audit.models import AuditEvent
@@ -102,3 +102,44 @@ def test_creating_a_token_asks_the_code_of_someone_with_a_second_factor(
     resp = client.post("/tokens/", data={"name": "ops",
                                          "csrf_token": csrf_token(client, "/tokens/")})
     assert resp.status_code == 200 and _tokens(app) == 1
+
+
+def _raw_multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
+    """A body as curl or a browser sends it: the file name unescaped (a browser never
+    escapes a backslash in it; werkzeug would read ``\\.`` as an escaped ``.``)."""
+    boundary = "----hardening"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+             .encode() for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="{filename}"\r\nContent-Type: text/plain\r\n\r\n'.encode())
+    parts += [content, f"\r\n--{boundary}--\r\n".encode()]
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _documents(app: Flask) -> int:
+    from vault.models import Document
+
+    with infra_of(app).sessions() as s:
+        return len(s.scalars(select(Document.id)).all())
+
+
+def test_backslashes_in_upload_names_are_refused_not_stripped(
+        app: Flask, login_as: Callable[[str], FlaskClient]) -> None:
+    from vault.services import tokens
+    from vault.services.context import unit_of_work
+
+    client = login_as("boss")
+    fields = {"csrf_token": csrf_token(client, "/documents/new"), "title": "x",
+              "category": "notice", "level": "internal", "department": "CS"}
+    body, ctype = _raw_multipart(fields, "..\\..\\x.txt", b"hello\n")
+    resp = client.post("/documents/new", data=body, content_type=ctype)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400, page
+    assert "文件名不可接受" in page and _documents(app) == 0
+    with unit_of_work(infra_of(app), "boss") as ctx:
+        token = tokens.create(ctx, "t", None)[1]
+    body, ctype = _raw_multipart({"category": "notice"}, "..\\..\\x.txt", b"hello\n")
+    resp = app.test_client().post("/api/v1/documents", data=body, content_type=ctype,
+                                  headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 400 and resp.get_json()["code"] == "bad_filename"
+    assert _documents(app) == 0
