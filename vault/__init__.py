@@ -21,6 +21,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the web application.
 
     ``config`` overrides settings (tests pass their own folders and database).
+    With ``VAULT_HTTPS`` (`vault serve` sets it unless told the site is plain HTTP)
+    the session cookie is ``Secure`` and every answer carries HSTS.
     Refuses to start, saying what to run, when keys or the secret key are missing.
     """
     from flask import Flask
@@ -39,6 +41,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="vault_session",
+        SESSION_COOKIE_SECURE=bool(settings.https),
+        VAULT_HTTPS=bool(settings.https),
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=";".join(f"translations/{a}" for a in TRANSLATION_AREAS),

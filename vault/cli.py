@@ -217,16 +217,27 @@ def demo(app: App) -> None:
 @click.option("--dev", is_flag=True, help="Flask's own server, for a first look.")
 @click.option("--workers", default=2, show_default=True, type=int,
               help="Worker processes (each runs Python threads for the requests).")
+@click.option("--plain-http", "plain_http", is_flag=True, envvar="VAULT_PLAIN_HTTP",
+              help="People reach this server over plain HTTP (no TLS in front): the session "
+                   "cookie is not marked Secure and no HSTS is sent. Also VAULT_PLAIN_HTTP=1.")
 @pass_app
 @handle_errors
-def serve(app: App, host: str, port: int, dev: bool, workers: int) -> None:
+def serve(app: App, host: str, port: int, dev: bool, workers: int, plain_http: bool) -> None:
     """Serve the web application (granian; --dev for Flask's server).
 
     granian (a Rust HTTP server) keeps connections in its own event loop, so
     clients that send a request body slowly do not hold the server: measured
     with benchmarks/bench_http.py against gunicorn (README, Performance).
+
+    Expects HTTPS in front (a TLS-terminating proxy): the session cookie is Secure and
+    HSTS is sent, unless --plain-http (or --dev, for a first look on this machine).
     """
+    import os
+
     from vault import create_app
+
+    # The workers build their app from the environment: tell them, as this one.
+    os.environ["VAULT_HTTPS"] = "0" if dev or plain_http else "1"
 
     web = create_app()  # refuses to start, saying what to run, before any worker starts
     if dev:
@@ -832,7 +843,25 @@ def doctor(app: App, repair: bool) -> None:
     """Check storage: orphan blobs, missing blobs, blobs failing authentication.
 
     Exit 0 when healthy (or repaired), 1 when a problem remains."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from vault.services import doctor as doctor_service
+    from vault.services import keys as keys_service
+
+    try:
+        with app.session() as session:
+            counts: dict[str, int] | None = keys_service.wrapped_counts(session)
+    except (VaultError, SQLAlchemyError):
+        counts = None  # no database yet: the keys are still checked
+    key_problems = doctor_service.check_keys(app.settings, counts)
+    for k in key_problems:
+        click.echo(f"KEY      {k.path}: {k.what}\n         recovery: {k.recovery}")
+    try:
+        app.infra  # noqa: B018 - loads the keys; a broken key stops here, named above
+    except ConfigError as exc:
+        click.echo(f"storage not checked: {exc.message}")
+        click.echo("problems found")
+        sys.exit(1)
 
     with click.progressbar(length=1, label="checking", file=sys.stderr) as bar:
 
@@ -851,12 +880,12 @@ def doctor(app: App, repair: bool) -> None:
         click.echo(f"ORPHAN   blob {blob_id} (no row; {age / 60:.0f} min old)")
     for name, age in report.tmp:
         click.echo(f"TMP      {name} ({age / 60:.0f} min old)")
-    remaining = not report.healthy
+    remaining = not report.healthy or bool(key_problems)
     if repair:
         removed = doctor_service.repair(app.infra, report)
         for item in removed:
             click.echo(f"removed {item}")
-        remaining = bool(report.missing or report.corrupt
+        remaining = bool(report.missing or report.corrupt or key_problems
                          or len(removed) < len(report.orphans) + len(report.tmp))
     click.echo("problems found" if remaining else "healthy")
     sys.exit(1 if remaining else 0)

@@ -38,6 +38,9 @@ class Settings:
     # VAULT_PROXY_HOPS: how many trusted proxies (load balancers) stand in front of the
     # app; their X-Forwarded-For/-Proto give the client's address. 0: none, headers ignored.
     proxy_hops: int = 0
+    # 1: people reach Vault over HTTPS: Secure session cookie and HSTS. `vault serve`
+    # sets it unless --plain-http (VAULT_PLAIN_HTTP=1) or --dev.
+    https: int = 0
     utc_offset_hours: int = 8  # group time zone (China: UTC+8, no DST)
     max_upload_bytes: int = 2 * 1024**3
     segment_size: int = 64 * 1024

@@ -22,16 +22,36 @@ def ensure_dir(path: Path, mode: int) -> bool:
     return True
 
 
-def write_new_secret(path: Path, content: bytes) -> bool:
-    """Write a secret file 0600, refusing to overwrite. Returns True when written."""
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(content)
-        fh.flush()
-        os.fsync(fh.fileno())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_new_secret(path: Path, content: bytes) -> bool:
+    """Write a secret file 0600 atomically, refusing to overwrite. Returns True when
+    written.
+
+    The bytes go to a temporary file beside it, which is fsynced, then linked into
+    place (a link fails when the name exists) and the folder fsynced: a crash leaves
+    no file or the whole one, never an empty or partial key (at worst a
+    ``.NAME.*.tmp`` that `vault doctor` names)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
     return True
 
 

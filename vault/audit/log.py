@@ -528,8 +528,8 @@ class AuditLog:
             # was put there behind the log's back. Fail closed, and say what to run.
             raise AuditUnavailable(
                 f"The next audit number ({values.get('seq')}) is already taken by a row the "
-                "audit head does not count: the trail was altered. Every action is refused until it is repaired; "
-                "run `vault audit verify` to see which events.",
+                "audit head does not count: the trail was altered. Every action is refused "
+                "until it is repaired; run `vault audit verify` to see which events.",
                 code="audit_forged_row",
             ) from exc
         except SQLAlchemyError as exc:

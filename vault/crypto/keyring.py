@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.keywrap import (
 
 from vault.config import Settings
 from vault.errors import ConfigError, Conflict, IntegrityFailure
+from vault.runtime import write_new_secret
 
 __all__ = ["ENV_KEY_ID", "Keyring", "KeyUnwrapError"]
 
@@ -110,7 +111,8 @@ def _decode_key(text: bytes | str, where: str) -> bytes:
         key = b""
     if len(key) != KEY_SIZE:
         raise ConfigError(
-            f"{where} must hold a base64-encoded {KEY_SIZE}-byte key.", code="bad_master_key"
+            f"{where} must hold a base64-encoded {KEY_SIZE}-byte key; `vault doctor` says "
+            "how to recover.", code="bad_master_key"
         )
     return key
 
@@ -124,7 +126,14 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_new(path: Path, content: bytes) -> None:
-    """Create ``path`` 0600 with ``content`` and fsync it; never overwrites."""
+    """Create ``path`` 0600 with ``content`` atomically and durably (temporary file,
+    fsync, link into place, fsync of the folder); never overwrites."""
+    if not write_new_secret(path, content):
+        raise FileExistsError(path)
+
+
+def _write_tmp(path: Path, content: bytes) -> None:
+    """Create the temporary file ``path`` 0600 with ``content`` and fsync it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -431,7 +440,7 @@ class Keyring:
 def _set_active(keys_dir: Path, key_id: str) -> None:
     """Point ``master-active`` at ``key_id`` atomically and durably."""
     tmp = keys_dir / f".{ACTIVE_FILE}.{secrets.token_hex(4)}.tmp"
-    _write_new(tmp, key_id.encode("ascii") + b"\n")
+    _write_tmp(tmp, key_id.encode("ascii") + b"\n")
     try:
         os.replace(tmp, keys_dir / ACTIVE_FILE)
     except BaseException:

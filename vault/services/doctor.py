@@ -1,21 +1,129 @@
-"""`vault doctor`: orphan blobs, rows whose blob is missing, blobs that fail
-authentication, and temporary files left by a crash. `repair` removes orphans
+"""`vault doctor`: broken key files first (each named with its recovery step, before
+anything needs the keys), then orphan blobs, rows whose blob is missing, blobs that
+fail authentication, and temporary files left by a crash. `repair` removes orphans
 and temporary files older than an hour (younger ones may be uploads in flight)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 
-from vault.crypto import envelope
-from vault.errors import IntegrityFailure
+from vault.config import AUDIT_KEY_FILE, SECRET_KEY_FILE, SIGNING_KEY_FILE, Settings
+from vault.crypto import envelope, keyring
+from vault.errors import ConfigError, IntegrityFailure
 from vault.models import DocumentVersion
 from vault.services.context import Infra
 
 GRACE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class KeyProblem:
+    """A key file that cannot be used: which, what is wrong, what to do."""
+
+    path: str
+    what: str
+    recovery: str
+
+
+def check_keys(settings: Settings, usage: Mapping[str, int] | None = None) -> list[KeyProblem]:
+    """Every key file under ``keys/``, read as the commands would read it, without
+    needing any of them to work. ``usage``: data keys wrapped per master key id (from
+    the database), to say whether a broken master key still matters."""
+    keys_dir = settings.keys_dir
+    if not keys_dir.is_dir():
+        return [KeyProblem(str(keys_dir), "the keys folder is missing",
+                           "restore keys/ from your key backup; on a new installation run "
+                           "`vault init`")]
+    problems: list[KeyProblem] = []
+
+    def read(path: Path) -> bytes | None:
+        try:
+            return keyring._read_secret(path)[0]
+        except FileNotFoundError:
+            return None
+        except ConfigError as exc:
+            problems.append(KeyProblem(str(path), exc.message,
+                                       "fix the file's mode or type as the message says"))
+            return b""
+
+    backup = "restore it from your key backup (a key cannot be made again)"
+    if not settings.secret_key:
+        raw = read(keys_dir / SECRET_KEY_FILE)
+        if raw is not None and not raw.strip():
+            problems.append(KeyProblem(
+                str(keys_dir / SECRET_KEY_FILE), "empty",
+                "delete it and run `vault init`, which writes a new one (everyone signs in "
+                "again; no stored data depends on it)"))
+    found: dict[str, bool] = {}
+    for path in sorted(keys_dir.glob("master-*.key")):
+        match = keyring._FILE_RE.fullmatch(path.name)
+        if not match:
+            continue
+        raw = read(path)
+        try:
+            keyring._decode_key(raw or b"", str(path))
+            found[match.group(1)] = True
+        except ConfigError:
+            found[match.group(1)] = False
+            wraps = None if usage is None else usage.get(match.group(1), 0)
+            step = backup + "; without it the files it wraps cannot be read"
+            if wraps == 0:
+                step += (f". The database has no data key wrapped by {match.group(1)}: if it "
+                         "is not the active key, moving the file out of keys/ is safe")
+            elif wraps:
+                step += f" ({wraps} data key(s) are wrapped by it)"
+            problems.append(KeyProblem(
+                str(path), "empty, partial or not a base64 32-byte key" if raw is not None
+                else "unreadable", step))
+    if not settings.master_key:
+        active_path = keys_dir / keyring.ACTIVE_FILE
+        raw = read(active_path)
+        active = (raw or b"").decode("ascii", "replace").strip()
+        newest = max(found, default=None)
+        hint = (f"write the id of the key in use into it (`echo {newest} > {active_path}`; "
+                "the newest master-*.key is usually it)" if newest else
+                "restore keys/ from your key backup, or run `vault init` on a new installation")
+        if raw is None and found:
+            problems.append(KeyProblem(str(active_path), "missing", hint))
+        elif raw is not None and not keyring._ID_RE.fullmatch(active):
+            problems.append(KeyProblem(str(active_path), "empty or not a key id", hint))
+        elif raw is not None and active not in found:
+            problems.append(KeyProblem(str(active_path), f"names {active}, whose file is missing",
+                                       backup))
+    from vault.audit.log import HMAC_KEY_BYTES
+
+    raw = read(keys_dir / AUDIT_KEY_FILE)
+    if raw is not None and len(raw) != HMAC_KEY_BYTES:
+        problems.append(KeyProblem(
+            str(keys_dir / AUDIT_KEY_FILE), f"{len(raw)} bytes instead of {HMAC_KEY_BYTES}",
+            backup + "; never let `vault init` make a new one over a trail with events (the "
+            "chain could no longer be verified)"))
+    raw = read(keys_dir / SIGNING_KEY_FILE)
+    if raw is not None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        try:
+            key = serialization.load_pem_private_key(raw, password=None)
+            ok = isinstance(key, Ed25519PrivateKey)
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            problems.append(KeyProblem(
+                str(keys_dir / SIGNING_KEY_FILE), "empty, partial or not an Ed25519 key",
+                backup + " (a new key signs new checkpoints only; offline checks then need "
+                "its new public key)"))
+    for path in sorted(keys_dir.glob(".*.tmp")):
+        if path.name.startswith(f".{keyring.LOCK_FILE}"):
+            continue
+        problems.append(KeyProblem(str(path), "a temporary file left by an interrupted write",
+                                   "delete it (the key it was for was not written)"))
+    return problems
 
 
 @dataclass(frozen=True)

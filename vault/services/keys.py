@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from vault.actions import Action
 from vault.models import DocumentVersion, FollowUp, ServiceRequest, TotpFactor
@@ -34,25 +35,29 @@ class KeyInfo:
 def usage(infra: Infra) -> dict[str, int]:
     """How many data keys each master key wraps: file versions, second factors, the
     index key and the keys of extracted texts."""
+    with infra.sessions() as session:
+        return wrapped_counts(session)
+
+
+def wrapped_counts(session: Session) -> dict[str, int]:
+    """`usage` on a session of one's own (`vault doctor` asks before keys are loaded)."""
     counts: dict[str, int] = {}
-    with infra.sessions() as session:
-        rows: list[Any] = [
-            *session.execute(
-                select(DocumentVersion.master_key_id, func.count())
-                .where(DocumentVersion.wrapped_key.is_not(None))
-                .group_by(DocumentVersion.master_key_id)
-            ).all(),
-            *session.execute(
-                select(TotpFactor.master_key_id, func.count()).group_by(TotpFactor.master_key_id)
-            ).all(),
-            *(row for model in SEALED_ROWS for row in session.execute(
-                select(model.master_key_id, func.count())
-                .where(model.wrapped_key.is_not(None))
-                .group_by(model.master_key_id)
-            ).all()),
-        ]
-    with infra.sessions() as session:
-        rows += search_index.key_usage(session)  # the index key and the text keys
+    rows: list[Any] = [
+        *session.execute(
+            select(DocumentVersion.master_key_id, func.count())
+            .where(DocumentVersion.wrapped_key.is_not(None))
+            .group_by(DocumentVersion.master_key_id)
+        ).all(),
+        *session.execute(
+            select(TotpFactor.master_key_id, func.count()).group_by(TotpFactor.master_key_id)
+        ).all(),
+        *(row for model in SEALED_ROWS for row in session.execute(
+            select(model.master_key_id, func.count())
+            .where(model.wrapped_key.is_not(None))
+            .group_by(model.master_key_id)
+        ).all()),
+    ]
+    rows += search_index.key_usage(session)  # the index key and the text keys
     for key_id, n in rows:
         counts[str(key_id)] = counts.get(str(key_id), 0) + int(n)
     return counts

@@ -19,6 +19,9 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
+#: Under HTTPS: browsers refuse plain HTTP to this site for a year.
+HSTS = "max-age=31536000"
+
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
@@ -87,6 +90,8 @@ def register(app: Flask) -> None:
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         resp.headers.setdefault("Content-Security-Policy", CSP)
         resp.headers.setdefault("Cache-Control", "no-store")
+        if app.config.get("VAULT_HTTPS"):
+            resp.headers.setdefault("Strict-Transport-Security", HSTS)
         return resp
 
 
