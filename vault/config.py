@@ -43,6 +43,9 @@ class Settings:
     https: int = 0
     utc_offset_hours: int = 8  # group time zone (China: UTC+8, no DST)
     max_upload_bytes: int = 2 * 1024**3
+    # Downloads up to this size are authenticated whole before the first byte is sent
+    # (an error page, not a cut connection); larger ones stream, each segment checked.
+    verify_before_send_bytes: int = 64 * 1024**2
     segment_size: int = 64 * 1024
     copy_window_hours: int = 24
     recording_retention_days: int = 180

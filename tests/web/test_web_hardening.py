@@ -143,3 +143,69 @@ def test_backslashes_in_upload_names_are_refused_not_stripped(
                                   headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 400 and resp.get_json()["code"] == "bad_filename"
     assert _documents(app) == 0
+
+
+def _damaged_file(app: Flask, size: int = 3 * 1024 * 1024) -> int:
+    """An internal 3 MiB text file of clerk's company whose segment 40 is damaged."""
+    import io
+
+    from vault.crypto.envelope import HEADER_SIZE, TAG_SIZE
+    from vault.models import DocumentVersion
+    from vault.policy import Category
+    from vault.services import documents
+    from vault.services.context import unit_of_work
+
+    infra = infra_of(app)
+    with unit_of_work(infra, "boss") as ctx:
+        doc = documents.register(ctx, title="大文件", category=Category.NOTICE,
+                                 content=io.BytesIO(b"A" * size), filename="big.txt")
+        doc_id = doc.id
+    with infra.sessions() as s:
+        blob_id = s.scalars(select(DocumentVersion.blob_id)
+                            .where(DocumentVersion.document_id == doc_id)).one()
+    path = infra.blobs.path_of(blob_id)
+    data = bytearray(path.read_bytes())
+    data[HEADER_SIZE + 40 * (infra.settings.segment_size + TAG_SIZE) + 100] ^= 1
+    path.chmod(0o600)
+    path.write_bytes(bytes(data))
+    return doc_id
+
+
+def _download_events(app: Flask) -> list[tuple[str, str | None]]:
+    return [(e.outcome, e.reason) for e in _events(app, Action.DOCUMENT_DOWNLOAD)]
+
+
+def test_a_damaged_file_is_refused_before_the_first_byte(
+        app: Flask, login_as: Callable[[str], FlaskClient]) -> None:
+    doc_id = _damaged_file(app)
+    client = login_as("clerk")
+    resp = client.get(f"/documents/{doc_id}/download")
+    assert resp.status_code == 500  # an error page, not a 200 cut off after 2 MiB
+    assert b"AAAA" not in resp.get_data()
+    assert _download_events(app) == [("failed", "integrity_failure")]
+    assert not any(e.outcome == "allowed" for e in _events(app, Action.DOCUMENT_DOWNLOAD))
+
+
+def test_a_large_damaged_file_streams_then_fails_audited(app: Flask) -> None:
+    import pytest
+    from webtools import sign_in  # noqa: I001 - tests/web/webtools.py
+
+    from vault import create_app
+    from vault.errors import IntegrityFailure
+
+    s = infra_of(app).settings
+    small = create_app({"home": s.home, "database_url": s.database_url,
+                        "verify_before_send_bytes": 1024 * 1024, "flask": {"TESTING": True}})
+    try:
+        doc_id = _damaged_file(small)
+        client = small.test_client()
+        assert sign_in(client, "clerk") == 302
+        resp = client.get(f"/documents/{doc_id}/download", buffered=False)
+        assert resp.status_code == 200  # over the threshold: streamed segment by segment
+        with pytest.raises(IntegrityFailure):
+            for _chunk in resp.response:
+                pass
+        assert _download_events(small) == [("allowed", "released"),
+                                           ("failed", "integrity_failure")]
+    finally:
+        small.extensions["vault.engine"].dispose()

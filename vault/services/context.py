@@ -124,6 +124,13 @@ class Ctx:
             **kwargs,
         )
 
+    def fail(self, error: VaultError, action: Action, **kwargs: Any) -> VaultError:
+        """Note a failure (stored content that fails its check) to be audited as
+        ``failed`` after the rollback; returns ``error`` to raise."""
+        kwargs.setdefault("reason", error.code)
+        self.refusals.append(PendingEvent(action, Outcome.FAILED, kwargs))
+        return error
+
     def refuse(self, error: VaultError, action: Action, **kwargs: Any) -> VaultError:
         """Note a refusal to be audited after the rollback; returns ``error`` to raise."""
         kwargs.setdefault("reason", error.code)

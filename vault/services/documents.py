@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vault import filetype, policy
-from vault.actions import Action
+from vault.actions import Action, Outcome
 from vault.crypto import envelope
-from vault.errors import Forbidden, InvalidInput, NotFound
+from vault.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound
 from vault.models import (
     ClassificationChange,
     Company,
@@ -33,7 +33,7 @@ from vault.models import (
 )
 from vault.policy import Category, CopyKind, Level, Period
 from vault.services import accounts
-from vault.services.context import Ctx
+from vault.services.context import Ctx, unit_of_work
 
 # ---------------------------------------------------------------------------
 # Parsing
@@ -414,17 +414,37 @@ def _release(ctx: Ctx, doc: Document, ver: DocumentVersion, action: Action) -> C
     assert ver.blob_id is not None and ver.wrapped_key is not None
     assert ver.master_key_id is not None
     key = ctx.infra.keyring.unwrap(ver.master_key_id, ver.wrapped_key)
-    ctx.record(
-        action, object_type="document", object_id=str(doc.id),
-        level=effective_level(ctx, doc).value, reason="released",
-        detail={"version": ver.number, "size": ver.size},
-    )
+    level = effective_level(ctx, doc).value
     blobs = ctx.infra.blobs
     doc_id, number, blob_id = doc.id, ver.number, ver.blob_id
+    where: dict[str, Any] = {"object_type": "document", "object_id": str(doc.id),
+                             "level": level}
+    if ver.size <= ctx.settings.verify_before_send_bytes:
+        # Authenticated whole before the first byte: a damaged file answers an error,
+        # never a 200 cut off midway. Nothing is kept; the stream below reads again.
+        try:
+            with blobs.open(blob_id) as fh:
+                for _ in envelope.decrypt_stream(key, fh, document_id=doc_id, version=number):
+                    pass
+        except IntegrityFailure as exc:
+            raise ctx.fail(exc, action, **where, detail={"version": number, "whole": True}) \
+                from None
+    ctx.record(action, **where, reason="released",
+               detail={"version": ver.number, "size": ver.size})
+    infra, who = ctx.infra, ctx.actor.username if ctx.actor else None
+    source, request_id = ctx.source, ctx.request_id
 
     def chunks() -> Iterator[bytes]:
-        with blobs.open(blob_id) as fh:
-            yield from envelope.decrypt_stream(key, fh, document_id=doc_id, version=number)
+        try:
+            with blobs.open(blob_id) as fh:
+                yield from envelope.decrypt_stream(key, fh, document_id=doc_id, version=number)
+        except IntegrityFailure as exc:
+            # Too large to check before sending: the status is gone and the
+            # connection is cut; the trail says the release failed, and where.
+            with unit_of_work(infra, who, source=source, request_id=request_id) as late:
+                late.record(action, Outcome.FAILED, **where, reason=exc.code,
+                            detail={"version": number, "error": exc.message[:200]})
+            raise
 
     return Content(doc, ver, chunks())
 
