@@ -113,6 +113,26 @@ def handle_errors(fn: F) -> F:
 
 pass_app = click.make_pass_decorator(App)
 
+#: Refusals are in English, like every other CLI message, unless ``--lang zh``.
+LANG_OPTION = click.option("--lang", type=click.Choice(["zh", "en"]), default="en",
+                           show_default=True, help="Language of refusals.")
+
+
+@contextmanager
+def _password_refusal(lang: str) -> Iterator[None]:
+    """A refused password, explained in ``lang``."""
+    from vault.errors import InvalidInput
+    from vault.services import accounts
+
+    try:
+        yield
+    except InvalidInput as exc:
+        why = exc.params.get("why")
+        if exc.code != "weak_password" or why not in accounts.PASSWORD_PROBLEMS:
+            raise
+        raise InvalidInput(accounts.password_message(why, lang), code=exc.code,
+                           why=why) from None
+
 
 def parse_when(text: str | None, settings: Settings) -> datetime | None:
     """ISO date or date-time; without an offset it is read in the group time zone."""
@@ -312,6 +332,7 @@ def _read_password(password_stdin: bool) -> str | None:
 @click.option("--roles", required=True, help="Comma-separated role ids.")
 @click.option("--email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@LANG_OPTION
 @pass_app
 @handle_errors
 def users_add(
@@ -323,13 +344,14 @@ def users_add(
     roles: str,
     email: str | None,
     password_stdin: bool,
+    lang: str,
 ) -> None:
     """Add a user; without --password-stdin a password is generated and printed once."""
     from vault.services import accounts
 
     role_set = accounts.parse_roles(roles)
     password = _read_password(password_stdin)
-    with app.work(None) as ctx:
+    with _password_refusal(lang), app.work(None) as ctx:
         _, generated = accounts.create_user(
             ctx, username, name, company, department, role_set, password, email
         )
@@ -404,14 +426,15 @@ def users_reset_2fa(app: App, username: str) -> None:
 @users.command("passwd")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True)
+@LANG_OPTION
 @pass_app
 @handle_errors
-def users_passwd(app: App, username: str, password_stdin: bool) -> None:
+def users_passwd(app: App, username: str, password_stdin: bool, lang: str) -> None:
     """Set USERNAME's password (generated and printed once without --password-stdin)."""
     from vault.services import accounts
 
     password = _read_password(password_stdin)
-    with app.work(None) as ctx:
+    with _password_refusal(lang), app.work(None) as ctx:
         _, generated = accounts.change_password(ctx, username, password)
     click.echo(f"password of {username} changed")
     if generated:

@@ -102,3 +102,42 @@ def test_set_roles_deactivate_and_passwd(org: Session) -> None:
 def test_bad_username(org: Session) -> None:
     with pytest.raises(InvalidInput, match="User name"):
         accounts.add_user(org, "Bad Name", "x", "SZ", None, frozenset({Role.STAFF}))
+
+
+# --- password strength (issue 12) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short", "too_short"),
+        ("aaaaaaaaaa", "guessable"),
+        ("1234567890", "guessable"),
+        ("password12", "guessable"),
+        ("qwertyuiop", "guessable"),
+        ("zhang12345", "username"),
+        ("Zhang2024999", "username"),
+        ("zhangzhangzhang", "guessable"),
+    ],
+)
+def test_weak_passwords_are_refused_saying_why(org: Session, password: str, why: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        accounts.add_user(org, "zhang", "张三", "SZ", "CS", frozenset({Role.STAFF}), password)
+    assert info.value.code == "weak_password" and info.value.params["why"] == why
+    assert info.value.message == accounts.password_message(why, "en")
+    assert accounts.password_message(why, "zh") != accounts.password_message(why, "en")
+
+
+def test_the_current_password_is_refused_as_the_new_one(org: Session) -> None:
+    accounts.add_user(org, "zhang", "张三", "SZ", "CS", frozenset({Role.STAFF}),
+                      "violet kettle under moonlight")
+    with pytest.raises(InvalidInput) as info:
+        accounts.set_password(org, "zhang", "violet kettle under moonlight")
+    assert info.value.params["why"] == "current"
+    accounts.set_password(org, "zhang", "amber lantern across rivers")
+
+
+def test_strong_passwords_and_generated_ones_pass() -> None:
+    for password in ("correct horse battery staple", "Tr0ub4dor&3x-plus",
+                     accounts.generate_password()):
+        assert accounts.password_problem(password, "zhang") is None

@@ -154,3 +154,20 @@ def test_a_crash_while_writing_a_key_leaves_no_partial_key(tmp_path: Path) -> No
     Keyring.load(load_settings(env))  # every key file there is whole
     res = v("doctor")
     assert "a temporary file left by an interrupted write" in res.output
+
+
+def test_cli_refuses_a_guessable_password_saying_why(tmp_path: Path) -> None:
+    v, _home = _initialised(tmp_path)
+    assert v("org", "add-company", "HQ", "总公司", "--hq").exit_code == 0
+    res = v("users", "add", "li", "--name", "李四", "--company", "HQ", "--roles", "staff",
+            "--password-stdin", input="password12\n")
+    assert res.exit_code == 2 and "too easy to guess" in res.output
+    res = v("users", "add", "li", "--name", "李四", "--company", "HQ", "--roles", "staff",
+            "--password-stdin", "--lang", "zh", input="li12345678\n")
+    assert res.exit_code == 2 and "密码不能是用户名" in res.output
+    res = v("users", "add", "li", "--name", "李四", "--company", "HQ", "--roles", "staff",
+            "--password-stdin", input="violet kettle under moonlight\n")
+    assert res.exit_code == 0, res.output
+    res = v("users", "passwd", "li", "--password-stdin", "--lang", "zh",
+            input="violet kettle under moonlight\n")
+    assert res.exit_code == 2 and "新密码不能与当前密码相同" in res.output

@@ -209,3 +209,22 @@ def test_a_large_damaged_file_streams_then_fails_audited(app: Flask) -> None:
                                            ("failed", "integrity_failure")]
     finally:
         small.extensions["vault.engine"].dispose()
+
+
+def test_the_password_page_refuses_a_guessable_password_in_the_readers_language(
+        app: Flask, login_as: Callable[[str], FlaskClient]) -> None:
+    client = login_as("clerk")
+    for new, zh, en in (
+            ("password12", "密码太容易被猜到", "too easy to guess"),
+            ("clerk12345", "密码不能是用户名", "must not be the user name"),
+            (PASSWORD, "新密码不能与当前密码相同", "must differ from the current one")):
+        data = {"current": PASSWORD, "new": new, "again": new}
+        resp = client.post("/password", data={**data,
+                                              "csrf_token": csrf_token(client, "/password")})
+        assert zh in resp.get_data(as_text=True)
+        client.get("/lang/en")
+        resp = client.post("/password", data={**data,
+                                              "csrf_token": csrf_token(client, "/password")})
+        assert en in resp.get_data(as_text=True)
+        client.get("/lang/zh_CN")
+    assert client.get("/").status_code == 200  # still signed in: nothing changed

@@ -90,12 +90,58 @@ def burn_password_check(password: str) -> None:
     verify_password(_dummy_hash(), password)
 
 
-def check_password_strength(password: str) -> None:
+#: Why a password is refused: (English, Chinese). Views and the CLI show these in
+#: the reader's language; ``InvalidInput.params["why"]`` says which.
+PASSWORD_PROBLEMS = {
+    "too_short": (f"The password is too short: at least {MIN_PASSWORD} characters.",
+                  f"密码太短：至少需要 {MIN_PASSWORD} 个字符。"),
+    "username": ("The password must not be the user name, nor the user name with digits.",
+                 "密码不能是用户名，也不能是用户名加数字。"),
+    "current": ("The new password must differ from the current one.",
+                "新密码不能与当前密码相同。"),
+    "guessable": ("The password is too easy to guess (a common password, a word, a repeat or "
+                  "a sequence such as 1234). Use a longer phrase of unrelated words.",
+                  "密码太容易被猜到（常见密码、单词、重复或 1234 这样的序列）。"
+                  "请使用由几个不相关的词组成的较长短语。"),
+}
+#: zxcvbn's score (0–4) a password needs: 3 is "safely unguessable", about 10^8 guesses
+#: and more (the estimator knows common passwords, words, names, keyboard patterns,
+#: repeats, sequences and dates, and the person's own name and user name).
+MIN_STRENGTH = 3
+_ESTIMATED_CHARS = 72  # zxcvbn's limit; a longer password is judged by its start
+
+
+def password_problem(password: str, username: str | None = None,
+                     current_hash: str | None = None, context: tuple[str, ...] = ()
+                     ) -> str | None:
+    """Why ``password`` would be refused (a key of PASSWORD_PROBLEMS), or None."""
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(
-            f"The password is too short: at least {MIN_PASSWORD} characters.",
-            code="weak_password",
-        )
+        return "too_short"
+    if username and password.lower().rstrip("0123456789") in (
+            username.lower(), username.lower().rstrip("0123456789")):
+        return "username"
+    if current_hash is not None and verify_password(current_hash, password):
+        return "current"
+    from zxcvbn import zxcvbn
+
+    hints = [x for x in (username, *context) if x]
+    if zxcvbn(password[:_ESTIMATED_CHARS], user_inputs=hints)["score"] < MIN_STRENGTH:
+        return "guessable"
+    return None
+
+
+def password_message(why: str, lang: str = "en") -> str:
+    en, zh = PASSWORD_PROBLEMS[why]
+    return zh if lang.startswith("zh") else en
+
+
+def check_password_strength(password: str, username: str | None = None,
+                            current_hash: str | None = None,
+                            context: tuple[str, ...] = ()) -> None:
+    """Refuse a short, guessable or reused password, saying why (``params["why"]``)."""
+    why = password_problem(password, username, current_hash, context)
+    if why is not None:
+        raise InvalidInput(password_message(why), code="weak_password", why=why)
 
 
 def generate_password() -> str:
@@ -198,7 +244,7 @@ def add_user(
     generated = None
     if password is None:
         password = generated = generate_password()
-    check_password_strength(password)
+    check_password_strength(password, username, context=(name,))
     user = User(
         username=username,
         name=name,
@@ -235,7 +281,7 @@ def set_password(session: Session, username: str, password: str | None) -> tuple
     generated = None
     if password is None:
         password = generated = generate_password()
-    check_password_strength(password)
+    check_password_strength(password, username, user.password_hash, (user.name,))
     user.password_hash = hash_password(password)
     user.auth_epoch += 1
     user.failed_logins = 0

@@ -371,7 +371,7 @@ def password() -> Any:
                     )
                     epoch = user.auth_epoch
         except VaultError as exc:
-            error = exc.message
+            error = _password_refusal(exc)
         if error is None:
             # Other sessions die with the old epoch; this one continues.
             login_user(WebUser(current_user.id, current_user.username, current_user.name,
@@ -382,6 +382,22 @@ def password() -> Any:
         error = _("Fill in every field; the new password needs at least 10 characters and "
                   "both entries must match.")
     return render_template("password.html", form=form, error=error)
+
+
+def _password_refusal(exc: VaultError) -> str:
+    """Why a new password was refused, in the reader's language."""
+    if exc.code != "weak_password":
+        return exc.message
+    texts = {
+        "too_short": _("The password is too short: at least 10 characters."),
+        "username": _("The password must not be the user name, nor the user name with "
+                      "digits."),
+        "current": _("The new password must differ from the current one."),
+        "guessable": _("The password is too easy to guess (a common password, a word, a "
+                       "repeat or a sequence such as 1234). Use a longer phrase of "
+                       "unrelated words."),
+    }
+    return texts.get(str(exc.params.get("why")), exc.message)
 
 
 @bp.get("/lang/<code>")
