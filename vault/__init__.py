@@ -41,8 +41,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="vault_session",
-        SESSION_COOKIE_SECURE=bool(settings.https),
-        VAULT_HTTPS=bool(settings.https),
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=";".join(f"translations/{a}" for a in TRANSLATION_AREAS),
@@ -74,6 +72,8 @@ def bind_settings(app: Flask, settings: Settings) -> None:
         VAULT_SETTINGS=settings,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,  # form fields
+        SESSION_COOKIE_SECURE=bool(settings.https),
+        VAULT_HTTPS=bool(settings.https),
     )
     engine = db.make_engine(settings.database_url)
     app.extensions["vault.engine"] = engine

@@ -499,6 +499,18 @@ class LeakReport(Base):
     handled_by: Mapped[User | None] = relationship(foreign_keys=[handled_by_id])
 
 
+class SignInAddress(Base):
+    """Failed sign-ins from one client address, for per-address throttling. In the
+    database, not in a process, so that every app node counts the same failures."""
+
+    __tablename__ = "sign_in_addresses"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class JobRun(Base):
     """A scheduled job's lease: one runner at a time across servers."""
 

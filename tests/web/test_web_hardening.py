@@ -228,3 +228,40 @@ def test_the_password_page_refuses_a_guessable_password_in_the_readers_language(
         assert en in resp.get_data(as_text=True)
         client.get("/lang/zh_CN")
     assert client.get("/").status_code == 200  # still signed in: nothing changed
+
+
+def _try(client: FlaskClient, username: str, password: str) -> int:
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                      client.get("/login").get_data(as_text=True))
+    assert token
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token.group(1)}).status_code
+
+
+def test_one_address_spraying_many_accounts_is_paused_on_every_node(app: Flask) -> None:
+    from people import PEOPLE  # noqa: I001 - tests/people.py
+
+    from vault import create_app
+
+    sprayer = app.test_client()
+    names = [*PEOPLE, "nobody", "ghost"][:10]
+    for name in names:  # one wrong guess per account: no account reaches its own pause
+        assert _try(sprayer, name, "Spring2026!") == 401
+    # The address is paused: even a right password from it is refused now.
+    assert _try(sprayer, "clerk", PASSWORD) == 401
+    lockouts = [e for e in _events(app, Action.AUTH_LOCKOUT) if e.object_type == "address"]
+    assert [e.object_id for e in lockouts] == ["127.0.0.1"]
+    failed = _events(app, Action.AUTH_SIGN_IN_FAILED)
+    assert failed[-1].reason == "address_paused"
+    # Another app node over the same database sees the same pause (not process memory).
+    s = infra_of(app).settings
+    other = create_app({"home": s.home, "database_url": s.database_url,
+                        "flask": {"TESTING": True}})
+    try:
+        assert _try(other.test_client(), "clerk", PASSWORD) == 401
+        # Another address is not held back by it.
+        elsewhere = other.test_client()
+        elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+        assert _try(elsewhere, "clerk", PASSWORD) == 302
+    finally:
+        other.extensions["vault.engine"].dispose()

@@ -6,16 +6,17 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vault.actions import Action, Outcome
 from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
-from vault.models import Company, Department, User, UserRole
+from vault.models import Company, Department, SignInAddress, User, UserRole
 from vault.policy import Role, Subject
 
 if TYPE_CHECKING:
@@ -428,20 +429,73 @@ class SignIn:
     reason: str
 
 
-def sign_in(ctx: Ctx, username: str, password: str) -> SignIn:
+#: Per client address, whatever the account (one client spraying many names): after
+#: ADDRESS_MAX_FAILURES failed sign-ins with no quiet ADDRESS_QUIET between them, the
+#: address pauses for a time that doubles with each further failure (capped at an
+#: hour). Kept in the database (``sign_in_addresses``), so every app node counts alike.
+ADDRESS_MAX_FAILURES = 10
+ADDRESS_QUIET = timedelta(minutes=15)
+ADDRESS_LOCK_BASE_SECONDS = 60
+#: Rows quiet this long and not paused are removed as failures are counted.
+ADDRESS_FORGET = timedelta(days=1)
+
+
+def address_paused(ctx: Ctx, address: str | None) -> bool:
+    """Whether sign-ins from ``address`` are paused now."""
+    if not address:
+        return False
+    row = ctx.session.get(SignInAddress, address[:64])
+    return row is not None and row.locked_until is not None and row.locked_until > ctx.now
+
+
+def count_address_failure(ctx: Ctx, address: str | None) -> None:
+    """One more failed sign-in from ``address``; pauses it past the limit (audited)."""
+    if not address:
+        return
+    address = address[:64]
+    session = ctx.session
+    # Insert-if-absent without racing another node, then lock the row (PostgreSQL;
+    # SQLite's writer lock serialises anyway) so that concurrent failures all count.
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(SignInAddress).values(address=address, failures=0)
+                    .on_conflict_do_nothing(index_elements=["address"]))
+    row = session.scalar(select(SignInAddress).where(SignInAddress.address == address)
+                         .with_for_update().execution_options(populate_existing=True))
+    assert row is not None
+    if row.last_failure_at is None or ctx.now - row.last_failure_at > ADDRESS_QUIET:
+        row.failures = 0
+    row.failures += 1
+    row.last_failure_at = ctx.now
+    if row.failures >= ADDRESS_MAX_FAILURES:
+        extra = min(row.failures - ADDRESS_MAX_FAILURES, 32)
+        seconds = min(ADDRESS_LOCK_BASE_SECONDS * 2**extra, LOCK_MAX_SECONDS)
+        row.locked_until = ctx.now + timedelta(seconds=seconds)
+        ctx.record(Action.AUTH_LOCKOUT, object_type="address", object_id=address,
+                   reason="too_many_failures_from_address",
+                   detail={"failures": row.failures, "seconds": seconds})
+    session.execute(delete(SignInAddress).where(
+        SignInAddress.last_failure_at < ctx.now - ADDRESS_FORGET,
+        (SignInAddress.locked_until.is_(None)) | (SignInAddress.locked_until < ctx.now)))
+
+
+def sign_in(ctx: Ctx, username: str, password: str, address: str | None = None) -> SignIn:
     """Check a password with back-off; every attempt is audited, success or not.
 
     Unknown names and wrong passwords cost the same argon2 verification and get
     the same answer. After MAX_FAILURES failures the account pauses for a time
-    that doubles with each further failure (capped at an hour).
+    that doubles with each further failure (capped at an hour); so does the client
+    ``address`` after ADDRESS_MAX_FAILURES failures, whichever names it tried.
     """
-    from datetime import timedelta
-
     # The row is locked (PostgreSQL; SQLite's writer lock serialises anyway): attempts
     # arriving at several app nodes at once must each count, none lost to a stale read.
     user = ctx.session.scalar(select(User).where(User.username == username).with_for_update())
     reason = "signed_in"
-    if user is None:
+    if address_paused(ctx, address):
+        burn_password_check(password)
+        reason = "address_paused"
+    elif user is None:
         burn_password_check(password)
         reason = "unknown_user"
     elif user.locked_until is not None and user.locked_until > ctx.now:
@@ -461,6 +515,8 @@ def sign_in(ctx: Ctx, username: str, password: str) -> SignIn:
                 ctx.record(Action.AUTH_LOCKOUT, object_type="user", object_id=user.username,
                            reason="too_many_failures",
                            detail={"failures": user.failed_logins, "seconds": seconds})
+        if reason in ("unknown_user", "wrong_password", "inactive_user"):
+            count_address_failure(ctx, address)
         ctx.record(Action.AUTH_SIGN_IN_FAILED, Outcome.DENIED, object_type="user",
                    object_id=username[:64], reason=reason, actor_override=username[:64])
         return SignIn(None, reason)

@@ -392,14 +392,14 @@ class Step:
     next: str
 
 
-def sign_in(ctx: Ctx, username: str, password: str) -> Step:
+def sign_in(ctx: Ctx, username: str, password: str, address: str | None = None) -> Step:
     """The password step (`accounts.sign_in`, with its back-off and audit), then what
     the person still has to do."""
     # No user name has a control character, and PostgreSQL refuses a NUL: such a
     # name is looked up as one that cannot exist (same answer, same cost).
     username = re.sub(r"[\x00-\x1f\x7f]", "\ufffd", username)
     before = ctx.session.scalar(select(User.failed_logins).where(User.username == username))
-    result = accounts.sign_in(ctx, username, password)
+    result = accounts.sign_in(ctx, username, password, address)
     user = result.user
     if user is None:
         return Step(None, "failed")

@@ -145,7 +145,9 @@ def login() -> Any:
     error = None
     if form.validate_on_submit():
         with support.work(actor="") as ctx:
-            step = totp.sign_in(ctx, form.username.data or "", form.password.data or "")
+            # The client's address (VAULT_PROXY_HOPS makes it the one a proxy saw).
+            step = totp.sign_in(ctx, form.username.data or "", form.password.data or "",
+                                request.remote_addr)
             web_user = _web_user(step.user) if step.user is not None else None
         if web_user is not None:
             target = _safe_next(request.args.get("next"))
