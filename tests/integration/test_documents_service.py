@@ -190,6 +190,14 @@ def test_tampered_blob_is_refused(org: Infra) -> None:
     doc_id = register(org, content=b"A" * 200_000)
     (blob,) = blob_files(org)
     flip_byte(blob, blob.stat().st_size - 5)  # inside the last tag
+    # Under VAULT_VERIFY_BEFORE_SEND_BYTES: refused whole, before any byte, audited failed.
+    with pytest.raises(IntegrityFailure):
+        with unit_of_work(org, "clerk", NOW) as ctx:
+            documents.open_content(ctx, doc_id)
+    assert [e.outcome for e in events(org, Action.DOCUMENT_DOWNLOAD)] == ["failed"]
+    # Over it, the content streams and stops at the failed segment.
+    org.settings = type(org.settings)(**{**org.settings.__dict__,
+                                         "verify_before_send_bytes": 0})
     with unit_of_work(org, "clerk", NOW) as ctx:
         content = documents.open_content(ctx, doc_id)
     released = b""
