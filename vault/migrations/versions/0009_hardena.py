@@ -1,7 +1,7 @@
 """sign-in failures per client address (per-address throttling across app nodes)
 
-Revision ID: 0008_hardena
-Revises: 0007_search
+Revision ID: 0009_hardena
+Revises: 0008_service_meetings
 Create Date: 2026-12-07 01:15:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_hardena"
-down_revision = "0007_search"
+revision = "0009_hardena"
+down_revision = "0008_service_meetings"
 branch_labels = None
 depends_on = None
 
