@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from vault import filetype
 from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.errors import InvalidInput
@@ -264,7 +265,10 @@ def test_recording_purge_destroys_text_and_postings(org: Infra) -> None:
     assert find(org, "boss", "通话").total == 0
 
 
-def test_a_damaged_file_fails_cleanly_and_keeps_its_title(org: Infra) -> None:
+def test_a_damaged_file_fails_cleanly_and_keeps_its_title(
+        org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Uploads are parsed whole now (issue 12); a file stored before that may not parse.
+    monkeypatch.setattr(filetype, "check_structure", lambda *_args: None)
     doc_id = register(org, b"%PDF-1.4\n garbage", filename="bad.pdf", title="损坏的文件")
     done = search_index.work(org, now=lambda: NOW)
     assert [(o.document_id, o.state) for o in done] == [(doc_id, "failed")]
