@@ -58,7 +58,8 @@ def servers(port: int) -> dict[str, tuple[str, list[str]]]:
                      "--port", str(port), "--workers", "2", "--log-level", "warning",
                      "--factory", "vault:create_app"]),
         "serve": ("`vault serve` as shipped",
-                  [str(BIN / "vault"), "serve", "--host", "127.0.0.1", "--port", str(port)]),
+                  [str(BIN / "vault"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--plain-http"]),
     }
 
 

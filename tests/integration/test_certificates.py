@@ -31,7 +31,7 @@ NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 def group(org: Infra) -> Infra:
     with db.transaction(org.sessions) as s:
         accounts.add_user(s, "hqkeeper", "hqkeeper", "HQ", "OFF",
-                          accounts.parse_roles("custodian"), "pw-" * 6)
+                          accounts.parse_roles("custodian"), "pw-" * 6 + "violet kettle")
     return org
 
 

@@ -38,7 +38,7 @@ def group(org: Infra) -> Infra:
     with db.transaction(org.sessions) as s:
         for username, (company, dept, roles) in EXTRA.items():
             accounts.add_user(s, username, username, company, dept,
-                              accounts.parse_roles(roles), "pw-" * 6)
+                              accounts.parse_roles(roles), "pw-" * 6 + "violet kettle")
     return org
 
 

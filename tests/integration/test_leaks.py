@@ -47,7 +47,7 @@ def group(org: Infra) -> Infra:
     """The small organisation plus a second HQ executive, and addresses for some."""
     with db.transaction(org.sessions) as s:
         accounts.add_user(s, "vp", "vp", "HQ", "OFF", accounts.parse_roles("hq_executive"),
-                          "pw-" * 6, email="vp@example.test")
+                          "pw-" * 6 + "violet kettle", email="vp@example.test")
         for user in s.scalars(select(User).where(User.username.in_(["ceo", "gm", "boss"]))):
             user.email = f"{user.username}@example.test"
     return org
@@ -182,7 +182,7 @@ def test_an_hq_executive_role_outside_hq_is_not_notified(group: Infra) -> None:
     # The role counts only at HQ; a deactivated executive is not told either.
     with db.transaction(group.sessions) as s:
         accounts.add_user(s, "exvp", "exvp", "HQ", "OFF", accounts.parse_roles("hq_executive"),
-                          "pw-" * 6)
+                          "pw-" * 6 + "violet kettle")
         s.flush()
         user = s.scalar(select(User).where(User.username == "exvp"))
         assert user is not None

@@ -298,7 +298,7 @@ def test_who_records_sign_offs(world: Infra) -> None:
     # A member of the owning department (operations staff) may, another department may not.
     with unit_of_work(world, "clerk", NOW) as ctx:
         accounts.add_user(ctx.session, "cs2", "客服二", "SZ", "CS",
-                          accounts.parse_roles("staff"), "pw-" * 6)
+                          accounts.parse_roles("staff"), "pw-" * 6 + "violet kettle")
     _sign(world, doc_id, "T1", actor="cs2")
     for who in ("accountant", "keeper", "outsider"):
         with pytest.raises(Forbidden) as err:

@@ -31,7 +31,7 @@ def group(org: Infra) -> Infra:
     """The small organisation plus an HQ staff member who registers HQ files."""
     with db.transaction(org.sessions) as s:
         accounts.add_user(s, "hqclerk", "hqclerk", "HQ", "OFF", accounts.parse_roles("staff"),
-                          "pw-" * 6)
+                          "pw-" * 6 + "violet kettle")
     return org
 
 

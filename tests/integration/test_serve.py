@@ -38,7 +38,8 @@ def served(tmp_path: Path) -> Iterator[int]:
     subprocess.run([BIN / "vault", "init"], env=env, check=True, capture_output=True)
     port = _free_port()
     server = subprocess.Popen(
-        [BIN / "vault", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [BIN / "vault", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--plain-http"],  # loopback without TLS
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(300):

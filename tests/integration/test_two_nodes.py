@@ -146,7 +146,7 @@ def _cluster(tmp_path: Path, pg_server: str, s3_server: S3Server,
             with open(log, "wb") as fh:
                 proc = subprocess.Popen(
                     [str(BIN / "vault"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                     "--workers", "2"],
+                     "--workers", "2", "--plain-http"],  # loopback without TLS
                     env=envs[name], stdout=fh, stderr=subprocess.STDOUT,
                     cwd=envs[name]["VAULT_HOME"])
             nodes.append(Node(name, f"http://127.0.0.1:{port}", envs[name], proc, log))
