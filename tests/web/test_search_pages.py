@@ -54,6 +54,9 @@ def test_search_from_home_with_snippets_facets_and_scope(
     assert re.search(r'name="level" value="secret"', page)
     only_secret = _search(boss, q=WORD, level="secret")
     assert f"/documents/{secret}" in only_secret and f"/documents/{open_doc}" not in only_secret
+    # Pressing another level's facet on that page: the pressed value is sent first.
+    facets = only_secret[only_secret.index('id="facets"'):]
+    assert facets.index('name="level" value="secret"') < facets.index('type="hidden" name="level"')
     gm = login_as("gm")  # approving office: title and marking, no text
     page = _search(gm, q="合同约定")
     assert f"/documents/{secret}" in page and "<mark>" not in page
