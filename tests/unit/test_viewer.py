@@ -142,7 +142,8 @@ def test_missing_font_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_png_bytes_round_trip() -> None:
     img = Image.new("RGB", (20, 10), (1, 2, 3))
-    assert Image.open(io.BytesIO(viewer.png_bytes(img))).getpixel((0, 0)) == (1, 2, 3)
+    back = Image.open(io.BytesIO(viewer.png_bytes(img)))
+    assert back.format == "PNG" and back.convert("RGB").getpixel((0, 0)) == (1, 2, 3)
 
 
 # ---------------------------------------------------------------------------

@@ -91,7 +91,9 @@ def test_register_pdf_then_view_watermarked_page(app: Flask, login_as: Login) ->
     before = len(events(app, action="document:view", document_id=doc_id))
     resp = client.get(f"/documents/{doc_id}/pages/1.png?v=1")
     assert resp.status_code == 200 and resp.mimetype == "image/png"
-    assert resp.headers["Cache-Control"] == "no-store"
+    # This person's image: only their browser may keep it, and only for a minute.
+    assert resp.headers["Cache-Control"] == "private, max-age=60"
+    assert client.get(f"/documents/{doc_id}/view").headers["Cache-Control"] == "no-store"
     shown = Image.open(io.BytesIO(resp.data)).convert("RGB")
     plain = viewer.render_page("application/pdf", pdf, 1)
     assert shown.size == plain.size

@@ -407,9 +407,17 @@ def watermark(img: Any, lines: Sequence[str], font_file: Path) -> Any:
 
 
 def png_bytes(img: Any) -> bytes:
+    """The page as a 256-colour PNG.
+
+    Measured on a watermarked 1600×2263 page (CPU time): RGB PNG at level 1 95 ms
+    and 316 KiB; WebP quality 80 at its fastest method 61 ms and 125 KiB (lossless
+    77 ms, 174 KiB); 256-colour PNG (fast octree, level 1) 42 ms and 100 KiB, with no
+    visible difference on text pages. Scans are mostly grey: 256 levels keep them."""
+    from PIL import Image
+
     buf = io.BytesIO()
-    # Level 1: a third of the time of the default for ~10 % more bytes.
-    img.save(buf, format="PNG", compress_level=1)
+    img.quantize(256, method=Image.Quantize.FASTOCTREE).save(buf, format="PNG",
+                                                             compress_level=1)
     return buf.getvalue()
 
 

@@ -545,6 +545,9 @@ def view(doc_id: int) -> Any:
                            viewer_kinds=VIEWER_KINDS)
 
 
+PAGE_MAX_AGE = 60  # seconds a browser may reuse a watermarked page image
+
+
 @bp.get("/<int:doc_id>/pages/<int:page>.png")
 @login_required
 @translated
@@ -553,8 +556,12 @@ def page_image(doc_id: int, page: int) -> Response:
     with support.work() as ctx:
         plan = viewer.prepare_page(ctx, _checked_id(doc_id), _checked_page(page), version, lang())
     png = plan.render()  # after the commit: the view is on the trail before any byte leaves
+    # The image is this person's (their name and the minute are drawn on it): a
+    # private, short-lived browser copy spares paging back and forth a re-render,
+    # and no shared cache may keep it.
     return Response(png, mimetype="image/png",
-                    headers={"Content-Disposition": "inline", "Content-Length": str(len(png))})
+                    headers={"Content-Disposition": "inline", "Content-Length": str(len(png)),
+                             "Cache-Control": f"private, max-age={PAGE_MAX_AGE}"})
 
 
 def _checked_page(page: int) -> int:
