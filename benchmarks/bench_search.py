@@ -147,7 +147,7 @@ def build(home: Path, url: str) -> Infra:
                 people[f"{company.lower()}.{dept.lower()}"] = (company, dept, "staff")
         for name, (company, dept, roles) in people.items():
             accounts.add_user(s, name, name, company, dept, accounts.parse_roles(roles),
-                              "bench password 1234")
+                              "Lanterns drift over the quiet harbour at dusk 7")
     return infra
 
 
