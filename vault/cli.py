@@ -224,11 +224,19 @@ def demo(app: App) -> None:
         write_new_secret(path, ("\n".join(lines) + "\n").encode("utf-8"))
         click.echo(f"Demo group loaded: {len(logins)} people.")
     if path.is_file():
+        forced = app.settings.second_factor_roles
         click.echo(f"Demo logins (kept in {path}, mode 0600):")
-        click.echo(f"  {'user':<14} {'password':<18} roles")
+        click.echo(f"  {'user':<14} {'password':<18} {'2FA':<9} roles")
         for line in path.read_text(encoding="utf-8").splitlines():
             username, password, roles, company, name = line.split("\t")
-            click.echo(f"  {username:<14} {password:<18} {roles} ({company}, {name})")
+            must = "required" if set(roles.split(",")) & forced else "-"
+            click.echo(f"  {username:<14} {password:<18} {must:<9} {roles} ({company}, {name})")
+        if forced:
+            click.echo(
+                f"2FA required ({', '.join(sorted(forced))}; VAULT_REQUIRE_2FA_ROLES): at the "
+                "first sign-in these people scan a QR code with an authenticator app (TOTP) "
+                "and type its code. Each code works once: signing in again within 30 s of "
+                "setting it up needs the app's next code.")
 
 
 @main.command()

@@ -41,3 +41,24 @@ def enrol_second_factor(page: Page, shot: Callable[[str], Path] | None = None) -
 def later_code(secret: str) -> str:
     """A code the server has not seen: one step ahead (it accepts ±1 step)."""
     return pyotp.TOTP(secret).at(int(time.time()) + 30)
+
+
+def nav_to(page: Page, label: str) -> None:
+    """Follow the menu entry called ``label``: open its task group, then click it
+    (as a person does; on a phone the menu button first unfolds the menu)."""
+    toggle = page.locator("header.top .nav-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    link = page.locator("header nav.main-nav a").filter(
+        has_text=re.compile(rf"^{re.escape(label)}")).first
+    if not link.is_visible():
+        link.locator("xpath=ancestor::details[1]/summary").click()
+    link.click()
+    page.wait_for_load_state()
+
+
+def open_personal(page: Page, label: str) -> None:
+    """Follow an entry of the person's own menu (security, tokens, password)."""
+    page.click("header .who details.me summary")
+    page.click(f"header .who details.me a:text-is('{label}')")
+    page.wait_for_load_state()

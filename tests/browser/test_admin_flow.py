@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from browsertools import enrol_second_factor, sign_in  # noqa: I001
+from browsertools import enrol_second_factor, nav_to, sign_in  # noqa: I001
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 
@@ -14,7 +14,7 @@ from playwright.sync_api import Page
 def test_admin_adds_a_person(page: Page, shot: Callable[[str], Path]) -> None:
     sign_in(page, "root", PASSWORD)
     enrol_second_factor(page)
-    page.click("header nav >> text=系统管理")
+    nav_to(page, "系统管理")
     page.wait_for_selector("#people")
     shot("people")
     page.click("text=添加人员")

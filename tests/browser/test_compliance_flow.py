@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from browsertools import enrol_second_factor, later_code, sign_in  # noqa: I001
+from browsertools import enrol_second_factor, later_code, nav_to, open_personal, sign_in  # noqa: I001
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 
@@ -27,11 +27,11 @@ def test_compliance_officer_filters_and_exports(page: Page, shot: Callable[[str]
         "data:image/svg+xml")
     secret = enrol_second_factor(page, shot)
     assert "欢迎" in page.inner_text("main")
-    page.click("header nav >> text=账户安全")
+    open_personal(page, "账户安全")
     assert "剩余恢复码：10" in page.inner_text("main")
     shot("security-page")
 
-    page.click("header nav >> text=合规审查")
+    nav_to(page, "合规审查")
     page.wait_for_selector("#trail-filters")
     shot("trail")
     page.fill("#trail-filters input[name=actor]", "clerk")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from browsertools import enrol_second_factor, later_code, sign_in  # noqa: I001
+from browsertools import enrol_second_factor, later_code, nav_to, sign_in  # noqa: I001
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from people import PASSWORD  # noqa: I001 - tests/people.py
@@ -154,7 +154,7 @@ def test_copy_request_approval_download_destroy_and_trail(
 
     # The custodian records the copy destroyed, then looks the number up.
     sign_in(page, "keeper", PASSWORD)
-    page.click("header nav >> text=登记簿")
+    nav_to(page, "登记簿")
     page.wait_for_selector("#copy-register")
     row = page.locator(f"#copy-register tr:has-text('{label}')")
     assert row.count() == 1 and "已发放" in row.inner_text()
@@ -178,7 +178,7 @@ def test_copy_request_approval_download_destroy_and_trail(
     # A compliance officer finds each step in the trail: by document, then by action.
     sign_in(page, "auditor", PASSWORD)
     enrol_second_factor(page)
-    page.click("header nav >> text=合规审查")
+    nav_to(page, "合规审查")
     page.wait_for_selector("#trail-filters")
     page.fill("#trail-filters input[name=document]", str(doc_id))
     page.click("#trail-filters button[type=submit]")

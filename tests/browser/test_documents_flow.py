@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from browsertools import sign_in  # noqa: I001 - tests/browser/browsertools.py
+from browsertools import nav_to, sign_in  # noqa: I001 - tests/browser/browsertools.py
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 
@@ -43,7 +43,7 @@ def test_register_find_view_and_scope(page: Page, shot: Callable[[str], Path],
                                       tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path / "lease.pdf")
     sign_in(page, "clerk", PASSWORD)
-    page.click("header nav >> text=登记文件")
+    nav_to(page, "登记文件")
     page.wait_for_selector("#register-form")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     page.fill("input[name=title]", TITLE)
@@ -73,7 +73,7 @@ def test_register_find_view_and_scope(page: Page, shot: Callable[[str], Path],
     assert "秘密★" in page.inner_text("body")  # the marking banner (confidential, 10 years)
     shot("registered")
 
-    page.click("header nav >> text=文件")
+    nav_to(page, "文件")
     page.fill("input[name=q]", "租户租赁合同")
     page.click("form[role=search] button[type=submit]")
     page.wait_for_load_state()

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from browsertools import enrol_second_factor, sign_in  # noqa: I001
+from browsertools import enrol_second_factor, nav_to, sign_in  # noqa: I001
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 from sqlalchemy import select
@@ -126,7 +126,7 @@ def test_leak_report_traces_both_holders_and_reaches_every_hq_executive(
     # The accountant (finance) may not know of the contract; a page with the manager's
     # copy number turned up in the car park.
     sign_in(page, "accountant", PASSWORD)
-    page.click("header nav >> text=报告泄密")
+    nav_to(page, "报告泄密")
     page.wait_for_selector("#leak-form")
     page.fill("#copy_number", labels["manager"])
     page.fill("#description", "在地下停车场捡到一页合同复印件，页脚印有副本编号。")
@@ -165,7 +165,7 @@ def test_leak_report_traces_both_holders_and_reaches_every_hq_executive(
     page.click("header form button[type=submit]")  # sign out
     sign_in(page, "ceo", PASSWORD)
     enrol_second_factor(page)
-    page.click("header nav >> text=消息")
+    nav_to(page, "消息")
     page.wait_for_selector("#inbox")
     entry = page.locator("#inbox li", has_text=f"泄密报告 #{leak_id}")
     assert entry.count() == 1 and TITLE in entry.inner_text()
@@ -197,7 +197,7 @@ def test_leak_report_traces_both_holders_and_reaches_every_hq_executive(
     assert "已在 24 小时时限内处理" in page.inner_text("#deadline")
     assert page.locator("#handle").count() == 0
     shot("handled")
-    page.click("header nav >> text=泄密报告")
+    nav_to(page, "处理泄密报告")
     page.wait_for_selector("#leak-list")
     assert "已处理" in page.inner_text(f"#leak-{leak_id}")
     shot("leak-list")

@@ -10,7 +10,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-from browsertools import sign_in  # noqa: I001 - tests/browser/browsertools.py
+from browsertools import nav_to, sign_in  # noqa: I001 - tests/browser/browsertools.py
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 
@@ -46,7 +46,7 @@ def test_notice_to_three_tenants_two_sign_offs_one_unsigned(
     sheet.write_bytes(samples.png_card("签收单 深港咨询有限公司 李女士", org.settings.font_file))
 
     sign_in(page, "clerk", PASSWORD)
-    page.click("header nav >> text=租户档案")
+    nav_to(page, "租户档案")
     page.wait_for_selector("#tenants")
     assert page.locator("#tenants tbody tr").count() == 3
     shot("tenant-list")

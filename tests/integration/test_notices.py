@@ -421,7 +421,7 @@ def test_progress_lists_signed_and_unsigned(world: Infra) -> None:
     _sign(world, doc_id, "T3", method="electronic", signer="王小明")
     with unit_of_work(world, "outsider", NOW) as ctx:  # internal: anyone may know of it
         p = notices.progress(ctx, doc_id)
-        assert (p.total, p.signed_count, p.unsigned_count, p.percent) == (3, 2, 1, 66)
+        assert (p.total, p.signed_count, p.unsigned_count, p.percent) == (3, 2, 1, 67)
         assert [r.code for r in p.signed] == ["T1", "T3"]
         assert [r.code for r in p.unsigned] == ["T2"]
         assert p.signed[1].signer == "王小明" and p.signed[1].method == "electronic"

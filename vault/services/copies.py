@@ -519,10 +519,12 @@ def cancel(ctx: Ctx, req_id: int) -> CopyRequest:
         raise Conflict(f"This request is already {req.status}.", code="already_decided")
     _claim(ctx, req, CANCELLED, decided_at=ctx.now)
     ctx.record(Action.COPY_CANCEL, level=req.level_at_request, reason="cancelled", **_event(req))
+    notifications.settle(ctx, req.id)
     return req
 
 
 def _tell_requester(ctx: Ctx, req: CopyRequest, approved: bool) -> None:
+    notifications.settle(ctx, req.id)
     kind = CopyKind(req.kind)
     title = req.document.title
     if approved:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from vault.services import (
     followups,
     meetings,
     notices,
+    recordings,
     requests,
     samples,
     tenants,
@@ -112,6 +113,9 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
     for title, category, level, period, issued, reg, sup, doc_dept, tenant, paper in DOCS:
         with unit_of_work(infra, reg, now) as ctx:
             content, filename = samples.sample(category, title, infra.settings.font_file)
+            if category is Category.CALL_RECORDING:
+                _recording(ctx, title, issued, doc_dept, tenant, content, filename)
+                continue
             documents.register(
                 ctx,
                 title=title,
@@ -134,6 +138,18 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
         assert minutes is not None
         meetings.set_attendees(ctx, minutes.id, ["T001", "T002", "T003"])
     return logins
+
+
+def _recording(ctx: Ctx, title: str, issued: date, department: str | None,
+               tenant: str | None, content: bytes, filename: str) -> None:
+    """The hotline recording is a call recording (listed under 录音), not a bare file."""
+    tz = ctx.settings.tz
+    called = datetime.combine(issued, time(10, 32), tz)
+    called = min(called, ctx.now - timedelta(hours=1))  # a clock before the call
+    recordings.register(
+        ctx, content=io.BytesIO(content), filename=filename, caller_number="138-0000-0002",
+        called_at=called, agent="吴员工", request_ref="SR-2026-1120-01", title=title,
+        department_code=department, tenant_code=tenant)
 
 
 # The water-cut notice goes to every SZ tenant; one has signed on site (签收).

@@ -405,8 +405,13 @@ class Progress:
 
     @property
     def percent(self) -> int:
-        """Signed share, rounded down: 100 only when everyone has signed."""
-        return (100 * self.signed_count) // self.total if self.total else 0
+        """Signed share, rounded to the nearest whole percent (2 of 3: 67), yet 100
+        only when everyone has signed and 0 only when nobody has."""
+        if not self.total or not self.signed_count:
+            return 0
+        if self.signed_count == self.total:
+            return 100
+        return min(99, max(1, (200 * self.signed_count + self.total) // (2 * self.total)))
 
 
 def _progress(ctx: Ctx, doc: Document, lang: str) -> Progress:

@@ -153,3 +153,15 @@ def mark_read(ctx: Ctx, ids: Iterable[int] | None = None) -> int:
         stmt = stmt.where(Notification.id.in_(list(ids)))
     result = ctx.session.execute(stmt)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def settle(ctx: Ctx, request_id: int) -> int:
+    """A request is decided or withdrawn: its "to decide" messages are read for every
+    approver (nothing is left to do), so they leave the home pages' unread lists."""
+    result = ctx.session.execute(
+        update(Notification)
+        .where(Notification.request_id == request_id, Notification.kind == "request_pending",
+               Notification.read_at.is_(None))
+        .values(read_at=ctx.now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -223,6 +223,21 @@ def _match_totp(secret: str, code: str, now: datetime, last_step: int) -> int | 
     return None
 
 
+def just_used(ctx: Ctx, user_id: int, code: str) -> bool:
+    """Whether a refused ``code`` is the person's own current code, already spent (at
+    enrolment or a sign-in moments ago): pages then say to wait for the next one
+    rather than call it wrong. Reads only; the refusal stands."""
+    user = ctx.session.get(User, user_id)
+    factor = _factor(ctx, user) if user is not None else None
+    text = _normalise(code)
+    if factor is None or factor.confirmed_at is None or not _TOTP_RE.fullmatch(text):
+        return False
+    totp = pyotp.TOTP(_open(ctx, factor), interval=INTERVAL)
+    current = _step(ctx.now)
+    return any(step <= factor.last_step and hmac.compare_digest(totp.at(step * INTERVAL), text)
+               for step in range(current - WINDOW, current + WINDOW + 1))
+
+
 def _normalise(code: str) -> str:
     return re.sub(r"[\s-]", "", code or "").lower()[:64]
 

@@ -1,9 +1,10 @@
 /* Uploads with a progress bar (XMLHttpRequest upload progress).
  *
  * Any <form class="upload-form"> is sent with XHR so the bar can move; the server
- * answers exactly as for a plain form post: a redirect to the new document (followed
- * here by loading its address) or the form again with its errors, which replaces the
- * page's <main>. Without JavaScript the form posts normally.
+ * answers as for a plain form post, except that where it would redirect it says where
+ * to go (204 with X-Vault-Location, so the next page and its one-time message are
+ * loaded once, by the browser) — or sends the form again with its errors, which
+ * replaces the page's <main>. Without JavaScript the form posts normally.
  */
 (function () {
   "use strict";
@@ -49,6 +50,7 @@
     if (button) { button.disabled = true; }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-Vault-Upload", "1");
     xhr.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) {
         var p = Math.floor((e.loaded / e.total) * 100);
@@ -59,8 +61,9 @@
       show(form, 100, text.checking || "");
     });
     xhr.addEventListener("load", function () {
-      if (xhr.status < 400 && xhr.responseURL && xhr.responseURL !== form.action) {
-        window.location.assign(xhr.responseURL);
+      var next = xhr.getResponseHeader("X-Vault-Location");
+      if (xhr.status === 204 && next) {
+        window.location.assign(next);  /* the server's message waits there */
         return;
       }
       replaceMain(xhr.responseText);
@@ -90,8 +93,10 @@
       var d = defaults[category.value];
       return d ? d.level : "";
     }
+    var call = form.querySelector("#call-fields");
     function refreshPeriod() {
       var lv = currentLevel();
+      if (call) { call.hidden = category.value !== "call_recording"; }
       if (period) { period.hidden = lv === "internal"; }
       var kind = form.querySelector("input[name=period_kind]:checked");
       var k = kind ? kind.value : "duration";

@@ -85,6 +85,7 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
+        resp = upload_redirect(resp)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -93,6 +94,22 @@ def register(app: Flask) -> None:
         if app.config.get("VAULT_HTTPS"):
             resp.headers.setdefault("Strict-Transport-Security", HSTS)
         return resp
+
+
+UPLOAD_HEADER = "X-Vault-Upload"
+
+
+def upload_redirect(resp: Response) -> Response:
+    """A form sent by the upload script (static/upload.js) is answered with where to go
+    instead of a redirect: XMLHttpRequest would follow a redirect itself, fetching
+    the next page (and spending its one-time message) only for the script to load it
+    again."""
+    if (request.headers.get(UPLOAD_HEADER) == "1" and resp.status_code in (301, 302, 303)
+            and resp.location):
+        answer = Response(status=204)
+        answer.headers["X-Vault-Location"] = resp.location
+        return answer
+    return resp
 
 
 def http_message(status: int) -> str:

@@ -192,6 +192,9 @@ def second_factor() -> Any:
             return _restart_sign_in()
         error = _("The code is wrong or was already used. After repeated failures, "
                   "signing in pauses for a while.")
+        with support.work(actor="") as ctx:
+            if totp.just_used(ctx, int(pending["uid"]), form.code.data or ""):
+                error = JUST_USED()
     elif request.method == "POST":
         error = _("Enter the six-digit code from your app, or a recovery code.")
     return (render_template("security/second_factor.html", form=form, error=error),
@@ -246,6 +249,11 @@ def _enrolment(username: str, epoch: int, pending: dict[str, Any] | None) -> Any
             400 if error else 200)
 
 
+def JUST_USED() -> str:  # noqa: N802 - a message, named like a constant
+    return _("This code was already used a moment ago (each code works once). Wait for "
+             "your app to show the next code, within 30 seconds, and enter that one.")
+
+
 def fresh_auth_required(minutes: int = 5, back: str | None = None) -> Callable[[F], F]:
     """Guard a view that needs the person's password (and code) again within the last
     ``minutes`` (approvals, turning the second factor off). A stale session is sent to
@@ -261,6 +269,8 @@ def fresh_auth_required(minutes: int = 5, back: str | None = None) -> Callable[[
             if time.time() - float(session.get("reauth", 0)) > minutes * 60:
                 target = (url_for(back, **(request.view_args or {}))
                           if back and request.method != "GET" else None)
+                if request.method != "GET":
+                    session["reauth_resume"] = True  # say, once back, to send it again
                 return redirect(url_for("auth.reauth", next=target or _back_after_reauth()))
             return view(*args, **kwargs)
 
@@ -294,8 +304,14 @@ def reauth() -> Any:
             ok = totp.reauthenticate(ctx, form.password.data or "", form.code.data)
         if ok:
             session["reauth"] = time.time()
+            if session.pop("reauth_resume", False):
+                flash(_("It is you: what you had typed is back in the form. Press the "
+                        "button again to finish."))
             return redirect(_safe_next(request.args.get("next")))
         error = _("That did not match. After repeated failures, signing in pauses for a while.")
+        with support.work() as ctx:
+            if totp.just_used(ctx, current_user.id, form.code.data or ""):
+                error = JUST_USED()
     elif request.method == "POST":
         error = _("Enter your password.")
     with support.work() as ctx:

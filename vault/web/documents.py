@@ -139,7 +139,7 @@ ERRORS: dict[str, Any] = {
     "empty_file": lazy_gettext("The file is empty."),
     "too_large": lazy_gettext("The file is larger than the limit of %(limit)s."),
     "type_not_allowed": lazy_gettext(
-        "Files of type %(detected)s are not accepted in this category."),
+        "This kind of file is not accepted in this category. It takes %(accepted)s."),
     "type_mismatch": lazy_gettext(
         "The file name ends in .%(extension)s but the content is %(detected)s; rename the "
         "file or upload the right one."),
@@ -214,10 +214,24 @@ def message_of(exc: VaultError) -> str:
     params = {k: v for k, v in exc.params.items() if isinstance(v, str | int)}
     if "limit" in params and isinstance(params["limit"], int):
         params["limit"] = _human_size(params["limit"])
+    if exc.code == "type_not_allowed":
+        params["accepted"] = accepted_kinds(str(params.get("category", "")))
     try:
         return str(text) % params if params else str(text)
     except (KeyError, ValueError, TypeError):
         return exc.message
+
+
+def accepted_kinds(category: str) -> str:
+    """What a category takes, in words (not media types)."""
+    from vault.policy import CERTIFICATES
+
+    if category == Category.CALL_RECORDING.value:
+        return str(_("audio recordings (WAV, MP3, OGG, M4A, AMR, FLAC or AAC)"))
+    if category in {c.value for c in CERTIFICATES}:
+        return str(_("scans: PDF or pictures (PNG, JPEG, TIFF or WebP)"))
+    return str(_("PDF, pictures (PNG, JPEG, TIFF, WebP), Word, Excel, PowerPoint or "
+                 "OpenDocument files, plain text or CSV"))
 
 
 #: Service refusals re-raised with their message in the reader's language.
@@ -427,7 +441,8 @@ def _status_for(code: str) -> int:
 def _render_register(errors: dict[str, str], status: int) -> Any:
     with support.work() as ctx:
         options = document_pages.form_options(ctx)
-    return render_template("documents/new.html", options=options, form=request.form,
+        now = ctx.now.astimezone(ctx.settings.tz).strftime("%Y-%m-%dT%H:%M")
+    return render_template("documents/new.html", options=options, form=request.form, now=now,
                            errors=errors, max_upload=support.settings().max_upload_bytes,
                            level_names=LEVEL_NAMES, category_names=CATEGORY_NAMES), status
 
@@ -439,6 +454,8 @@ def new() -> Any:
     if request.method == "GET":
         return _render_register({}, 200)
     values, errors = _parse_register(request.form)
+    if values.get("category") is Category.CALL_RECORDING:
+        return _register_recording(values, errors)
     if errors:
         return _render_register(errors, 400)
     try:
@@ -451,6 +468,33 @@ def new() -> Any:
         return _render_register({field_name: message_of(exc)}, _status_for(exc.code))
     flash(_("The document was registered."))
     return redirect(url_for("documents.show", doc_id=doc_id))
+
+
+def _register_recording(values: dict[str, Any], errors: dict[str, str]) -> Any:
+    """A 录音 registered through the ordinary form is a call recording: it needs the
+    call's fields and its audio, and is listed under 录音 like any other."""
+    from vault.services import recordings
+    from vault.web import recordings as recording_views
+
+    call = recording_views.parse_call(request.form, errors)
+    if values["content"] is None:
+        errors["file"] = _("A call recording needs its audio file.")
+    if errors:
+        return _render_register(errors, 400)
+    try:
+        with support.work() as ctx:
+            doc_id = recordings.register(
+                ctx, source="upload", title=values["title"],
+                department_code=values["department"], tenant_code=values["tenant"],
+                content=values["content"], filename=values["filename"], **call).id
+    except VaultError as exc:
+        if exc.code not in recording_views.ERROR_FIELDS or exc.status >= 500:
+            raise
+        field_name = recording_views.ERROR_FIELDS[exc.code]
+        return _render_register({field_name: recording_views.message_of(exc)},
+                                _status_for(exc.code))
+    flash(_("The recording was registered."))
+    return redirect(url_for("recordings.show", doc_id=doc_id))
 
 
 # ---------------------------------------------------------------------------

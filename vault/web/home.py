@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, redirect, render_template, url_for
 from flask_login import login_required
 
 from vault.policy import Role
@@ -29,3 +29,9 @@ def index() -> str:
 @bp.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico on their own (pages link the SVG)."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

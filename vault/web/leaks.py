@@ -176,7 +176,7 @@ def _investigates() -> bool:
     return allowed
 
 
-support.NAV.append(("leaks.index", lambda: lazy_gettext("Leak reports"), _investigates))
+support.NAV.append(("leaks.index", lambda: lazy_gettext("Handle leak reports"), _investigates))
 support.NAV.append(("leaks.new", lambda: lazy_gettext("Report a leak"), None))
 
 

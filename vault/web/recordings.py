@@ -141,9 +141,9 @@ def _parse_called_at(raw: str, errors: dict[str, str]) -> datetime | None:
     return value
 
 
-def _parse_upload() -> tuple[dict[str, Any], dict[str, str]]:
-    form = request.form
-    errors: dict[str, str] = {}
+def parse_call(form: Any, errors: dict[str, str]) -> dict[str, Any]:
+    """The call's own fields (number, agent, request record, time), from this form or
+    the ordinary document form when its category is 录音."""
     values: dict[str, Any] = {}
     for name, limit in (("caller_number", 64), ("agent", 200), ("request_ref", 100)):
         values[name] = form.get(name, "").strip()[:limit]
@@ -154,6 +154,13 @@ def _parse_upload() -> tuple[dict[str, Any], dict[str, str]]:
     if not values["request_ref"]:
         errors["request_ref"] = _("Enter the request record number.")
     values["called_at"] = _parse_called_at(form.get("called_at", "")[:40], errors)
+    return values
+
+
+def _parse_upload() -> tuple[dict[str, Any], dict[str, str]]:
+    form = request.form
+    errors: dict[str, str] = {}
+    values = parse_call(form, errors)
     values["title"] = form.get("title", "").strip()[:600] or None
     values["department_code"] = form.get("department", "").strip()[:32] or None
     values["tenant_code"] = form.get("tenant", "").strip()[:32] or None

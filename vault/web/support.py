@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request, session
+from flask_babel import lazy_gettext
 from flask_login import current_user, logout_user
 
 from vault.config import Settings
@@ -81,7 +83,8 @@ def template_globals() -> dict[str, Any]:
     from vault.policy import LEVEL_LABELS
 
     lang = "en" if select_locale() == "en" else "zh"
-    return {"current_lang": lang, "level_labels": LEVEL_LABELS[lang], "nav_items": nav_items()}
+    return {"current_lang": lang, "level_labels": LEVEL_LABELS[lang], "nav_items": nav_items(),
+            "nav_groups": nav_groups(), "personal_nav": personal_nav()}
 
 
 # Areas add their entries here when they register: (endpoint, label, who sees it) —
@@ -96,6 +99,29 @@ NAV_ORDER = ("documents.index", "documents.new", "copies.index", "copies.copy_re
              "compliance.trail", "admin.index", "leaks.new", "copies.inbox", "auth.security",
              "tokens.index")
 
+# The menu is grouped by task (文件 / 审批 / 登记簿 / 档案 / 合规 / 管理); the person's
+# own settings sit beside their name. An endpoint no group names (an area added
+# later) lands in "files" until it is given a group here.
+NAV_GROUPS: tuple[tuple[str, Callable[[], Any]], ...] = (
+    ("files", lambda: lazy_gettext("Files")),
+    ("approvals", lambda: lazy_gettext("Approvals")),
+    ("registers", lambda: lazy_gettext("Registers")),
+    ("archives", lambda: lazy_gettext("Archives")),
+    ("compliance", lambda: lazy_gettext("Oversight")),
+    ("admin", lambda: lazy_gettext("Management")),
+)
+NAV_GROUP_OF: dict[str, str] = {
+    "documents.index": "files", "documents.new": "files",
+    "copies.inbox": "approvals", "copies.index": "approvals",
+    "copies.copy_register": "registers",
+    "tenants.index": "archives", "recordings.index": "archives",
+    "certificates.index": "archives",
+    "review.index": "compliance", "leaks.new": "compliance", "leaks.index": "compliance",
+    "compliance.trail": "compliance",
+    "admin.index": "admin",
+    "auth.security": "personal", "tokens.index": "personal",
+}
+
 
 def nav_items() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
@@ -104,6 +130,34 @@ def nav_items() -> list[tuple[str, str]]:
     return [(endpoint, str(label())) for endpoint, label, role in entries
             if role is None or (role() if callable(role) else current_user.has(role))]
 
+
+@dataclass(frozen=True)
+class NavGroup:
+    key: str
+    label: str
+    items: tuple[tuple[str, str], ...]
+    current: bool
+
+
+def nav_groups() -> list[NavGroup]:
+    """The person's menu entries in their task groups (empty groups left out); the
+    group holding the page being shown (or its area) is marked current."""
+    items = nav_items()
+    here = request.endpoint or ""
+    area = here.split(".")[0]
+    current = next((NAV_GROUP_OF.get(e, "files") for e, _t in items if e == here),
+                   next((NAV_GROUP_OF.get(e, "files") for e, _t in items
+                         if e.split(".")[0] == area), None))
+    groups = []
+    for key, label in NAV_GROUPS:
+        mine = tuple((e, t) for e, t in items if NAV_GROUP_OF.get(e, "files") == key)
+        if mine:
+            groups.append(NavGroup(key, str(label()), mine, key == current))
+    return groups
+
+
+def personal_nav() -> list[tuple[str, str]]:
+    return [(e, t) for e, t in nav_items() if NAV_GROUP_OF.get(e) == "personal"]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
