@@ -94,8 +94,8 @@ def test_notice_to_three_tenants_two_sign_offs_one_unsigned(
     assert page.locator("#unsigned li").count() == 1
     assert page.get_attribute("#unsigned li", "data-tenant") == "T3"
     assert "王小明" in page.inner_text("#unsigned")
-    assert "已签收 2 / 3（66%）" in page.inner_text("#progress-figure")
-    assert page.get_attribute("#progress-bar", "value") == "66"
+    assert "已签收 2 / 3（67%）" in page.inner_text("#progress-figure")
+    assert page.get_attribute("#progress-bar", "value") == "67"
     assert "未签收：1" in page.inner_text("#progress-summary")
     signed = page.inner_text("#signed")
     assert "现场签字" in signed and "扫描签收单" in signed and "扫描件由前台上传" in signed

@@ -76,6 +76,20 @@ def test_demo_prints_logins_and_is_idempotent(demo: Vault) -> None:
                      "compliance", "admin", "staff"}
     logins = Path(demo.env["VAULT_HOME"]) / "keys" / "demo-logins.txt"
     assert logins.stat().st_mode & 0o777 == 0o600
+    # The second factor the privileged roles must set up is said beside their logins.
+    lines = {line.split()[0]: line for line in res.output.splitlines()
+             if line.startswith("  ") and len(line.split()) > 3}
+    assert " required " in lines["wang.zong"] and " required " in lines["admin"]
+    assert " required " not in lines["wu.yuangong"]
+    assert "2FA required (admin, company_gm, compliance, hq_executive" in res.output
+    assert "within 30 s" in res.output
+
+
+def test_demo_recording_is_a_call_recording(demo: Vault) -> None:
+    """The hotline recording of the demo is listed as a recording (issue 16, defect 1)."""
+    res = demo("recordings", "list", "--as", "zhou.zhuguan")
+    assert res.exit_code == 0, res.output
+    assert "SR-2026-1120-01" in res.output
 
 
 def test_done_when_secret_minutes(demo: Vault) -> None:

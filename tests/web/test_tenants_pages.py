@@ -211,7 +211,7 @@ def test_recipients_sign_offs_progress_and_csv(world: Flask, login_as: Login) ->
                  {"tenant": "T3", "signer": "王小明", "signed_at": when, "method": "on_site"})
     assert resp.status_code == 409 and "此租户已签收本通知。" in _text(resp)
     page = _text(clerk.get(f"/notices/{doc_id}/sign-offs"))
-    assert 'value="66"' in page and "已签收 2 / 3（66%）" in page
+    assert 'value="67"' in page and "已签收 2 / 3（67%）" in page
     unsigned = page[page.index('id="unsigned"'):page.index('id="signed"')]
     assert 'data-tenant="T2"' in unsigned and 'data-tenant="T1"' not in unsigned
     signed = page[page.index('id="signed"'):page.index('id="sign-off"')]
