@@ -68,7 +68,7 @@ def _report(client: FlaskClient, **data: str) -> int:
 
 def _main(html: str) -> str:
     """The page's main part without times and CSRF tokens."""
-    body = html[html.index("<main>"):]
+    body = html[html.index("<main"):]
     body = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "TIME", body)
     return re.sub(r"\d+ 小时 \d+ 分|\d+ h \d+ min", "LEFT", body)
 

@@ -231,7 +231,7 @@ def test_recipients_sign_offs_progress_and_csv(world: Flask, login_as: Login) ->
     assert resp.status_code == 409 and "以下租户已签收，不能从通知中移除" in _text(resp)
     # The document page shows the progress and who has not signed.
     page = _text(clerk.get(f"/documents/{doc_id}"))
-    assert "已签收 2 / 3（66%）" in page and "未签收：深港咨询有限公司" in page
+    assert "已签收 2 / 3（67%）" in page and "未签收：深港咨询有限公司" in page
     # The CSV: UTF-8 with BOM, Chinese and English header, not cached.
     resp = clerk.get(f"/notices/{doc_id}/sign-offs.csv")
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
@@ -246,7 +246,7 @@ def test_recipients_sign_offs_progress_and_csv(world: Flask, login_as: Login) ->
     # In English.
     clerk.get("/lang/en")
     page = _text(clerk.get(f"/notices/{doc_id}/sign-offs"))
-    assert "2 of 3 signed (66%)" in page and "Not signed yet" in page
+    assert "2 of 3 signed (67%)" in page and "Not signed yet" in page
     assert "Scanned sign-off sheet" in page and "Record a sign-off" in page
 
 

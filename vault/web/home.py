@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, url_for
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 
 from vault.policy import Role
@@ -32,6 +34,6 @@ def healthz() -> dict[str, str]:
 
 
 @bp.get("/favicon.ico")
-def favicon() -> Response:
+def favicon() -> Any:
     """Browsers ask for /favicon.ico on their own (pages link the SVG)."""
     return redirect(url_for("static", filename="favicon.svg"), code=301)
