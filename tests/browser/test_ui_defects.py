@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -243,3 +244,62 @@ def test_13_no_request_goes_unanswered_for_a_favicon(page: Page, org: Infra) -> 
     assert page.request.get(href).status == 200
     assert page.request.get("/favicon.ico").status == 200  # redirected to the icon
     assert missing == []
+
+
+def test_12_an_admin_changes_a_persons_name_email_company_and_department(
+        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+    sign_in(page, "root", PASSWORD)
+    enrol_second_factor(page)
+    page.goto("/admin/users/clerk")
+    page.fill("#details-form input[name=name]", "王小红")
+    page.fill("#details-form input[name=email]", "xiaohong@example.com")
+    page.select_option("#details-form select[name=department]", "GZ/CS")
+    shot("details-form")
+    page.click("#save-details")
+    page.wait_for_selector(".flashes:has-text('已保存')")
+    facts = page.inner_text("dl.facts")
+    assert "xiaohong@example.com" in facts and "GZ / CS" in facts
+    assert page.inner_text("main h1").startswith("王小红")
+    shot("details-saved")
+    with org.sessions() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "user:update")
+                          .order_by(AuditEvent.seq.desc())).first()
+        assert event is not None and event.actor == "root" and event.reason == "details_changed"
+        assert event.object_id == "clerk"
+        detail = json.loads(event.detail or "{}")
+        assert detail["from"] == {"name": "clerk", "email": "", "company": "SZ"}
+        assert detail["to"] == {"name": "王小红", "email": "xiaohong@example.com",
+                                "company": "GZ"}
+    # A bad address is refused in words, and nothing changes.
+    page.fill("#details-form input[name=email]", "not an address")
+    page.evaluate("document.querySelector('#details-form input[name=email]').type = 'text'")
+    page.click("#save-details")
+    page.wait_for_selector(".flashes:has-text('电子邮件')")
+    assert "xiaohong@example.com" in page.inner_text("dl.facts")
+
+
+RAW_CODE = re.compile(r"\b[a-z]+:[a-z_]+\b|\b[a-z]+_[a-z_]+\b")
+
+
+def test_3_and_4_the_audit_trail_speaks_words_and_fits_1280(
+        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+    doc_id = register_secret_pdf(org)
+    with unit_of_work(org, "clerk") as ctx:
+        copies.request(ctx, doc_id, copies.CopyKind.COPY, purpose="审计资料")
+    sign_in(page, "auditor", PASSWORD)
+    enrol_second_factor(page)
+    page.goto("/compliance/")
+    page.wait_for_selector("table.events")
+    text = page.inner_text("main")
+    assert RAW_CODE.findall(text) == []
+    rows = page.inner_text("table.events")
+    assert "提交申请" in rows and "设置双重验证" in rows and "登记文件" in rows
+    assert "人员 auditor" in rows and "经营情况" in rows
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    for badge in page.locator("table.events .level").all():
+        box = badge.bounding_box()
+        assert box is not None and box["height"] < 30  # one line, not a character a line
+    shot("trail-1280")
+    page.goto(f"/compliance/documents/{doc_id}")
+    assert RAW_CODE.findall(page.inner_text("main")) == []
+    shot("document-history")

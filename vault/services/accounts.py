@@ -383,6 +383,49 @@ def change_roles(ctx: Ctx, username: str, roles: frozenset[Role]) -> User:
     return user
 
 
+EMAIL_RE = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,189}")
+
+
+def check_email(email: str | None) -> str | None:
+    """None for none; otherwise one address (local@domain, no spaces or controls)."""
+    text = (email or "").strip()
+    if not text:
+        return None
+    if len(text) > 254 or not EMAIL_RE.fullmatch(text):
+        raise InvalidInput("The e-mail address is not valid.", code="bad_email")
+    return text
+
+
+def update_person(ctx: Ctx, username: str, *, name: str, email: str | None,
+                  company_code: str, department_code: str | None) -> User:
+    """An administrator corrects a person's name, e-mail address, company and
+    department; what changed (before and after) goes to the audit trail. A move to
+    another company keeps the roles only where they fit it (an HQ executive stays at
+    HQ), else it is refused."""
+    _admin_check(ctx, Action.USER_UPDATE)
+    user = get_user(ctx.session, username)
+    name = check_name(name, "Person's")
+    email = check_email(email)
+    company = get_company(ctx.session, company_code)
+    dept = get_department(ctx.session, company, department_code) if department_code else None
+    _check_roles_fit(company, frozenset(Role(r) for r in user.roles))
+    before = {"name": user.name, "email": user.email or "", "company": user.company.code,
+              "department": user.department.code if user.department else ""}
+    after = {"name": name, "email": email or "", "company": company.code,
+             "department": dept.code if dept else ""}
+    changed = {k: after[k] for k in after if after[k] != before[k]}
+    if not changed:
+        return user
+    user.name, user.email = name, email
+    user.company_id, user.department_id = company.id, dept.id if dept else None
+    ctx.session.flush()
+    ctx.session.expire(user, ["company", "department"])
+    ctx.record(Action.USER_UPDATE, object_type="user", object_id=username,
+               reason="details_changed",
+               detail={"from": {k: before[k] for k in changed}, "to": changed})
+    return user
+
+
 def deactivate_user(ctx: Ctx, username: str) -> User:
     _admin_check(ctx, Action.USER_DEACTIVATE)
     user = deactivate(ctx.session, username)

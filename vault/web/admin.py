@@ -68,6 +68,7 @@ def _message(exc: VaultError) -> str:
         "no_roles": _("Choose at least one role."),
         "unknown_role": _("Unknown role."),
         "no_factor": _("This person has no second factor."),
+        "bad_email": _("The e-mail address is not valid."),
     }
     return messages.get(exc.code, exc.message)
 
@@ -102,6 +103,13 @@ class PersonForm(FlaskForm):
     department = StringField("department", validators=[
         DataRequired(), Length(max=65), Regexp(CODE[:-1] + "/" + CODE[1:])])
     roles = SelectMultipleField("roles", validators=[DataRequired()])
+
+
+class DetailsForm(FlaskForm):
+    name = StringField("name", validators=[DataRequired(), Length(max=200)])
+    email = StringField("email", validators=[Optional(), Length(max=254), Regexp(EMAIL)])
+    department = StringField("department", validators=[
+        DataRequired(), Length(max=65), Regexp(CODE[:-1] + "/" + CODE[1:])])
 
 
 class RolesForm(FlaskForm):
@@ -235,10 +243,34 @@ def _check_username(endpoint: str | None, values: dict[str, Any] | None) -> None
 def user(username: str) -> Any:
     with support.work() as ctx:
         person = directory.person(ctx, username)
+        departments = directory.department_choices(ctx)
     form = RolesForm(formdata=None, data={"roles": person.roles})
     form.roles.choices = _role_choices()
     return render_template("admin/user.html", person=person, roles_form=form,
-                           role_labels=role_labels())
+                           role_labels=role_labels(), departments=departments,
+                           details_form=DetailsForm(formdata=None))
+
+
+@bp.post("/users/<username>/details")
+@login_required
+@fresh_auth_required(back="admin.user")
+def change_details(username: str) -> Response:
+    """Name, e-mail address, company and department (audited with before and after)."""
+    form = DetailsForm()
+    if not form.validate_on_submit():
+        flash(_("Give the name and the company / department; the e-mail address, if "
+                "given, must be one address."))
+        return redirect(url_for("admin.user", username=username))
+    company, _sep, dept = (form.department.data or "").partition("/")
+    try:
+        with support.work() as ctx:
+            accounts.update_person(ctx, username, name=form.name.data or "",
+                                   email=form.email.data, company_code=company,
+                                   department_code=dept or None)
+    except VaultError as exc:
+        return _act_failed(username, exc)
+    flash(_("The details of %(user)s were saved.", user=username))
+    return redirect(url_for("admin.user", username=username))
 
 
 def _act_failed(username: str, exc: VaultError) -> Response:

@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from vault.services import audit_console
 from vault.services.audit_console import Filters
-from vault.web import support
+from vault.web import labels, support
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
 
@@ -36,6 +36,13 @@ FILTER_FIELDS = ("actor", "document", "action", "outcome", "since", "until")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MIN_YEAR, MAX_YEAR = 1900, 2999
 CHUNK = 64 * 1024
+
+
+@bp.app_context_processor
+def _audit_words() -> dict[str, Any]:
+    from vault.web.admin import role_labels
+
+    return {"audit_labels": labels, "audit_roles": role_labels}
 
 
 def outcome_labels() -> dict[str, str]:

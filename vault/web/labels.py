@@ -1,0 +1,351 @@
+"""Words for the audit trail's codes: every action, reason, object type and detail
+field gets a label in the reader's language (the codes stay in exports and in the
+filters' values). A code without a label is shown with spaces for underscores, never
+as a bare code; tests/unit/test_labels.py keeps every Action and policy Reason
+labelled."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext
+
+ACTIONS: dict[str, Any] = {
+    'audit:export': lazy_gettext("Exported the audit trail"),
+    'audit:verify': lazy_gettext("Verified the audit chain"),
+    'audit:view': lazy_gettext("Viewed the audit trail"),
+    'auth:lockout': lazy_gettext("Sign-in paused after failures"),
+    'auth:reauth': lazy_gettext("Confirmed identity again"),
+    'auth:reauth_failed': lazy_gettext("Identity confirmation failed"),
+    'auth:second_factor': lazy_gettext("Gave the second-factor code"),
+    'auth:second_factor_enrol': lazy_gettext("Set up the second factor"),
+    'auth:second_factor_failed': lazy_gettext("Second-factor code refused"),
+    'auth:second_factor_reset': lazy_gettext("Second factor reset"),
+    'auth:sign_in': lazy_gettext("Signed in"),
+    'auth:sign_in_failed': lazy_gettext("Sign-in failed"),
+    'auth:sign_out': lazy_gettext("Signed out"),
+    'certificate:update': lazy_gettext("Updated a certificate"),
+    'copy:approve': lazy_gettext("Approved a request"),
+    'copy:cancel': lazy_gettext("Withdrew a request"),
+    'copy:destroy': lazy_gettext("Recorded a copy destroyed"),
+    'copy:download': lazy_gettext("Downloaded an approved copy"),
+    'copy:lookup': lazy_gettext("Looked up a copy number"),
+    'copy:reject': lazy_gettext("Rejected a request"),
+    'copy:request': lazy_gettext("Asked for approval"),
+    'copy:return': lazy_gettext("Recorded a copy returned"),
+    'copy:view': lazy_gettext("Viewed a request"),
+    'document:declassify': lazy_gettext("Declassified a document"),
+    'document:download': lazy_gettext("Downloaded a document"),
+    'document:export': lazy_gettext("Exported a document"),
+    'document:level_change': lazy_gettext("Changed the secrecy level"),
+    'document:period_change': lazy_gettext("Changed the secrecy period"),
+    'document:purge': lazy_gettext("Destroyed a document's content"),
+    'document:register': lazy_gettext("Registered a document"),
+    'document:search': lazy_gettext("Searched documents"),
+    'document:version_add': lazy_gettext("Added a version"),
+    'document:view': lazy_gettext("Read a document"),
+    'document:view_metadata': lazy_gettext("Opened a document's page"),
+    'grant:create': lazy_gettext("Granted access"),
+    'grant:revoke': lazy_gettext("Revoked access"),
+    'job:run': lazy_gettext("Ran a scheduled job"),
+    'key:generate': lazy_gettext("Generated a key"),
+    'key:retire': lazy_gettext("Retired a key"),
+    'key:rotate': lazy_gettext("Rotated keys"),
+    'leak:handle': lazy_gettext("Handled a leak report"),
+    'leak:report': lazy_gettext("Reported a leak"),
+    'leak:view': lazy_gettext("Viewed leak reports"),
+    'loan:create': lazy_gettext("Lent an original"),
+    'loan:return': lazy_gettext("Recorded an original returned"),
+    'notice:export': lazy_gettext("Exported sign-offs"),
+    'notice:recipients': lazy_gettext("Chose a notice's recipients"),
+    'notice:sign_off': lazy_gettext("Recorded a sign-off"),
+    'org:company_add': lazy_gettext("Added a company"),
+    'org:department_add': lazy_gettext("Added a department"),
+    'org:view': lazy_gettext("Viewed the organisation"),
+    'recording:archive': lazy_gettext("Archived a recording"),
+    'recording:purge': lazy_gettext("Destroyed an expired recording"),
+    'register:view': lazy_gettext("Viewed a register"),
+    'review:confirm': lazy_gettext("Confirmed in the annual review"),
+    'tenant:create': lazy_gettext("Added a tenant"),
+    'tenant:update': lazy_gettext("Updated a tenant"),
+    'tenant:view': lazy_gettext("Viewed a tenant"),
+    'token:create': lazy_gettext("Created an API token"),
+    'token:revoke': lazy_gettext("Revoked an API token"),
+    'user:create': lazy_gettext("Added a person"),
+    'user:deactivate': lazy_gettext("Deactivated a person"),
+    'user:password': lazy_gettext("Set a password"),
+    'user:update': lazy_gettext("Changed a person"),
+}
+
+REASONS: dict[str, Any] = {
+    'internal_employee': lazy_gettext("employee (internal file)"),
+    'hq_executive': lazy_gettext("HQ executive"),
+    'registrant': lazy_gettext("registrant"),
+    'responsible_supervisor': lazy_gettext("responsible supervisor"),
+    'owning_department': lazy_gettext("owning department"),
+    'owning_dept_manager': lazy_gettext("manager of the owning department"),
+    'designee': lazy_gettext("designated reader"),
+    'owning_company_gm': lazy_gettext("general manager of the owning company"),
+    'no_approval_needed': lazy_gettext("no approval needed"),
+    'approval_required': lazy_gettext("approval required"),
+    'approver': lazy_gettext("approver"),
+    'inactive_user': lazy_gettext("deactivated person"),
+    'not_in_scope': lazy_gettext("outside the person's scope"),
+    'top_secret_not_designated': lazy_gettext("not designated for this top-secret file"),
+    'secret_not_designated': lazy_gettext("not designated for this secret file"),
+    'registrant_removed': lazy_gettext("registrant removed from the file"),
+    'not_authorised_to_grant': lazy_gettext("may not grant access"),
+    'internal_needs_no_grant': lazy_gettext("internal files need no grant"),
+    'requester_cannot_approve': lazy_gettext("requesters do not approve their own requests"),
+    'not_an_approver': lazy_gettext("not an approver of this request"),
+    'not_classified': lazy_gettext("not classified"),
+    'period_already_ended': lazy_gettext("secrecy period already ended"),
+    'no_fixed_end': lazy_gettext("the period has no fixed end"),
+    'not_responsible': lazy_gettext("not responsible for the file"),
+    'cannot_view': lazy_gettext("may not read the file"),
+    'compliance': lazy_gettext("compliance officer"),
+    'custodian': lazy_gettext("custodian"),
+    'approving_office': lazy_gettext("approving office"),
+    'not_reclassifier': lazy_gettext("may not change the classification"),
+    'copy_approval_required': lazy_gettext("content leaves only as an approved copy"),
+    'not_compliance': lazy_gettext("not a compliance officer"),
+    'admin': lazy_gettext("administrator"),
+    'not_admin': lazy_gettext("not an administrator"),
+    'not_register_reader': lazy_gettext("may not read the registers"),
+    'not_custodian': lazy_gettext("not a custodian"),
+    'reporter': lazy_gettext("reporter"),
+    'not_leak_reader': lazy_gettext("may not read leak reports"),
+    'not_hq_executive': lazy_gettext("not an HQ executive"),
+    'not_certificate_keeper': lazy_gettext("may not keep certificates"),
+    'not_tenant_keeper': lazy_gettext("may not keep tenant records"),
+    'own_reports': lazy_gettext("own reports only"),
+    'added': lazy_gettext("added"),
+    'already_decided': lazy_gettext("already decided"),
+    'approved': lazy_gettext("approved"),
+    'archive': lazy_gettext("archive"),
+    'cancelled': lazy_gettext("withdrawn"),
+    'certificate': lazy_gettext("certificate"),
+    'chain_ok': lazy_gettext("chain intact"),
+    'confirmed': lazy_gettext("confirmed"),
+    'created': lazy_gettext("created"),
+    'csv': lazy_gettext("CSV file"),
+    'deactivated': lazy_gettext("deactivated"),
+    'details_changed': lazy_gettext("details changed"),
+    'document_history': lazy_gettext("a document's history"),
+    'documents': lazy_gettext("documents"),
+    'enrol_wrong_code': lazy_gettext("wrong code while setting up"),
+    'exported': lazy_gettext("exported"),
+    'failed': lazy_gettext("failed"),
+    'found': lazy_gettext("found"),
+    'granted': lazy_gettext("granted"),
+    'handled': lazy_gettext("handled"),
+    'lent': lazy_gettext("lent"),
+    'metadata': lazy_gettext("details only"),
+    'new_active_key': lazy_gettext("new active key"),
+    'password': lazy_gettext("password"),
+    'password_changed': lazy_gettext("password changed"),
+    'paused': lazy_gettext("signing in paused"),
+    'period_ended': lazy_gettext("period ended"),
+    'ran': lazy_gettext("ran"),
+    'recovery_codes_renewed': lazy_gettext("recovery codes renewed"),
+    'registered': lazy_gettext("registered"),
+    'rejected': lazy_gettext("rejected"),
+    'released': lazy_gettext("released"),
+    'rendered': lazy_gettext("shown as pages"),
+    'reported': lazy_gettext("reported"),
+    'requested': lazy_gettext("requested"),
+    'reset_by_admin': lazy_gettext("reset by the administrator"),
+    'retention_expired': lazy_gettext("retention period over"),
+    'retired': lazy_gettext("retired"),
+    'returned': lazy_gettext("returned"),
+    'revoked': lazy_gettext("revoked"),
+    'rewrapped': lazy_gettext("re-encrypted under the new key"),
+    'roles_changed': lazy_gettext("roles changed"),
+    'search': lazy_gettext("search"),
+    'shown': lazy_gettext("shown"),
+    'signed_in': lazy_gettext("signed in"),
+    'signed_out': lazy_gettext("signed out"),
+    'special_event': lazy_gettext("special event"),
+    'started': lazy_gettext("started"),
+    'streamed': lazy_gettext("played"),
+    'too_many_failures': lazy_gettext("too many failures"),
+    'trail': lazy_gettext("audit trail"),
+    'turned_off_by_owner': lazy_gettext("turned off by its owner"),
+    'unknown_document': lazy_gettext("no such document"),
+    'unknown_tenant': lazy_gettext("no such tenant"),
+    'unknown_user': lazy_gettext("no such person"),
+    'vault_init': lazy_gettext("Vault set up"),
+    'version_added': lazy_gettext("version added"),
+    'viewer': lazy_gettext("viewer"),
+    'wrong_code': lazy_gettext("wrong code"),
+    'wrong_password': lazy_gettext("wrong password"),
+    'totp': lazy_gettext("authenticator code"),
+    'recovery_code': lazy_gettext("recovery code"),
+    'password+totp': lazy_gettext("password and authenticator code"),
+    'password+recovery_code': lazy_gettext("password and recovery code"),
+    'session_expired': lazy_gettext("sign-in expired"),
+    'no_factor': lazy_gettext("no second factor"),
+    'copy': lazy_gettext("copy"),
+    'excerpt': lazy_gettext("excerpt"),
+    'print': lazy_gettext("print"),
+    'lend': lazy_gettext("lend"),
+    'extend': lazy_gettext("extend the period"),
+    'downgrade': lazy_gettext("downgrade"),
+    'declassify': lazy_gettext("declassify"),
+    'destroyed': lazy_gettext("destroyed"),
+    'on_site': lazy_gettext("signed on site"),
+}
+
+OBJECTS: dict[str, Any] = {
+    'audit': lazy_gettext("audit trail"),
+    'company': lazy_gettext("company"),
+    'copy': lazy_gettext("copy"),
+    'copy_request': lazy_gettext("request"),
+    'department': lazy_gettext("department"),
+    'document': lazy_gettext("document"),
+    'job': lazy_gettext("job"),
+    'leak_report': lazy_gettext("leak report"),
+    'loan': lazy_gettext("loan"),
+    'master_key': lazy_gettext("master key"),
+    'register': lazy_gettext("register"),
+    'search': lazy_gettext("search"),
+    'tenant': lazy_gettext("tenant"),
+    'token': lazy_gettext("API token"),
+    'user': lazy_gettext("person"),
+    'certificate': lazy_gettext("certificate"),
+    'recording': lazy_gettext("recording"),
+    'notice': lazy_gettext("notice"),
+}
+
+DETAIL_FIELDS: dict[str, Any] = {
+    'name': lazy_gettext("name"),
+    'hq': lazy_gettext("HQ"),
+    'roles': lazy_gettext("roles"),
+    'company': lazy_gettext("company"),
+    'from': lazy_gettext("before"),
+    'to': lazy_gettext("after"),
+    'failures': lazy_gettext("failures"),
+    'seconds': lazy_gettext("seconds"),
+    'results': lazy_gettext("results"),
+    'page': lazy_gettext("page"),
+    'part': lazy_gettext("part"),
+    'user': lazy_gettext("person"),
+    'prefix': lazy_gettext("token prefix"),
+    'added': lazy_gettext("added"),
+    'removed': lazy_gettext("removed"),
+    'tenant': lazy_gettext("tenant"),
+    'method': lazy_gettext("method"),
+    'recipients': lazy_gettext("recipients"),
+    'signed': lazy_gettext("signed"),
+    'category': lazy_gettext("category"),
+    'period': lazy_gettext("secrecy period"),
+    'version': lazy_gettext("version"),
+    'size': lazy_gettext("size"),
+    'holder': lazy_gettext("run by"),
+    'error': lazy_gettext("error"),
+    'as': lazy_gettext("as"),
+    'events': lazy_gettext("events"),
+    'first_bad_seq': lazy_gettext("first bad event"),
+    'format': lazy_gettext("format"),
+    'request': lazy_gettext("request"),
+    'rows': lazy_gettext("rows"),
+    'status': lazy_gettext("state"),
+    'copy': lazy_gettext("copy"),
+    'document': lazy_gettext("document"),
+    'overdue': lazy_gettext("overdue"),
+    'trace': lazy_gettext("full trace"),
+    'open_only': lazy_gettext("open only"),
+    'grantee': lazy_gettext("granted to"),
+    'event': lazy_gettext("event"),
+    'why': lazy_gettext("reason"),
+    'request_ref': lazy_gettext("request record"),
+    'called_at': lazy_gettext("call time"),
+    'range': lazy_gettext("byte range"),
+    'documents': lazy_gettext("documents"),
+    'shown': lazy_gettext("shown"),
+    'ended_at': lazy_gettext("ended at"),
+    'kind': lazy_gettext("kind"),
+    'unit': lazy_gettext("unit"),
+    'level': lazy_gettext("level"),
+    'department': lazy_gettext("department"),
+    'email': lazy_gettext("e-mail"),
+    'until': lazy_gettext("until"),
+    'actor': lazy_gettext("person"),
+    'outcome': lazy_gettext("outcome"),
+    'action': lazy_gettext("action"),
+    'since': lazy_gettext("from"),
+    'note': lazy_gettext("note"),
+    'contact': lazy_gettext("contact"),
+    'number': lazy_gettext("number"),
+    'holder_name': lazy_gettext("holder"),
+    'expires_on': lazy_gettext("expires on"),
+    'window_hours': lazy_gettext("download window (hours)"),
+    'pages': lazy_gettext("pages"),
+    'code': lazy_gettext("code"),
+    'reason': lazy_gettext("reason"),
+    'query': lazy_gettext("search"),
+}
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _plain(code: str) -> str:
+    return code.replace("_", " ").replace(":", " · ")
+
+
+def action(code: str) -> str:
+    return str(ACTIONS.get(code) or _plain(code))
+
+
+def reason(code: str | None) -> str:
+    if not code:
+        return ""
+    return str(REASONS.get(code) or _plain(code))
+
+
+def obj(kind: str | None) -> str:
+    return str(OBJECTS.get(kind or "") or _plain(kind or ""))
+
+
+def value(raw: Any, local: Any) -> str:
+    """One detail value in words: codes labelled, times in group time, lists joined."""
+    if isinstance(raw, bool):
+        return str(lazy_gettext("yes") if raw else lazy_gettext("no"))
+    if isinstance(raw, list):
+        return "、".join(value(v, local) for v in raw) or "—"
+    if isinstance(raw, dict):
+        return "；".join(f"{field(k)} {value(v, local)}" for k, v in raw.items()) or "—"
+    text = str(raw)
+    if _ISO.match(text):
+        try:
+            return str(local(datetime.fromisoformat(text)))
+        except ValueError:
+            return text
+    if text in REASONS:
+        return reason(text)
+    from vault.web.documents import CATEGORY_NAMES, LEVEL_NAMES
+
+    if text in CATEGORY_NAMES:
+        return str(CATEGORY_NAMES[text])
+    if text in LEVEL_NAMES:
+        return str(LEVEL_NAMES[text])
+    if "," in text and all(p in REASONS for p in text.split(",")):
+        return "、".join(reason(p) for p in text.split(","))
+    return _plain(text) if re.fullmatch(r"[a-z]+(_[a-z]+)+", text) else text
+
+
+def field(key: str) -> str:
+    return str(DETAIL_FIELDS.get(key) or _plain(key))
+
+
+def details(detail: str | dict[str, Any] | None, local: Any) -> list[tuple[str, str]]:
+    """An event's detail as (label, value) pairs."""
+    if not detail:
+        return []
+    data = json.loads(detail) if isinstance(detail, str) else detail
+    if not isinstance(data, dict):
+        return [("", str(data))]
+    return [(field(k), value(v, local)) for k, v in data.items()]
