@@ -14,6 +14,20 @@ from typing import Any
 from flask_babel import lazy_gettext
 
 ACTIONS: dict[str, Any] = {
+    'deposit:collect': lazy_gettext("Recorded a deposit paid back"),
+    'deposit:receive': lazy_gettext("Recorded a deposit received"),
+    'deposit:view': lazy_gettext("Viewed the deposit register"),
+    'request:close': lazy_gettext("Closed a service request"),
+    'request:create': lazy_gettext("Registered a service request"),
+    'request:list': lazy_gettext("Listed service requests"),
+    'request:receipt': lazy_gettext("Issued a receipt"),
+    'request:update': lazy_gettext("Updated a service request"),
+    'request:view': lazy_gettext("Viewed a service request"),
+    'visit:record': lazy_gettext("Recorded a follow-up visit"),
+    'visit:report': lazy_gettext("Viewed the monthly report"),
+    'visit:review': lazy_gettext("Reviewed a follow-up visit"),
+    'visit:schedule': lazy_gettext("Scheduled a follow-up visit"),
+    'visit:view': lazy_gettext("Viewed follow-up visits"),
     'audit:export': lazy_gettext("Exported the audit trail"),
     'audit:verify': lazy_gettext("Verified the audit chain"),
     'audit:view': lazy_gettext("Viewed the audit trail"),
@@ -81,6 +95,25 @@ ACTIONS: dict[str, Any] = {
 }
 
 REASONS: dict[str, Any] = {
+    'handler': lazy_gettext("handler"),
+    'company_supervisor': lazy_gettext("supervisor of the company"),
+    'not_request_keeper': lazy_gettext("may not keep service requests"),
+    'not_follow_up_owner': lazy_gettext("not the follow-up's owner"),
+    'visitor_cannot_review': lazy_gettext("visitors do not review their own visits"),
+    'not_follow_up_reviewer': lazy_gettext("may not review follow-ups"),
+    'on_site_required': lazy_gettext("on-site visit required"),
+    'not_report_reader': lazy_gettext("may not read the report"),
+    'closed': lazy_gettext("closed"),
+    'in_progress': lazy_gettext("in progress"),
+    'register': lazy_gettext("register"),
+    'repeated_complaint': lazy_gettext("repeated complaint"),
+    'reply_letter': lazy_gettext("reply letter"),
+    'request_overdue': lazy_gettext("request overdue"),
+    'unknown_company': lazy_gettext("no such company"),
+    'unknown_deposit': lazy_gettext("no such deposit"),
+    'unknown_follow_up': lazy_gettext("no such follow-up"),
+    'unknown_request': lazy_gettext("no such request"),
+    'view': lazy_gettext("view"),
     'internal_employee': lazy_gettext("employee (internal file)"),
     'hq_executive': lazy_gettext("HQ executive"),
     'registrant': lazy_gettext("registrant"),
@@ -221,6 +254,8 @@ OBJECTS: dict[str, Any] = {
 }
 
 DETAIL_FIELDS: dict[str, Any] = {
+    'approvers': lazy_gettext("approvers"),
+    'content': lazy_gettext("with content"),
     'name': lazy_gettext("name"),
     'hq': lazy_gettext("HQ"),
     'roles': lazy_gettext("roles"),

@@ -115,6 +115,8 @@ NAV_GROUP_OF: dict[str, str] = {
     "copies.inbox": "approvals", "copies.index": "approvals",
     "copies.copy_register": "registers",
     "tenants.index": "archives", "recordings.index": "archives",
+    "service.requests_index": "archives", "service.visits_index": "archives",
+    "service.deposits_index": "registers",
     "certificates.index": "archives",
     "review.index": "compliance", "leaks.new": "compliance", "leaks.index": "compliance",
     "compliance.trail": "compliance",
