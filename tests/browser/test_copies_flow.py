@@ -185,7 +185,7 @@ def test_copy_request_approval_download_destroy_and_trail(
     page.wait_for_load_state()
     assert f"document={doc_id}" in page.url
     history = page.inner_text("table.events tbody")
-    for action in ("copy:request", "copy:approve", "copy:download", "copy:destroy"):
+    for action in ("提交申请", "批准申请", "下载已批准的副本", "登记副本销毁"):
         assert action in history, action
     shot("trail-by-document")
     found: dict[str, list[str]] = {}
@@ -200,8 +200,8 @@ def test_copy_request_approval_download_destroy_and_trail(
     assert len(found["copy:approve"]) == 1 and "gm" in found["copy:approve"][0]
     downloads = found["copy:download"]  # newest first: the refusal, then the release
     assert len(downloads) == 2
-    assert "拒绝" in downloads[0] and "already_downloaded" in downloads[0]
-    assert "允许" in downloads[1] and "released" in downloads[1]
+    assert "拒绝" in downloads[0] and "已下载过一次" in downloads[0]
+    assert "允许" in downloads[1] and "已提供" in downloads[1]
     assert len(found["copy:destroy"]) == 1 and "keeper" in found["copy:destroy"][0]
     for rows_text in found.values():
         for text in rows_text:

@@ -95,6 +95,12 @@ ACTIONS: dict[str, Any] = {
 }
 
 REASONS: dict[str, Any] = {
+    'already_downloaded': lazy_gettext("already downloaded once"),
+    'not_approved': lazy_gettext("not approved"),
+    'nothing_to_download': lazy_gettext("nothing to download"),
+    'window_expired': lazy_gettext("download window over"),
+    'not_requester': lazy_gettext("not the requester"),
+    'integrity_failure': lazy_gettext("integrity check failed"),
     'handler': lazy_gettext("handler"),
     'company_supervisor': lazy_gettext("supervisor of the company"),
     'not_request_keeper': lazy_gettext("may not keep service requests"),
