@@ -14,6 +14,8 @@ from typing import Any
 from flask_babel import lazy_gettext
 
 ACTIONS: dict[str, Any] = {
+    'document:index': lazy_gettext("Indexed a document's text"),
+    'meeting:attendance': lazy_gettext("Recorded meeting attendance"),
     'deposit:collect': lazy_gettext("Recorded a deposit paid back"),
     'deposit:receive': lazy_gettext("Recorded a deposit received"),
     'deposit:view': lazy_gettext("Viewed the deposit register"),
@@ -95,6 +97,9 @@ ACTIONS: dict[str, Any] = {
 }
 
 REASONS: dict[str, Any] = {
+    'content_search': lazy_gettext("search in the text"),
+    'rewrapped_index': lazy_gettext("index re-encrypted under the new key"),
+    'snippet': lazy_gettext("text excerpt shown"),
     'already_downloaded': lazy_gettext("already downloaded once"),
     'not_approved': lazy_gettext("not approved"),
     'nothing_to_download': lazy_gettext("nothing to download"),
