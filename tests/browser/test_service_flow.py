@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from browsertools import sign_in  # noqa: I001 - tests/browser/browsertools.py
+from browsertools import nav_to, sign_in  # noqa: I001 - tests/browser/browsertools.py
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 from sqlalchemy import select
@@ -28,7 +28,7 @@ def test_hotline_complaint_visit_with_drawn_signature_review_and_report(
         tenants.create_tenant(ctx, "T1", "华南贸易有限公司", "A座1201", "张先生 138-0000-0001")
 
     sign_in(page, "clerk", PASSWORD)
-    page.click("header nav >> text=诉求记录")
+    nav_to(page, "诉求记录")
     page.wait_for_selector("#requests")
     page.click("text=登记诉求")
     page.select_option("#kind", "complaint")

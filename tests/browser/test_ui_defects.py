@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from test_copies_flow import age_sign_in, register_secret_pdf, sign_out  # noqa: I001
 
 from vault.audit.models import AuditEvent
-from vault.models import Recording
+from vault.models import Recording, TotpFactor, User
 from vault.services import copies, samples
 from vault.services.context import Infra, unit_of_work
 
@@ -218,8 +218,12 @@ def test_11_a_code_used_moments_ago_is_named_kindly(page: Page, org: Infra) -> N
     sign_in(page, "gm", PASSWORD)
     secret = enrol_second_factor(page)
     sign_out(page)
+    with org.sessions() as s:  # the very code the enrolment spent
+        spent = s.scalar(select(TotpFactor.last_step).join(User, User.id == TotpFactor.user_id)
+                         .where(User.username == "gm"))
+    assert spent is not None
     sign_in(page, "gm", PASSWORD)
-    page.fill("input[name=code]", pyotp.TOTP(secret).now())  # the code just used
+    page.fill("input[name=code]", pyotp.TOTP(secret).at(spent * 30))
     page.click("main form button[type=submit]")
     page.wait_for_selector("p.error")
     assert "刚才已经用过" in page.inner_text("p.error")
