@@ -7,8 +7,8 @@ disk (every intermediate lives in an `io.BytesIO`).
 
 PDF: a reportlab overlay per page, sized to that page's visible box (crop box)
 and turned with the page's ``/Rotate`` so the stamp reads upright, is merged on
-top of the original content with pypdf. The stamp is a red box of text at the
-top right (real text in an embedded subset of the configured font, so it can be
+top of the original content with pypdf. The stamp is a red box of text in the
+bottom-right margin, its type scaled to the page (real text in an embedded subset of the configured font, so it can be
 searched and extracted) plus a faint diagonal repeat across the page. The
 original content is kept as it was (its text stays extractable).
 
@@ -437,8 +437,11 @@ def _draw_pdf_stamp(canvas: Any, width: float, height: float, mark: Stamp, font:
         y += step
     canvas.restoreState()
 
-    # The box: red text on white, top right, shrunk to fit narrow pages.
-    size = max(7.0, min(12.0, short / 50))
+    # The box: red text on white in the bottom-right margin, its type scaled to the
+    # page (7 pt on A4) so that it stays in the margin instead of covering content,
+    # shrunk further to fit narrow pages.
+    size = max(4.0, min(9.0, short / 85))
+    margin = max(3.0, min(18.0, short * 0.02))
     widest = max(stringWidth(line, font, size) for line in lines)
     room = width - 2 * margin - size
     if widest > room > 0:
@@ -449,7 +452,7 @@ def _draw_pdf_stamp(canvas: Any, width: float, height: float, mark: Stamp, font:
     box_w = widest + 2 * pad
     box_h = leading * len(lines) + pad * 2 - (leading - size)
     x = max(0.0, width - margin - box_w)
-    y_top = height - margin
+    y_top = min(height, margin + box_h)
     canvas.saveState()
     canvas.setFillColorRGB(1, 1, 1)
     canvas.setFillAlpha(0.85)
@@ -558,7 +561,7 @@ def _stamp_image(media_type: str, data: bytes, mark: Stamp, font_file: Path) -> 
 
 
 def _image_overlay(size: tuple[int, int], mark: Stamp, font_file: str) -> Any:
-    """The transparent stamp layer: a faint diagonal repeat and the red box, top right."""
+    """The transparent stamp layer: a faint diagonal repeat and the red box, bottom right."""
     from PIL import Image, ImageDraw
 
     width, height = size
@@ -589,8 +592,9 @@ def _image_overlay(size: tuple[int, int], mark: Stamp, font_file: str) -> Any:
             cy = height / 2 + t * along[1] + j * spacing * across[1]
             _paste(overlay, tile, int(cx - tile.width / 2), int(cy - tile.height / 2))
 
-    # The box. Font size about width/40, shrunk so the widest line fits.
-    fsize = max(12, width // 40)
+    # The box, in the bottom-right margin: font size scaled to the image (about
+    # width/85), shrunk so the widest line fits.
+    fsize = max(10, width // 85)
     font = _image_font(font_file, fsize)
     while fsize > 6 and _widest(font, lines) > width * 0.9:
         fsize = max(6, fsize * 9 // 10)
@@ -602,7 +606,7 @@ def _image_overlay(size: tuple[int, int], mark: Stamp, font_file: str) -> Any:
     box_w = _widest(font, lines) + 2 * pad
     box_h = leading * len(lines) - (leading - ascent - descent) + 2 * pad
     x0 = max(0, width - margin - box_w)
-    y0 = min(margin, max(0, height - box_h))
+    y0 = max(0, height - margin - box_h)
     draw = ImageDraw.Draw(overlay)
     draw.rectangle((x0, y0, x0 + box_w, y0 + box_h), fill=(255, 255, 255, 200),
                    outline=(*_RED_RGB, 255), width=max(1, fsize // 10))

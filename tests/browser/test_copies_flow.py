@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from browsertools import enrol_second_factor, later_code, nav_to, sign_in  # noqa: I001
 from flask import Flask
@@ -42,6 +43,8 @@ def register_secret_pdf(org: Infra) -> int:
 def age_sign_in(page: Page, org: Infra, minutes: int = 10) -> None:
     """Make the browser's last sign-in ``minutes`` old, as if the approver had signed in
     earlier and left the page open (the session cookie is signed with the app's key)."""
+    # Requests still under way (the icon, scripts) would write the fresh session back.
+    page.wait_for_load_state("networkidle")
     app = Flask("age-session")
     app.secret_key = org.settings.effective_secret_key()
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
@@ -118,11 +121,26 @@ def test_copy_request_approval_download_destroy_and_trail(
     with page.expect_download() as info:
         page.click("#download-copy")
     download = info.value
-    assert download.suggested_filename == "经营计划 (副本 1).pdf"
+    assert download.suggested_filename == f"{TITLE} (副本 1).pdf"  # named by its title
     saved = tmp_path / "copy.pdf"
     download.save_as(saved)
     reader = PdfReader(saved)
     assert len(reader.pages) == 3
+    # The stamp sits in the bottom margin, below every line of the page's own text
+    # (issue 16: a box at the top right covered the title's closing bracket).
+    heights: dict[str, list[float]] = {"stamp": [], "content": []}
+
+    def where(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
+        y = tm[5] * cm[3] + cm[5]
+        if text.strip() == f"{label}（复印件视同原件）":  # the box (not the faint diagonal)
+            heights["stamp"].append(y)
+        elif TITLE in text or "本文件" in text:  # the page's own text
+            heights["content"].append(y)
+
+    reader.pages[0].extract_text(visitor_text=where)
+    assert heights["stamp"] and heights["content"], heights
+    assert max(heights["stamp"]) < min(heights["content"]), heights
+    assert max(heights["stamp"]) < 0.08 * float(reader.pages[0].mediabox.height)
     for number, pdf_page in enumerate(reader.pages, 1):
         text = pdf_page.extract_text()
         assert label in text, (number, text)

@@ -226,7 +226,7 @@ def _rotated(rotate: int, box: tuple[float, float, float, float] | None) -> byte
 
 @pytest.mark.parametrize("rotate", [0, 90, 180, 270])
 @pytest.mark.parametrize("box", [None, (50.0, 100.0, 500.0, 700.0)], ids=["a4", "offset-box"])
-def test_stamp_is_upright_top_right_on_rotated_and_cropped_pages(
+def test_stamp_is_upright_bottom_right_on_rotated_and_cropped_pages(
     rotate: int, box: tuple[float, float, float, float] | None
 ) -> None:
     out, _ = stamping.stamp(PDF, _rotated(rotate, box), STAMP, FONT)
@@ -235,11 +235,13 @@ def test_stamp_is_upright_top_right_on_rotated_and_cropped_pages(
     assert_stamped(text)
     shown = render(out, 0)
     width, height = shown.size
-    # The box is in the top right corner of the page as displayed, and nowhere else.
-    top_right = red_pixels(shown, (width * 2 // 3, 0, width, height // 6))
-    bottom_left = red_pixels(shown, (0, height * 5 // 6, width // 3, height))
-    assert top_right > 200
-    assert bottom_left < top_right // 10
+    # The box is in the bottom-right margin of the page as displayed, nowhere else
+    # (issue 16: a box at the top covered the title).
+    bottom_right = red_pixels(shown, (width * 2 // 3, height * 14 // 15, width, height))
+    top_left = red_pixels(shown, (0, 0, width // 3, height // 6))
+    above = red_pixels(shown, (width * 2 // 3, 0, width, height * 5 // 6))
+    assert bottom_right > 20
+    assert top_left < bottom_right // 10 and above < bottom_right // 5
 
 
 def test_font_is_registered_once_per_file() -> None:
@@ -273,11 +275,11 @@ def test_image_is_stamped_in_place(media_type: str, fmt: str, params: dict[str, 
     assert result.size == original.size
     result.load()
     before = Image.open(io.BytesIO(data)).convert("RGB")
-    # The stamp box sits in the top right corner: changed, and red there.
-    box = (400, 0, 800, 150)
+    # The stamp box sits in the bottom-right corner: changed, and red there.
+    box = (400, 500, 800, 600)
     diff = ImageChops.difference(before.crop(box), result.convert("RGB").crop(box))
     assert sum(diff.convert("L").histogram()[40:]) > 1000
-    assert red_pixels(result, box) > 300
+    assert red_pixels(result, box) > 80
 
 
 def test_stamp_on_an_image_changes_it_everywhere_faintly() -> None:
@@ -310,7 +312,7 @@ def test_jpeg_exif_orientation_is_applied_first() -> None:
     result = Image.open(io.BytesIO(out))
     assert result.size == (200, 400)
     assert result.getexif().get(0x0112) in (None, 1)
-    assert red_pixels(result, (100, 0, 200, 100)) > 50
+    assert red_pixels(result, (100, 300, 200, 400)) > 50
 
 
 def test_small_images_still_get_the_whole_stamp() -> None:

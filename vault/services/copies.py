@@ -711,9 +711,20 @@ def download(ctx: Ctx, req_id: int, lang: str = "zh") -> Delivery:
     ctx.record(Action.COPY_DOWNLOAD, level=level.value, reason="released",
                **_event(req, copy=copy_label, copy_id=copy.id, sha256=digest,
                         stamped=stamped, version=ver.number, pages=copy.pages))
-    base, dot, ext = name.rpartition(".")
-    filename = f"{base} (副本 {number}).{ext}" if dot else f"{name} (副本 {number})"
-    return Delivery(copy, filename, media_type, size, chunks)
+    return Delivery(copy, copy_filename(doc.title, name, number), media_type, size, chunks)
+
+
+_UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def copy_filename(title: str, stored_name: str, number: int) -> str:
+    """The copy's file name: the document's title (what people know it by), the copy
+    number and the stored file's extension — ``2027年度经营计划 (副本 1).pdf``.
+    Characters no file system takes become spaces; long titles are cut."""
+    base = " ".join(_UNSAFE_IN_NAMES.sub(" ", title).split())[:120].strip(" .") or "document"
+    _stem, dot, ext = stored_name.rpartition(".")
+    ext = ext if dot and ext.isascii() and ext.isalnum() and len(ext) <= 8 else ""
+    return f"{base} (副本 {number}).{ext.lower()}" if ext else f"{base} (副本 {number})"
 
 
 def stamp_lines(ctx: Ctx, level: Level, period: Period, copy_label: str,

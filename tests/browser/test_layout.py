@@ -1,0 +1,130 @@
+"""Every main page, for one person of every role, as a person sees it (issue 16):
+
+- at 1280 × 800 and at 390 × 844 no page scrolls sideways, and a screenshot of each
+  is kept under tests/browser/artifacts/layout/<person>/;
+- every page carries the same menu (the entries of the home page's menu);
+- no raw code (``snake_case`` or ``scope:action``) shows in a page's text, in
+  Chinese or in English;
+- axe-core (vendored under vendor/axe-core, injected into the page) finds no
+  critical or serious accessibility violation.
+
+The main pages are the home page and every entry of the person's menu."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browsertools import enrol_second_factor, sign_in  # noqa: I001
+from conftest import ARTIFACTS
+from people import PASSWORD  # noqa: I001 - tests/people.py
+from playwright.sync_api import Browser, Page
+
+from vault.policy import Category, Level
+from vault.services import accounts, copies, documents, samples
+from vault.services.context import Infra, unit_of_work
+
+# One person of every role of the group (tests/people.py); the first four must set
+# up the second factor at their first sign-in.
+PEOPLE = ["ceo", "gm", "auditor", "root", "manager", "boss", "clerk", "keeper"]
+FORCED = {"ceo", "gm", "auditor", "root"}
+WIDTHS = ((1280, 800), (390, 844))
+RAW_CODE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[a-z]+:[a-z_]+\b")
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def _seed(org: Infra) -> None:
+    """Something on each list: a secret file with a pending copy request."""
+    with unit_of_work(org, "clerk") as ctx:
+        doc = documents.register(
+            ctx, title="2026年度经营计划", category=Category.OPERATIONS_REPORT,
+            level=Level.SECRET, supervisor=accounts.get_user(ctx.session, "boss"),
+            department_code="CS", content=io.BytesIO(samples.pdf_pages("经营计划", 2)),
+            filename="经营计划.pdf")
+        copies.request(ctx, doc.id, copies.CopyKind.COPY, purpose="审计资料")
+
+
+@pytest.fixture
+def person_page(browser: Browser, live_server: str, org: Infra,
+                request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN", base_url=live_server, bypass_csp=True,
+                                  viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _menu(page: Page) -> list[str]:
+    return page.eval_on_selector_all(
+        "header nav.main-nav a, header .who details.me a", "els => els.map(a => a.pathname)")
+
+
+def _fits(page: Page) -> bool:
+    return bool(page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.strip("/")) or "home"
+
+
+def _axe(page: Page) -> list[str]:
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ["violations"]});
+        return r.violations.filter(v => v.impact === "critical" || v.impact === "serious")
+            .map(v => v.id + ": " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "));
+    }""")
+    return list(found)
+
+
+@pytest.mark.parametrize("person", PEOPLE)
+def test_every_main_page_fits_shares_the_menu_speaks_words_and_passes_axe(
+        person_page: Page, org: Infra, person: str) -> None:
+    page = person_page
+    _seed(org)
+    folder = ARTIFACTS / "layout" / person
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    sign_in(page, person, PASSWORD)
+    if person in FORCED:
+        enrol_second_factor(page)
+    page.goto("/")
+    menu = _menu(page)
+    assert menu, "no menu"
+    pages = ["/", *dict.fromkeys(p for p in menu if p != "/")]
+    problems: list[str] = []
+    for width, height in WIDTHS:
+        page.set_viewport_size({"width": width, "height": height})
+        for path in pages:
+            page.goto(path)
+            if not _fits(page):
+                problems.append(f"{width}px {path}: scrolls sideways")
+            if _menu(page) != menu:
+                problems.append(f"{path}: another menu {_menu(page)}")
+            page.screenshot(path=str(folder / f"{width}-{_slug(path)}.png"), full_page=True)
+            if width == 1280:
+                codes = RAW_CODE.findall(page.inner_text("body"))
+                if codes:
+                    problems.append(f"zh {path}: raw codes {sorted(set(codes))}")
+                problems += [f"axe {path}: {v}" for v in _axe(page)]
+    # The same pages in English: words there too, and nothing wider than the screen.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.click("header a[lang=en]")
+    page.wait_for_load_state()
+    for path in pages:
+        page.goto(path)
+        codes = RAW_CODE.findall(page.inner_text("body"))
+        if codes:
+            problems.append(f"en {path}: raw codes {sorted(set(codes))}")
+        if not _fits(page):
+            problems.append(f"en 1280px {path}: scrolls sideways")
+    assert problems == []
