@@ -8,8 +8,9 @@ disk (every intermediate lives in an `io.BytesIO`).
 PDF: a reportlab overlay per page, sized to that page's visible box (crop box)
 and turned with the page's ``/Rotate`` so the stamp reads upright, is merged on
 top of the original content with pypdf. The stamp is a red box of text in the
-bottom-right margin, its type scaled to the page (real text in an embedded subset of the configured font, so it can be
-searched and extracted) plus a faint diagonal repeat across the page. The
+bottom-right margin, its type scaled to the page (real text in an embedded subset
+of the configured font, so it can be searched and extracted) plus a faint diagonal
+repeat across the page. The
 original content is kept as it was (its text stays extractable).
 
 Images: the same box drawn with Pillow, plus a faint diagonal repeat; the format
