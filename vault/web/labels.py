@@ -97,6 +97,7 @@ ACTIONS: dict[str, Any] = {
 }
 
 REASONS: dict[str, Any] = {
+    'recent_imports': lazy_gettext("recent imports"),
     'content_search': lazy_gettext("search in the text"),
     'rewrapped_index': lazy_gettext("index re-encrypted under the new key"),
     'snippet': lazy_gettext("text excerpt shown"),
