@@ -97,6 +97,8 @@ ACTIONS: dict[str, Any] = {
 }
 
 REASONS: dict[str, Any] = {
+    'address_paused': lazy_gettext("signing in from this address paused"),
+    'too_many_failures_from_address': lazy_gettext("too many failures from one address"),
     'recent_imports': lazy_gettext("recent imports"),
     'content_search': lazy_gettext("search in the text"),
     'rewrapped_index': lazy_gettext("index re-encrypted under the new key"),
