@@ -651,6 +651,14 @@ def show(app: App, document: int, as_user: str, as_json: bool, lang: str) -> Non
         click.echo(f"  may view: {may}")
     else:
         click.echo("  may view: " + ", ".join(f"{m['user']} ({m['reason']})" for m in may))
+    for g in info["grants"]:
+        if g["revoked"]:
+            continue
+        tags = [t for t, on in (("by registration", g["basis"] == "registration"),
+                                (f"HQ: {g['hq_confirmed_by']}", g["hq_confirmed_by"]))
+                if on]
+        extra = f" [{', '.join(tags)}]" if tags else ""
+        click.echo(f"  designation: {g['grantee']} by {g['grantor']} at {g['level']}{extra}")
 
 
 @main.command("export")
@@ -876,6 +884,7 @@ def doctor(app: App, repair: bool) -> None:
     Exit 0 when healthy (or repaired), 1 when a problem remains."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from vault.services import accounts
     from vault.services import doctor as doctor_service
     from vault.services import keys as keys_service
 
@@ -911,12 +920,18 @@ def doctor(app: App, repair: bool) -> None:
         click.echo(f"ORPHAN   blob {blob_id} (no row; {age / 60:.0f} min old)")
     for name, age in report.tmp:
         click.echo(f"TMP      {name} ({age / 60:.0f} min old)")
-    remaining = not report.healthy or bool(key_problems)
+    with app.infra.sessions() as session:
+        lacking = [c.code for c in accounts.companies_without_custodian(session)]
+    for code in lacking:
+        click.echo(f"NO CUSTODIAN  company {code} has no active custodian: give someone the "
+                   f"role (vault users roles USER staff,custodian); meanwhile its general "
+                   f"manager hands over and takes back loans")
+    remaining = not report.healthy or bool(key_problems) or bool(lacking)
     if repair:
         removed = doctor_service.repair(app.infra, report)
         for item in removed:
             click.echo(f"removed {item}")
-        remaining = bool(report.missing or report.corrupt or key_problems
+        remaining = bool(report.missing or report.corrupt or key_problems or lacking
                          or len(removed) < len(report.orphans) + len(report.tmp))
     click.echo("problems found" if remaining else "healthy")
     sys.exit(1 if remaining else 0)
@@ -1227,7 +1242,7 @@ def copies_request(app: App, document: int, kind: str, purpose: str, pages: str 
                                    due_on=due_on)
         facts = copy_service.copy_facts(ctx, req)
         route = [s.value for s in policy.copy_route(facts.document, facts.kind,
-                                                    ctx.now).approvers]
+                                                    ctx.now, facts.requester).approvers]
         approvers = [(u.username, u.name) for u in copy_service.approvers_for(ctx, req)]
         mark = marking(Level(req.level_at_request), documents.period_of(req.document))
         req_id, title, default_no = req.id, req.document.title, req.default_no
@@ -1381,6 +1396,24 @@ def copies_cancel(app: App, request_id: int, as_user: str) -> None:
     with app.work(as_user) as ctx:
         copy_service.cancel(ctx, request_id)
     click.echo(f"request {request_id} cancelled")
+
+
+@copies.command("issue")
+@click.argument("request_id", metavar="REQUEST", type=int)
+@click.option("--note", help="Kept in the audit trail.")
+@click.option("--as", "as_user", required=True, help="The owning company's custodian.")
+@pass_app
+@handle_errors
+def copies_issue(app: App, request_id: int, note: str | None, as_user: str) -> None:
+    """Issue the approved photocopy of a paper-only certificate (REQUEST): the copy
+    register gets its row; write the copy number printed here on the paper copy."""
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        copy = copy_service.issue_photocopy(ctx, request_id, note)
+        copy_label, recipient = copy.label, copy.recipient.username
+    click.echo(f"issued {copy_label} to {recipient}; write this copy number on the "
+               "photocopy (复印件视同原件)")
 
 
 @copies.command("download")

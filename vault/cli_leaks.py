@@ -71,17 +71,18 @@ def leaks() -> None:
 @handle_errors
 def leaks_report(app: App, document: int | None, copy_number: str | None, description: str,
                  as_user: str) -> None:
-    """Report a suspected leak of a document or of a copy number found outside.
+    """Report a suspected leak: of a document (by its id, whether or not you may know
+    of it), of a copy number found outside, or by the description alone.
 
-    The answer is the same whatever the copy number leads to."""
+    The answer is the same whatever the id or copy number leads to."""
     from vault.services import leaks as leak_service
 
     with app.work(as_user) as ctx:
         leak = leak_service.report(ctx, document_id=document, copy_number=copy_number,
                                    description=description)
         seen = leak_service.receipt(leak, ctx.now)
-    what = (f"document {seen['document']}" if seen["by"] == "document"
-            else f"copy number {seen['copy_number']}")
+    what = {"document": f"document {seen['document']}",
+            "copy_number": f"copy number {seen['copy_number']}"}.get(seen["by"], "description")
     click.echo(f"leak report {seen['id']} received ({what}); "
                "the HQ executives have been notified.")
     click.echo(f"They act before {_when(app, seen['deadline_at'])} (24 hours).")
@@ -107,7 +108,8 @@ def leaks_list(app: App, open_only: bool, as_json: bool, as_user: str) -> None:
         return
     for r in rows:
         what = (f"《{r['title']}》" if r.get("title") else
-                f"document {r['document']}" if r["document"] else f"copy {r['copy_number']}")
+                f"document {r['document']}" if r["document"] else
+                f"copy {r['copy_number']}" if r["copy_number"] else "(description only)")
         who = f"  by {r['reporter']['username']}" if full else ""
         click.echo(f"{r['id']:>5}  {_when(app, r['reported_at'])}  "
                    f"{STATE_TEXT.get(r['state'], r['state'])}  {what}{who}")

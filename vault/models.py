@@ -194,10 +194,17 @@ class Grant(Base):
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # "grant", or "registration": the registrant's own access to a 绝密 file, or to a
+    # 机密 file they do not supervise (in the supervisor's name), revocable like any.
+    basis: Mapped[str] = mapped_column(String(16), default="grant", server_default="grant")
+    # An HQ executive made or confirmed it: it then holds at every level (绝密 included).
+    hq_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    hq_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     document: Mapped[Document] = relationship(back_populates="grants")
     grantee: Mapped[User] = relationship(foreign_keys=[grantee_id])
     grantor: Mapped[User] = relationship(foreign_keys=[grantor_id])
+    hq_confirmed_by: Mapped[User | None] = relationship(foreign_keys=[hq_confirmed_by_id])
 
 
 class ClassificationChange(Base):
@@ -281,7 +288,8 @@ class CopyRequest(Base):
     due_on: Mapped[date | None] = mapped_column(Date)  # loan: asked return date
     level_at_request: Mapped[str] = mapped_column(String(16))
     default_no: Mapped[bool] = mapped_column(Boolean, default=False)
-    # pending → approved → spent | rejected | cancelled (expiry is computed from window_until)
+    # pending → approved → spent | rejected | cancelled | void (expiry is computed from
+    # window_until)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -290,6 +298,9 @@ class CopyRequest(Base):
     approved_pages: Mapped[str | None] = mapped_column(String(200))
     window_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # void: the approval no longer held when it was used (policy.approval_void)
+    void_reason: Mapped[str | None] = mapped_column(String(32))
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     document: Mapped[Document] = relationship()
     requester: Mapped[User] = relationship(foreign_keys=[requester_id])
@@ -483,6 +494,8 @@ class LeakReport(Base):
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
     copy_id: Mapped[int | None] = mapped_column(ForeignKey("registered_copies.id"))
     copy_number: Mapped[str | None] = mapped_column(String(100))  # as read off a found page
+    # The document id as the reporter gave it (kept even when it names no document).
+    given_document_id: Mapped[int | None] = mapped_column(Integer)
     reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)  # reported + 24 h

@@ -16,7 +16,11 @@ Readings of SPEC.md chosen here (also listed in the README):
   recorded as an early declassification.
 - A grant counts only while the file's effective level is not above the level
   it was granted at: an upgrade silently narrows the scope to those entitled at
-  the new level.
+  the new level — unless an HQ executive made or confirmed it (they designate for
+  every level, 绝密 included).
+- 绝密 and 机密 are known by designation, not by having registered a file: the
+  registrant's access is a designation "by registration" (for 机密 in the
+  responsible supervisor's name), revocable like any other.
 - HQ executives may designate at every level (they may know everything and are
   the designating authority for 绝密).
 - Certificates (证照) keep their copy and lending approval even when
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from enum import StrEnum
 
@@ -194,6 +198,19 @@ class Reason(StrEnum):
     NOT_FOLLOW_UP_REVIEWER = "not_follow_up_reviewer"
     ON_SITE_REQUIRED = "on_site_required"
     NOT_REPORT_READER = "not_report_reader"
+    # using an approval (download, hand-over, issue, applying a change)
+    APPROVED = "approved"
+    ESCALATED = "escalated"
+    NOT_REQUESTER = "not_requester"
+    NOT_APPROVED = "not_approved"
+    ALREADY_USED = "already_used"
+    WINDOW_OVER = "window_over"
+    VOID_RECLASSIFIED = "void_reclassified"
+    VOID_APPROVER_LOST_OFFICE = "void_approver_lost_office"
+    VOID_REQUESTER_LOST_ACCESS = "void_requester_lost_access"
+    # every company keeps a custodian
+    LAST_CUSTODIAN = "last_custodian"
+    NO_CUSTODIAN_GM = "no_custodian_gm"
 
 
 class CopyKind(StrEnum):
@@ -364,6 +381,8 @@ class GrantFact:
     level: Level  # the file's level when the grant was made
     until: datetime | None = None
     revoked: bool = False
+    hq_confirmed: bool = False  # an HQ executive made or confirmed it: holds at every level
+    by_registration: bool = False  # the registrant's own access (绝密, or 机密 not supervised)
 
     def active(self, now: datetime) -> bool:
         return not self.revoked and (self.until is None or now < self.until)
@@ -384,18 +403,45 @@ class DocumentFacts:
     supervisor_id: int | None
     registrant_id: int | None
     grants: tuple[GrantFact, ...] = ()
-    registrant_removed: bool = False  # 绝密: an HQ executive removed the registrant
     paper_original: bool = False  # a paper original is kept (it can be lent)
     tz: tzinfo = field(default_factory=lambda: GROUP_TZ)  # periods end at midnight here
 
 
 @dataclass(frozen=True)
 class CopyFacts:
-    """A request for a copy, excerpt, print, loan or classification change."""
+    """A request for a copy, excerpt, print, loan or classification change.
+
+    ``requester`` (the asking person as they are now) lets the route go one level up
+    when the requester holds the only approving office themselves."""
 
     document: DocumentFacts
     kind: CopyKind
     requester_id: int
+    requester: Subject | None = None
+
+
+class RequestState(StrEnum):
+    """Where a request stands (``expired`` is computed from the window, not stored)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    SPENT = "spent"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    VOID = "void"
+
+
+@dataclass(frozen=True)
+class ApprovalFacts:
+    """An approval about to be used: the request (document as it is now), where it
+    stands, the level it was asked at, its approver as they are now, and the
+    download window (None: no window, e.g. a loan)."""
+
+    request: CopyFacts
+    state: RequestState
+    asked_level: Level
+    approver: Subject | None = None
+    window_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -481,11 +527,21 @@ def period_ended(doc: DocumentFacts, now: datetime) -> bool:
 # Who may know a file
 
 
-def _designated(subject: Subject, doc: DocumentFacts, level: Level, now: datetime) -> bool:
-    return any(
-        g.grantee_id == subject.user_id and g.active(now) and level.rank <= g.level.rank
-        for g in doc.grants
-    )
+def _designation(
+    subject: Subject, doc: DocumentFacts, level: Level, now: datetime
+) -> GrantFact | None:
+    """The subject's designation that counts at ``level`` (a plain one first)."""
+    counting = [
+        g for g in doc.grants
+        if g.grantee_id == subject.user_id and g.active(now)
+        and (level.rank <= g.level.rank or g.hq_confirmed)
+    ]
+    counting.sort(key=lambda g: g.by_registration)
+    return counting[0] if counting else None
+
+
+def _designated_reason(grant: GrantFact) -> Reason:
+    return Reason.REGISTRANT if grant.by_registration else Reason.DESIGNEE
 
 
 def can_view(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
@@ -497,24 +553,22 @@ def can_view(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
         return _allow(Reason.INTERNAL_EMPLOYEE)
     if subject.is_hq_executive:
         return _allow(Reason.HQ_EXECUTIVE)
-    is_registrant = subject.user_id == doc.registrant_id
-    designated = _designated(subject, doc, level, now)
+    designation = _designation(subject, doc, level, now)
     if level is Level.TOP_SECRET:
-        if designated:
-            return _allow(Reason.DESIGNEE)
-        if is_registrant:
-            if doc.registrant_removed:
-                return _deny(Reason.REGISTRANT_REMOVED)
-            return _allow(Reason.REGISTRANT)
+        # 只限总公司副/总经理指定的人员: a designation, a registrant's included.
+        if designation is not None:
+            return _allow(_designated_reason(designation))
         return _deny(Reason.TOP_SECRET_NOT_DESIGNATED)
     if subject.user_id == doc.supervisor_id:
         return _allow(Reason.RESPONSIBLE_SUPERVISOR)
-    if is_registrant:
-        return _allow(Reason.REGISTRANT)
-    if designated:
-        return _allow(Reason.DESIGNEE)
+    if designation is not None:
+        return _allow(_designated_reason(designation))
+    # 机密 is known by designation (the registrant's in the supervisor's name); 秘密
+    # also by its registrant and its owning department.
     if level is Level.SECRET:
         return _deny(Reason.SECRET_NOT_DESIGNATED)
+    if subject.user_id == doc.registrant_id:
+        return _allow(Reason.REGISTRANT)
     if (
         doc.department_id is not None
         and subject.company_id == doc.company_id
@@ -561,8 +615,28 @@ def _level_route(level: Level) -> Route:
     return Route(True, (ApproverScope.OWNING_COMPANY_GM,))
 
 
-def copy_route(doc: DocumentFacts, kind: CopyKind, now: datetime) -> Route:
-    """Who must approve ``kind`` on ``doc`` at ``now`` (SPEC.md §3)."""
+def copy_route(
+    doc: DocumentFacts, kind: CopyKind, now: datetime, requester: Subject | None = None
+) -> Route:
+    """Who must approve ``kind`` on ``doc`` at ``now`` (SPEC.md §3).
+
+    No office is ever empty: when ``requester`` holds every approving office of the
+    route themselves (a subsidiary GM asking for a copy of their company's file), the
+    request goes one level up, to the HQ executives (of whom there are several: the
+    总经理 and the 副总经理; the requester is never among their approvers)."""
+    route = _base_route(doc, kind, now)
+    if (
+        requester is not None
+        and route.required
+        and ApproverScope.HQ_EXECUTIVES not in route.approvers
+        and all(matches_scope(requester, doc, s) for s in route.approvers)
+    ):
+        return Route(True, (ApproverScope.HQ_EXECUTIVES,), default_no=route.default_no,
+                     reason=Reason.ESCALATED)
+    return route
+
+
+def _base_route(doc: DocumentFacts, kind: CopyKind, now: datetime) -> Route:
     level = effective_level(doc, now)
     if kind in CLASSIFICATION_KINDS:
         if not level.classified:
@@ -617,6 +691,13 @@ def lendable(doc: DocumentFacts) -> bool:
     return doc.category in CERTIFICATES or doc.paper_original
 
 
+def photocopiable(doc: DocumentFacts, kind: CopyKind) -> bool:
+    """A paper-only certificate (营业执照, 组织机构代码证, …) is copied as a photocopy: a
+    copy request like any other, which the custodian issues once approved, writing the
+    copy number on the paper (复印件视同原件)."""
+    return kind is CopyKind.COPY and doc.paper_original and doc.category in CERTIFICATES
+
+
 def loan_due_ok(today: date, due_on: date) -> bool:
     """A loan's return date: from today up to ``MAX_LOAN_DAYS`` ahead."""
     return today <= due_on <= today + timedelta(days=MAX_LOAN_DAYS)
@@ -647,7 +728,7 @@ def can_approve(subject: Subject, request: CopyFacts, now: datetime) -> Decision
         return _deny(Reason.INACTIVE_USER)
     if subject.user_id == request.requester_id:
         return _deny(Reason.REQUESTER_CANNOT_APPROVE)
-    route = copy_route(request.document, request.kind, now)
+    route = copy_route(request.document, request.kind, now, request.requester)
     if not route.required:
         return _deny(route.reason)
     for scope in route.approvers:
@@ -661,6 +742,66 @@ def eligible_approvers(
 ) -> list[Subject]:
     """The candidates who may decide ``request`` (for routing and notifications)."""
     return [s for s in candidates if can_approve(s, request, now).allowed]
+
+
+def approval_void(
+    requester: Subject, approver: Subject, request: CopyFacts, asked_level: Level,
+    now: datetime,
+) -> Decision:
+    """Whether an approval still holds at the moment it is used (a download, a loan
+    handed over, a photocopy issued, a classification change applied). It is void:
+
+    - when the file was raised above the level it was asked at (the requester asked
+      for a copy of a 机密 file, not of a 绝密 one; the approver weighed that, too);
+    - when the requester may no longer read the file;
+    - when the file's route was refused meanwhile (e.g. a change asked of a file that
+      has declassified);
+    - when the approver no longer holds an office that approves it now (lost the
+      role, left, was deactivated). An HQ executive's approval stands for any lower
+      office (they are the group's highest approving office).
+
+    A file that needs no approval any more (declassified) keeps the approval good."""
+    request = replace(request, requester=requester)
+    if effective_level(request.document, now).rank > asked_level.rank:
+        return _deny(Reason.VOID_RECLASSIFIED)
+    if not can_view(requester, request.document, now).allowed:
+        return _deny(Reason.VOID_REQUESTER_LOST_ACCESS)
+    route = copy_route(request.document, request.kind, now, requester)
+    if route.refused:
+        return _deny(Reason.VOID_RECLASSIFIED)
+    if not route.required:
+        return _allow(Reason.NO_APPROVAL_NEEDED)
+    if can_approve(approver, request, now).allowed:
+        return _allow(Reason.APPROVED)
+    if approver.is_hq_executive and approver.active and approver.user_id != requester.user_id:
+        return _allow(Reason.HQ_EXECUTIVE)
+    return _deny(Reason.VOID_APPROVER_LOST_OFFICE)
+
+
+def can_collect(subject: Subject, approval: ApprovalFacts, now: datetime) -> Decision:
+    """Whether ``subject`` may now collect what ``approval`` gave: the one download
+    of a copy, the original handed over on a loan, the issued photocopy of a paper
+    certificate. Only the requester, only an approved and unused approval, only
+    within its window — and only if the approval still holds (`approval_void`)."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.user_id != approval.request.requester_id:
+        return _deny(Reason.NOT_REQUESTER)
+    if approval.state is RequestState.SPENT:
+        return _deny(Reason.ALREADY_USED)
+    if approval.state is not RequestState.APPROVED or approval.approver is None:
+        return _deny(Reason.NOT_APPROVED)
+    if approval.window_until is not None and now >= approval.window_until:
+        return _deny(Reason.WINDOW_OVER)
+    return approval_void(subject, approval.approver, approval.request, approval.asked_level, now)
+
+
+def keeps_a_custodian(active_custodians_after: int) -> Decision:
+    """Every company needs a custodian (各公司指派专人保管): a change that would leave
+    a company that had one with none (removing the role, deactivating) is refused."""
+    if active_custodians_after > 0:
+        return _allow(Reason.CUSTODIAN)
+    return _deny(Reason.LAST_CUSTODIAN)
 
 
 # ---------------------------------------------------------------------------
@@ -806,6 +947,24 @@ def can_keep_register(subject: Subject, company_id: int) -> Decision:
     if subject.has(Role.CUSTODIAN) and subject.company_id == company_id:
         return _allow(Reason.CUSTODIAN)
     return _deny(Reason.NOT_CUSTODIAN)
+
+
+def can_keep_loans(
+    subject: Subject, company_id: int, company_is_hq: bool, has_custodian: bool
+) -> Decision:
+    """Handing over and taking back a company's lent originals (and issuing photocopies
+    of its paper certificates): its custodians; while the company has no active
+    custodian, its general manager (for the HQ company, the HQ executives), so that
+    the office is never empty."""
+    keep = can_keep_register(subject, company_id)
+    if keep.allowed or not subject.active or has_custodian:
+        return keep
+    if company_is_hq:
+        if subject.is_hq_executive:
+            return _allow(Reason.NO_CUSTODIAN_GM)
+    elif subject.has(Role.COMPANY_GM) and subject.company_id == company_id:
+        return _allow(Reason.NO_CUSTODIAN_GM)
+    return keep
 
 
 # ---------------------------------------------------------------------------

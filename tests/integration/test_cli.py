@@ -172,6 +172,12 @@ def test_org_and_users_commands(vault: Vault) -> None:
                 "--password-stdin", input="correct horse battery\n")
     assert res.exit_code == 0 and "shown once" not in res.output
     assert vault("users", "roles", "li", "compliance").exit_code == 0
+    # The last custodian of a company stays until another is named (issue 11).
+    res = vault("users", "deactivate", "zhang")
+    assert res.exit_code == 2 and "last active custodian" in res.output
+    res = vault("users", "add", "wang", "--name", "王五", "--company", "HQ", "--roles",
+                "custodian", "--password-stdin", input="correct horse battery\n")
+    assert res.exit_code == 0, res.output
     assert vault("users", "deactivate", "zhang").exit_code == 0
     res = vault("users", "passwd", "li", "--password-stdin", input="short\n")
     assert res.exit_code == 2 and "too short" in res.output

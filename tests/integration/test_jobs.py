@@ -259,13 +259,14 @@ def test_a_changed_period_gets_notices_of_its_own(org: Infra) -> None:
 
 
 def test_nobody_is_told_of_a_file_outside_their_scope(org: Infra) -> None:
-    """A top-secret file's supervisor may not know of it: only its registrant hears."""
+    """A top-secret file's supervisor may not know of it: only its registrant hears — and
+    the HQ executives, who alone can extend a 绝密 period (issue 11)."""
     register(org, "绝密方案", level=Level.TOP_SECRET, period=Period(until=date(2026, 12, 1)),
              issued_on=date(2025, 1, 1), registrant="ceo", supervisor="ceo")
     register(org, "绝密协议", level=Level.TOP_SECRET, period=Period(until=date(2026, 12, 1)),
              issued_on=date(2025, 1, 1), registrant="clerk", supervisor="boss")
     jobs.run(org, ["expiry_notices"], now=NOW)
-    assert len(notes_of(org, "ceo", "period_ending")) == 1
+    assert len(notes_of(org, "ceo", "period_ending")) == 2
     assert len(notes_of(org, "clerk", "period_ending")) == 1
     assert notes_of(org, "boss") == []
 

@@ -255,8 +255,12 @@ def test_cli_mail_send_pending(tmp_path: Path, database_url: str, smtp: SmtpServ
 
     smtp.start()
     res = vault("mail", "send-pending")
-    assert (res.exit_code, res.stdout) == (0, "1 mail(s) sent\n"), res.output
-    [to_gm] = smtp.received
+    # The copy request to the GM, and the demo's 绝密 registration to the other HQ
+    # executive (issue 11: every HQ executive hears of a new 绝密 file).
+    assert (res.exit_code, res.stdout) == (0, "2 mail(s) sent\n"), res.output
+    [to_gm] = [m for m in smtp.received if m.rcpt == ["chen.gm@example.test"]]
+    [to_hq] = [m for m in smtp.received if m.rcpt == ["wang.zong@example.test"]]
+    assert "绝密文件登记" in to_hq.subject
     assert to_gm.rcpt == ["chen.gm@example.test"] and SECRET_MINUTES in to_gm.subject
     assert f"{BASE_URL}/copies/{req}" in to_gm.body
     assert vault("mail", "send-pending").stdout == "0 mail(s) sent\n"
@@ -264,6 +268,6 @@ def test_cli_mail_send_pending(tmp_path: Path, database_url: str, smtp: SmtpServ
     # With the server up, a decision is mailed at once.
     res = vault("copies", "approve", req, "--as", "chen.gm")
     assert res.exit_code == 0, res.output
-    assert [m.rcpt for m in smtp.received] == [["chen.gm@example.test"],
-                                               ["zhou.zhuguan@example.test"]]
-    _assert_no_content(smtp.received[1])
+    assert sorted(m.rcpt[0] for m in smtp.received) == [
+        "chen.gm@example.test", "wang.zong@example.test", "zhou.zhuguan@example.test"]
+    _assert_no_content(smtp.received[-1])

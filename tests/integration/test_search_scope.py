@@ -95,6 +95,17 @@ def world(infra: Infra) -> Infra:
                 s.add(Grant(document_id=doc_id, grantee_id=grantee, grantor_id=101,
                             level=at.value, created_at=NOW - timedelta(days=10), until=until,
                             revoked_at=revoked))
+            # 202: an HQ executive's designation made at the level below (holds at every
+            # level); 208: the registrant's designation by registration at 机密 and 绝密
+            # (ended by an HQ executive for "removed").
+            s.add(Grant(document_id=doc_id, grantee_id=202, grantor_id=101,
+                        level=BELOW[level].value, created_at=NOW - timedelta(days=10),
+                        hq_confirmed_by_id=101, hq_confirmed_at=NOW - timedelta(days=10)))
+            if level in (Level.SECRET, Level.TOP_SECRET):
+                s.add(Grant(document_id=doc_id, grantee_id=208, grantor_id=203,
+                            level=level.value, created_at=NOW - timedelta(days=10),
+                            basis="registration",
+                            revoked_at=NOW - timedelta(days=1) if removed else None))
     return infra
 
 

@@ -9,7 +9,9 @@ The world (ids are arbitrary but fixed so that failures are easy to read):
   supervisor (主管人员, sitting in department 21 so that "supervisor" and "member of the
   owning department" never coincide) and user 208 as its registrant (起草人, department 21).
 - Its grants: 204 active (ends in 30 days), 205 expired yesterday, 206 revoked, 207 made
-  at the level just below the document's level.
+  at the level just below the document's level; at 机密 and 绝密 the registrant's own
+  designation "by registration" (revoked for "registrant-removed" at 绝密: an HQ
+  executive ended it).
 
 Tables in the test modules name the *relation* of a person to that document; `scene`
 turns a relation and a level into the (Subject, DocumentFacts) pair to feed the policy.
@@ -127,7 +129,7 @@ RELATIONS: dict[str, Subject] = {
     "designee-revoked": REVOKED_DESIGNEE,
     "designee-lower_level": LOWER_LEVEL_DESIGNEE,
     "registrant": REGISTRANT,
-    "registrant-removed": REGISTRANT,  # the document carries registrant_removed=True
+    "registrant-removed": REGISTRANT,  # 绝密: their designation by registration was revoked
     "hq-executive": HQ_EXEC,
     "non_hq-hq_executive_role": NON_HQ_WITH_HQ_EXEC_ROLE,
     "owning_company-gm": OWNING_GM,
@@ -174,14 +176,18 @@ POOL: tuple[Subject, ...] = (
 # --- documents --------------------------------------------------------------------------
 
 
-def standard_grants(level: Level) -> tuple[GrantFact, ...]:
+def standard_grants(level: Level, registrant_removed: bool = False) -> tuple[GrantFact, ...]:
     """The grants of the standard document at ``level`` (see the module docstring)."""
-    return (
+    grants = (
         GrantFact(DESIGNEE.user_id, level, until=NOW + timedelta(days=30)),
         GrantFact(EXPIRED_DESIGNEE.user_id, level, until=NOW - timedelta(days=1)),
         GrantFact(REVOKED_DESIGNEE.user_id, level, revoked=True),
         GrantFact(LOWER_LEVEL_DESIGNEE.user_id, LEVEL_BELOW[level]),
     )
+    if level in (Level.SECRET, Level.TOP_SECRET):
+        removed = registrant_removed and level is Level.TOP_SECRET
+        grants += (GrantFact(REGISTRANT.user_id, level, revoked=removed, by_registration=True),)
+    return grants
 
 
 def document(
@@ -211,8 +217,8 @@ def document(
         department_id=HQ_DEPT if company_is_hq else OWNING_DEPT,
         supervisor_id=SUPERVISOR.user_id,
         registrant_id=REGISTRANT.user_id,
-        grants=standard_grants(level) if grants is None else tuple(grants),
-        registrant_removed=registrant_removed,
+        grants=(standard_grants(level, registrant_removed) if grants is None
+                else tuple(grants)),
     )
     return replace(doc, **overrides) if overrides else doc
 

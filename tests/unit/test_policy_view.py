@@ -56,7 +56,7 @@ VIEW_TABLE = [
     ("designee-revoked",         A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),            D(R.SECRET_NOT_DESIGNATED),      D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("designee-lower_level",     A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),            D(R.SECRET_NOT_DESIGNATED),      D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("registrant",               A(R.INTERNAL_EMPLOYEE), A(R.REGISTRANT),              A(R.REGISTRANT),                 A(R.REGISTRANT)),
-    ("registrant-removed",       A(R.INTERNAL_EMPLOYEE), A(R.REGISTRANT),              A(R.REGISTRANT),                 D(R.REGISTRANT_REMOVED)),
+    ("registrant-removed",       A(R.INTERNAL_EMPLOYEE), A(R.REGISTRANT),              A(R.REGISTRANT),                 D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("hq-executive",             A(R.INTERNAL_EMPLOYEE), A(R.HQ_EXECUTIVE),            A(R.HQ_EXECUTIVE),               A(R.HQ_EXECUTIVE)),
     ("non_hq-hq_executive_role", A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),            D(R.SECRET_NOT_DESIGNATED),      D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("owning_company-gm",        A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),            D(R.SECRET_NOT_DESIGNATED),      D(R.TOP_SECRET_NOT_DESIGNATED)),
@@ -129,10 +129,33 @@ def test_grant_survives_a_downgrade_but_not_an_upgrade(granted_at, doc_level, ex
 def test_removed_registrant_designated_again_by_hq_executive_may_view() -> None:
     doc = document(
         Level.TOP_SECRET,
-        registrant_removed=True,
-        grants=[GrantFact(REGISTRANT.user_id, Level.TOP_SECRET)],
+        grants=[GrantFact(REGISTRANT.user_id, Level.TOP_SECRET, revoked=True,
+                          by_registration=True),
+                GrantFact(REGISTRANT.user_id, Level.TOP_SECRET, hq_confirmed=True)],
     )
     assert can_view(REGISTRANT, doc, NOW) == allow(Reason.DESIGNEE)
+
+
+# 绝密 and 机密 are known by designation: the registrant's own is "by registration",
+# revocable; a designation an HQ executive made or confirmed holds at every level.
+@pytest.mark.parametrize(
+    ("grants", "doc_level", "subject", "expected"),
+    [
+        pytest.param([], Level.TOP_SECRET, REGISTRANT, deny(Reason.TOP_SECRET_NOT_DESIGNATED), id="top_secret-registrant-without-designation-deny"),
+        pytest.param([], Level.SECRET, REGISTRANT, deny(Reason.SECRET_NOT_DESIGNATED), id="secret-registrant-without-designation-deny"),
+        pytest.param([], Level.CONFIDENTIAL, REGISTRANT, allow(Reason.REGISTRANT), id="confidential-registrant-by-right-allow"),
+        pytest.param([GrantFact(REGISTRANT.user_id, Level.SECRET, by_registration=True)], Level.SECRET, REGISTRANT, allow(Reason.REGISTRANT), id="secret-registrant-by-registration-allow"),
+        pytest.param([GrantFact(REGISTRANT.user_id, Level.SECRET, revoked=True, by_registration=True)], Level.SECRET, REGISTRANT, deny(Reason.SECRET_NOT_DESIGNATED), id="secret-registration-revoked-by-supervisor-deny"),
+        pytest.param([GrantFact(REGISTRANT.user_id, Level.SECRET, by_registration=True)], Level.TOP_SECRET, REGISTRANT, deny(Reason.TOP_SECRET_NOT_DESIGNATED), id="raised_to_top_secret-registration-lapses-deny"),
+        pytest.param([GrantFact(REGISTRANT.user_id, Level.SECRET, by_registration=True), GrantFact(REGISTRANT.user_id, Level.SECRET, hq_confirmed=True)], Level.TOP_SECRET, REGISTRANT, allow(Reason.DESIGNEE), id="raised_to_top_secret-hq_confirmed-allow"),
+        pytest.param([GrantFact(400, Level.CONFIDENTIAL)], Level.TOP_SECRET, person(400, OTHER_COMPANY, None, Role.STAFF), deny(Reason.TOP_SECRET_NOT_DESIGNATED), id="raised_to_top_secret-supervisor_designee-deny"),
+        pytest.param([GrantFact(400, Level.CONFIDENTIAL, hq_confirmed=True)], Level.TOP_SECRET, person(400, OTHER_COMPANY, None, Role.STAFF), allow(Reason.DESIGNEE), id="raised_to_top_secret-hq_made-allow"),
+        pytest.param([GrantFact(400, Level.CONFIDENTIAL, hq_confirmed=True, revoked=True)], Level.TOP_SECRET, person(400, OTHER_COMPANY, None, Role.STAFF), deny(Reason.TOP_SECRET_NOT_DESIGNATED), id="raised_to_top_secret-hq_made-revoked-deny"),
+    ],
+)  # fmt: skip
+def test_top_secret_and_secret_are_known_by_designation(grants, doc_level, subject, expected) -> None:
+    doc = document(doc_level, grants=grants)
+    assert can_view(subject, doc, NOW) == expected
 
 
 def test_supervisor_designated_for_top_secret_may_view() -> None:
@@ -182,7 +205,7 @@ METADATA_TABLE = [
     ("designee-revoked",         A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),           D(R.SECRET_NOT_DESIGNATED),  D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("designee-lower_level",     A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),           D(R.SECRET_NOT_DESIGNATED),  D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("registrant",               A(R.INTERNAL_EMPLOYEE), A(R.REGISTRANT),             A(R.REGISTRANT),             A(R.REGISTRANT)),
-    ("registrant-removed",       A(R.INTERNAL_EMPLOYEE), A(R.REGISTRANT),             A(R.REGISTRANT),             D(R.REGISTRANT_REMOVED)),
+    ("registrant-removed",       A(R.INTERNAL_EMPLOYEE), A(R.REGISTRANT),             A(R.REGISTRANT),             D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("hq-executive",             A(R.INTERNAL_EMPLOYEE), A(R.HQ_EXECUTIVE),           A(R.HQ_EXECUTIVE),           A(R.HQ_EXECUTIVE)),
     ("non_hq-hq_executive_role", A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),           D(R.SECRET_NOT_DESIGNATED),  D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("owning_company-gm",        A(R.INTERNAL_EMPLOYEE), A(R.APPROVING_OFFICE),       A(R.APPROVING_OFFICE),       D(R.TOP_SECRET_NOT_DESIGNATED)),
@@ -241,7 +264,7 @@ DOWNLOAD_TABLE = [
     ("designee-revoked",         A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),            D(R.SECRET_NOT_DESIGNATED),   D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("designee-lower_level",     A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),            D(R.SECRET_NOT_DESIGNATED),   D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("registrant",               A(R.INTERNAL_EMPLOYEE), D(R.COPY_APPROVAL_REQUIRED),  D(R.COPY_APPROVAL_REQUIRED),  D(R.COPY_APPROVAL_REQUIRED)),
-    ("registrant-removed",       A(R.INTERNAL_EMPLOYEE), D(R.COPY_APPROVAL_REQUIRED),  D(R.COPY_APPROVAL_REQUIRED),  D(R.REGISTRANT_REMOVED)),
+    ("registrant-removed",       A(R.INTERNAL_EMPLOYEE), D(R.COPY_APPROVAL_REQUIRED),  D(R.COPY_APPROVAL_REQUIRED),  D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("hq-executive",             A(R.INTERNAL_EMPLOYEE), D(R.COPY_APPROVAL_REQUIRED),  D(R.COPY_APPROVAL_REQUIRED),  D(R.COPY_APPROVAL_REQUIRED)),
     ("non_hq-hq_executive_role", A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),            D(R.SECRET_NOT_DESIGNATED),   D(R.TOP_SECRET_NOT_DESIGNATED)),
     ("owning_company-gm",        A(R.INTERNAL_EMPLOYEE), D(R.NOT_IN_SCOPE),            D(R.SECRET_NOT_DESIGNATED),   D(R.TOP_SECRET_NOT_DESIGNATED)),

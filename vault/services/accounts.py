@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from vault import policy
 from vault.actions import Action, Outcome
 from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vault.models import Company, Department, SignInAddress, User, UserRole
@@ -263,6 +264,7 @@ def add_user(
 def set_roles(session: Session, username: str, roles: frozenset[Role]) -> User:
     user = get_user(session, username)
     _check_roles_fit(user.company, roles)
+    _keep_a_custodian(session, user, roles, user.active)
     user.role_rows = [UserRole(role=r.value) for r in sorted(roles)]
     session.flush()
     return user
@@ -271,6 +273,7 @@ def set_roles(session: Session, username: str, roles: frozenset[Role]) -> User:
 def deactivate(session: Session, username: str) -> User:
     """Deactivate at once: sessions and tokens of the old epoch stop working."""
     user = get_user(session, username)
+    _keep_a_custodian(session, user, None, False)
     user.active = False
     user.auth_epoch += 1
     session.flush()
@@ -289,6 +292,50 @@ def set_password(session: Session, username: str, password: str | None) -> tuple
     user.locked_until = None
     session.flush()
     return user, generated
+
+
+def active_custodians(session: Session, company_id: int, *,
+                      except_user: int | None = None) -> int:
+    """How many active custodians (保管员) the company has (``except_user`` not counted)."""
+    stmt = (select(func.count(func.distinct(User.id))).select_from(User).join(UserRole)
+            .where(User.company_id == company_id, User.active.is_(True),
+                   UserRole.role == Role.CUSTODIAN.value))
+    if except_user is not None:
+        stmt = stmt.where(User.id != except_user)
+    return int(session.scalar(stmt) or 0)
+
+
+def companies_without_custodian(session: Session) -> list[Company]:
+    """Companies with no active custodian (flagged by `vault doctor` and the admin page;
+    their general manager keeps the lending register meanwhile)."""
+    return [c for c in session.scalars(select(Company).order_by(Company.code))
+            if active_custodians(session, c.id) == 0]
+
+
+def _keep_a_custodian(session: Session, user: User, roles: frozenset[Role] | None,
+                      active: bool) -> None:
+    """Refuse a change that leaves the user's company, which has a custodian, with none."""
+    was = user.active and Role.CUSTODIAN.value in user.roles
+    stays = active and (Role.CUSTODIAN in roles if roles is not None
+                        else Role.CUSTODIAN.value in user.roles)
+    if not was or stays:
+        return
+    left = active_custodians(session, user.company_id, except_user=user.id)
+    if not policy.keeps_a_custodian(left).allowed:
+        raise Conflict(
+            f"{user.username} is the last active custodian of {user.company.code}; every "
+            f"company needs one. Give another person of {user.company.code} the custodian "
+            f"role first (vault users roles OTHER staff,custodian), then try again.",
+            code="last_custodian", company=user.company.code)
+
+
+def hq_executives(session: Session) -> list[User]:
+    """Every active HQ executive (the role counts only at the HQ company)."""
+    rows = session.scalars(
+        select(User).join(UserRole).where(User.active.is_(True),
+                                          UserRole.role == Role.HQ_EXECUTIVE.value)
+        .order_by(User.id))
+    return [u for u in rows.unique() if subject_of(u).is_hq_executive]
 
 
 def list_users(session: Session) -> list[User]:

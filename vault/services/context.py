@@ -77,6 +77,7 @@ class Ctx:
     refusals: list[PendingEvent] = field(default_factory=list)
     rollbacks: list[Callable[[], object]] = field(default_factory=list)
     commits: list[Callable[[], object]] = field(default_factory=list)
+    refusal_steps: list[Callable[[], object]] = field(default_factory=list)
 
     def after_commit(self, step: Callable[[], object]) -> None:
         """Run ``step`` once this unit of work has committed (e.g. send mail). A
@@ -86,6 +87,12 @@ class Ctx:
     def on_rollback(self, undo: Callable[[], object]) -> None:
         """Run ``undo`` if this unit of work does not commit (e.g. delete a new blob)."""
         self.rollbacks.append(undo)
+
+    def on_refusal(self, step: Callable[[], object]) -> None:
+        """Run ``step`` in the refusal's own transaction, after the rollback and
+        before the refusal events are written: state a refusal must leave behind
+        (an approval found void at use). Its mail goes after that commit."""
+        self.refusal_steps.append(step)
 
     @property
     def settings(self) -> Settings:
@@ -167,7 +174,7 @@ def unit_of_work(
         session.rollback()
         if ctx is not None:
             _undo(ctx)
-            if ctx.refusals:
+            if ctx.refusals or ctx.refusal_steps:
                 _write_refusals(ctx)
         raise
     except BaseException:
@@ -201,7 +208,11 @@ def _undo(ctx: Ctx) -> None:
 
 def _write_refusals(ctx: Ctx) -> None:
     pending, ctx.refusals = ctx.refusals, []
+    steps, ctx.refusal_steps = ctx.refusal_steps, []
+    ctx.commits = []  # what the rolled-back work meant to send
     try:
+        for step in steps:
+            step()
         for event in pending:
             ctx.record(event.action, event.outcome, **event.kwargs)
         ctx.session.commit()
@@ -210,3 +221,4 @@ def _write_refusals(ctx: Ctx) -> None:
     except AuditUnavailable:
         ctx.session.rollback()
         raise
+    _after_commit(ctx)

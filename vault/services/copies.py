@@ -26,7 +26,7 @@ from sqlalchemy import func, or_, select, update
 from vault import policy, stamping
 from vault.actions import Action
 from vault.crypto import envelope
-from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vault.errors import Conflict, Forbidden, InvalidInput, NotFound, VaultError
 from vault.models import (
     ClassificationChange,
     CopyRequest,
@@ -41,8 +41,8 @@ from vault.policy import CopyKind, Level, Period, Role
 from vault.services import accounts, documents, notifications
 from vault.services.context import Ctx
 
-PENDING, APPROVED, REJECTED, CANCELLED, SPENT = (
-    "pending", "approved", "rejected", "cancelled", "spent",
+PENDING, APPROVED, REJECTED, CANCELLED, SPENT, VOID = (
+    "pending", "approved", "rejected", "cancelled", "spent", "void",
 )
 ISSUED, RETURNED, DESTROYED = "issued", "returned", "destroyed"
 
@@ -142,7 +142,92 @@ def _facts(ctx: Ctx, doc: Document) -> policy.DocumentFacts:
 
 
 def copy_facts(ctx: Ctx, req: CopyRequest) -> policy.CopyFacts:
-    return policy.CopyFacts(_facts(ctx, req.document), CopyKind(req.kind), req.requester_id)
+    return policy.CopyFacts(_facts(ctx, req.document), CopyKind(req.kind), req.requester_id,
+                            accounts.subject_of(req.requester))
+
+
+def approval_facts(ctx: Ctx, req: CopyRequest) -> policy.ApprovalFacts:
+    """The approval as `policy.can_collect` weighs it: the file as it is now, the
+    approver as they are now."""
+    return policy.ApprovalFacts(
+        request=copy_facts(ctx, req), state=policy.RequestState(req.status),
+        asked_level=Level(req.level_at_request),
+        approver=accounts.subject_of(req.decided_by) if req.decided_by is not None else None,
+        window_until=req.window_until,
+    )
+
+
+#: What a void request shows (zh in the web's catalogue), by `policy.Reason`.
+VOID_STATES = {
+    policy.Reason.VOID_RECLASSIFIED: "void: reclassified",
+    policy.Reason.VOID_APPROVER_LOST_OFFICE: "void: approver lost the office",
+    policy.Reason.VOID_REQUESTER_LOST_ACCESS: "void: requester may no longer read the file",
+}
+_VOID_ZH = {
+    policy.Reason.VOID_RECLASSIFIED: "密级已变更",
+    policy.Reason.VOID_APPROVER_LOST_OFFICE: "审批人已不再担任该职务",
+    policy.Reason.VOID_REQUESTER_LOST_ACCESS: "申请人已无权知悉该文件",
+}
+_VOID_MESSAGES = {
+    policy.Reason.VOID_RECLASSIFIED: (
+        "This approval is void: the file was reclassified since it was asked for. "
+        "Nothing was released; ask again if you still need it."),
+    policy.Reason.VOID_APPROVER_LOST_OFFICE: (
+        "This approval is void: its approver no longer holds the approving office. "
+        "Nothing was released; ask again if you still need it."),
+    policy.Reason.VOID_REQUESTER_LOST_ACCESS: (
+        "This approval is void: the requester may no longer read the file. "
+        "Nothing was released."),
+}
+
+
+def _void(ctx: Ctx, req: CopyRequest, reason: policy.Reason, approver: User | None,
+          action: Action) -> VaultError:
+    """The approval no longer holds: nothing is released; the request turns void
+    (in the refusal's own transaction, so the rollback of the attempt keeps it),
+    its requester and approver are told, and both the attempt and the voiding are
+    audited. The requester may ask again."""
+    req_id, approver_id = req.id, approver.id if approver is not None else None
+    event = _event(req, void=reason.value)
+    level = req.level_at_request
+
+    def mark() -> None:
+        row = ctx.session.get(CopyRequest, req_id)
+        assert row is not None
+        done = ctx.session.execute(
+            update(CopyRequest)
+            .where(CopyRequest.id == req_id, CopyRequest.status.in_([PENDING, APPROVED]))
+            .values(status=VOID, void_reason=reason.value, voided_at=ctx.now)
+            .execution_options(synchronize_session=False))
+        if getattr(done, "rowcount", 0) != 1:
+            return
+        ctx.session.refresh(row)
+        ctx.record(Action.COPY_VOID, level=level, reason=reason.value, **event)
+        people = [row.requester]
+        if approver_id is not None:
+            people.append(ctx.session.get(User, approver_id) or row.requester)
+        kind = CopyKind(row.kind)
+        for person in dict.fromkeys(people):
+            knows = policy.can_see_metadata(accounts.subject_of(person), _facts(ctx, row.document),
+                                            ctx.now).allowed
+            if knows:
+                zh = (f"已作废：{row.requester.name} 的{KIND_ZH[kind]}申请《{row.document.title}》"
+                      f"——{_VOID_ZH[reason]}；未发放任何内容，如仍需要请重新申请")
+                en = (f"Void: {row.requester.name}'s {KIND_EN[kind]} request for "
+                      f"“{row.document.title}” — {VOID_STATES[reason]}; nothing was released, "
+                      "it may be asked again")
+            else:
+                # Not a word about a file the person may no longer know of.
+                zh = f"已作废：第 {row.id} 号申请的批准已不再有效，未发放任何内容"
+                en = (f"Void: the approval of request #{row.id} no longer holds; "
+                      "nothing was released")
+            notifications.notify(ctx, [person], notifications.Message(
+                kind="request_void", subject_zh=zh, subject_en=en, link=f"/copies/{row.id}",
+                document_id=row.document_id if knows else None, request_id=row.id))
+
+    ctx.on_refusal(mark)
+    error = Conflict(_VOID_MESSAGES[reason], code=reason.value)
+    return ctx.refuse(error, action, level=level, **event)
 
 
 def window_open(req: CopyRequest, now: datetime) -> bool:
@@ -150,7 +235,10 @@ def window_open(req: CopyRequest, now: datetime) -> bool:
 
 
 def state(req: CopyRequest, now: datetime) -> str:
-    """The status as people read it: ``expired`` once an unused window has passed."""
+    """The status as people read it: ``expired`` once an unused window has passed;
+    ``void: reclassified`` (or another void reason) once an approval no longer held."""
+    if req.status == VOID:
+        return VOID_STATES.get(policy.Reason(req.void_reason or "void_reclassified"), "void")
     if (req.status == APPROVED and CopyKind(req.kind) in DELIVERING
             and req.window_until is not None and now >= req.window_until):
         return "expired"
@@ -220,7 +308,7 @@ def request(
         raise refuse(Forbidden(_REQUEST_REFUSALS.get(
             decision.reason, f"You may not ask for this ({decision.reason.value})."),
             code=decision.reason.value), decision.reason.value)
-    route = policy.copy_route(doc_facts, kind, ctx.now)
+    route = policy.copy_route(doc_facts, kind, ctx.now, subject)
     if route.refused:
         raise refuse(Forbidden(f"This cannot be asked for ({route.reason.value}).",
                                code=route.reason.value), route.reason.value)
@@ -231,7 +319,10 @@ def request(
     text = _purpose(purpose)
     version = _current_version(doc)
     fields: dict[str, Any] = {}
-    if kind in DELIVERING:
+    if kind in DELIVERING and version is None and policy.photocopiable(doc_facts, kind):
+        if pages:
+            raise InvalidInput("Pages are given only for an excerpt.", code="bad_pages")
+    elif kind in DELIVERING:
         if version is None:
             raise refuse(InvalidInput(
                 "This record is a paper original with no stored file; ask for a loan instead.",
@@ -362,6 +453,7 @@ class RequestView:
     history: list[RegisteredCopy]
     copy: RegisteredCopy | None
     loan: Loan | None
+    may_issue: bool = False  # the custodian issues an approved paper photocopy
 
 
 def show(ctx: Ctx, req_id: int) -> RequestView:
@@ -381,6 +473,9 @@ def show(ctx: Ctx, req_id: int) -> RequestView:
         history=requester_history(ctx, req.requester_id),
         copy=ctx.session.scalar(select(RegisteredCopy).where(RegisteredCopy.request_id == req.id)),
         loan=ctx.session.scalar(select(Loan).where(Loan.request_id == req.id)),
+        may_issue=(req.status == APPROVED and req.kind == CopyKind.COPY.value
+                   and req.version_number is None and _reads_register_of(ctx, req.document)
+                   and _keeps_loans(ctx, req.document).allowed),
     )
 
 
@@ -457,6 +552,13 @@ def approve(
 ) -> CopyRequest:
     """Approve, optionally with a shorter window or fewer pages (never more)."""
     req = _decidable(ctx, req_id, Action.COPY_APPROVE)
+    # The rule of use holds at the decision too (a change is applied right here): a
+    # request asked before the file was raised, or by someone who lost the right to
+    # read it, is void rather than approved.
+    holds = policy.approval_void(accounts.subject_of(req.requester), ctx.subject,
+                                 copy_facts(ctx, req), Level(req.level_at_request), ctx.now)
+    if not holds.allowed:
+        raise _void(ctx, req, holds.reason, ctx.actor, Action.COPY_APPROVE)
     kind = CopyKind(req.kind)
     default_hours = ctx.settings.copy_window_hours
     if window_hours is not None and not 1 <= window_hours <= default_hours:
@@ -475,7 +577,7 @@ def approve(
     assert ctx.actor is not None
     values: dict[str, Any] = {"decided_at": ctx.now, "decided_by_id": ctx.actor.id,
                               "decision_note": note, "approved_pages": approved_pages}
-    if kind in DELIVERING:
+    if kind in DELIVERING and req.version_number is not None:
         values["window_until"] = ctx.now + timedelta(hours=window_hours or default_hours)
     _claim(ctx, req, APPROVED, **values)
     ctx.record(Action.COPY_APPROVE, level=req.level_at_request, reason="approved",
@@ -575,6 +677,7 @@ def _apply_classification(ctx: Ctx, req: CopyRequest) -> None:
     ))
     doc.level = new_level.value
     documents._set_period(doc, new_period, ctx.settings.tz)
+    documents.level_changed(ctx, doc, current, new_level)
     ctx.record(action, object_type="document", object_id=str(doc.id), level=new_level.value,
                reason=kind.value, detail={"request": req.id,
                                           "from": f"{current.value} {old_period.spec()}",
@@ -602,6 +705,34 @@ def _refuse_download(ctx: Ctx, req: CopyRequest | None, req_id: int, error: Exce
     return ctx.refuse(error, Action.COPY_DOWNLOAD, reason=reason, **extra)
 
 
+def _collect(ctx: Ctx, req: CopyRequest, collector: policy.Subject, action: Action) -> None:
+    """`policy.can_collect` at the moment of use: refused (and audited) for another
+    person, a used or unapproved approval, a passed window; void (nothing released,
+    the request marked void, requester and approver told) when it no longer holds."""
+    decision = policy.can_collect(collector, approval_facts(ctx, req), ctx.now)
+    if decision.allowed:
+        return
+    reason = decision.reason
+    if reason in VOID_STATES:
+        raise _void(ctx, req, reason, req.decided_by, action)
+    error: VaultError
+    if reason is policy.Reason.ALREADY_USED and action is Action.COPY_ISSUE:
+        error = Conflict("This photocopy has been issued already.", code="already_issued")
+    elif reason is policy.Reason.ALREADY_USED:
+        error = Conflict("This approval has been used: an approved copy is downloaded once. "
+                         "Ask again if you need another copy.", code="already_downloaded")
+    elif reason is policy.Reason.WINDOW_OVER:
+        error = Forbidden("The download window of this approval has passed. Ask again.",
+                          code="window_expired")
+    elif reason is policy.Reason.NOT_APPROVED:
+        shown = state(req, ctx.now)
+        error = Forbidden(f"This request is {shown}; only an approved request gives a copy.",
+                          code="not_approved")
+    else:  # inactive, or not the requester
+        error = NotFound(f"No request {req.id}.", code="unknown_request")
+    raise ctx.refuse(error, action, **_event(req))
+
+
 def download(ctx: Ctx, req_id: int, lang: str = "zh") -> Delivery:
     """The one download an approval allows: numbered, stamped, registered, audited.
 
@@ -620,26 +751,13 @@ def download(ctx: Ctx, req_id: int, lang: str = "zh") -> Delivery:
     if kind not in DELIVERING:
         raise _refuse_download(ctx, req, req_id, Conflict(
             "This request delivers no file.", code="nothing_to_download"), "nothing_to_download")
-    if req.status == SPENT:
+    if req.version_number is None:
         raise _refuse_download(ctx, req, req_id, Conflict(
-            "This approval has been used: an approved copy is downloaded once. "
-            "Ask again if you need another copy.", code="already_downloaded"),
-            "already_downloaded")
-    if req.status != APPROVED:
-        raise _refuse_download(ctx, req, req_id, Forbidden(
-            f"This request is {req.status}; only an approved request gives a copy.",
-            code="not_approved"), "not_approved")
-    if not window_open(req, ctx.now):
-        raise _refuse_download(ctx, req, req_id, Forbidden(
-            "The download window of this approval has passed. Ask again.",
-            code="window_expired"), "window_expired")
+            "This is a photocopy of a paper original: the custodian issues it.",
+            code="paper_copy"), "paper_copy")
+    _collect(ctx, req, subject, Action.COPY_DOWNLOAD)
     doc = req.document
     doc_facts = _facts(ctx, doc)
-    view = policy.can_view(subject, doc_facts, ctx.now)
-    if not view.allowed:
-        raise _refuse_download(ctx, req, req_id, Forbidden(
-            "You may no longer read this file, so the approval cannot be used.",
-            code=view.reason.value), view.reason.value)
     ver = next((v for v in doc.versions if v.number == req.version_number), None)
     if ver is None or ver.blob_id is None or ver.wrapped_key is None or not ver.master_key_id:
         raise _refuse_download(ctx, req, req_id, NotFound(
@@ -725,6 +843,61 @@ def copy_filename(title: str, stored_name: str, number: int) -> str:
     _stem, dot, ext = stored_name.rpartition(".")
     ext = ext if dot and ext.isascii() and ext.isalnum() and len(ext) <= 8 else ""
     return f"{base} (副本 {number}).{ext.lower()}" if ext else f"{base} (副本 {number})"
+
+
+def issue_photocopy(ctx: Ctx, req_id: int, note: str | None = None) -> RegisteredCopy:
+    """The custodian issues an approved photocopy of a paper-only certificate: the copy
+    register gets its row and copy number, which the custodian writes on the paper
+    (复印件视同原件). The approval is checked again at this moment (`can_collect`
+    for the requester, who receives it), exactly as for a download."""
+    req = ctx.session.get(CopyRequest, req_id)
+    missing = NotFound(f"No request {req_id}.", code="unknown_request")
+    if req is None or not _reads_register_of(ctx, req.document):
+        raise ctx.refuse(missing, Action.COPY_ISSUE, object_type="copy_request",
+                         object_id=str(req_id))
+    decision = _keeps_loans(ctx, req.document)
+    if not decision.allowed:
+        raise ctx.refuse(Forbidden("Only the owning company's custodian issues photocopies "
+                                   "(its general manager while it has none).",
+                                   code=decision.reason.value), Action.COPY_ISSUE, **_event(req))
+    if CopyKind(req.kind) is not CopyKind.COPY or req.version_number is not None:
+        raise Conflict("This request is not for a photocopy of a paper original.",
+                       code="not_a_photocopy")
+    _collect(ctx, req, accounts.subject_of(req.requester), Action.COPY_ISSUE)
+    spent = ctx.session.execute(
+        update(CopyRequest).where(CopyRequest.id == req.id, CopyRequest.status == APPROVED)
+        .values(status=SPENT, spent_at=ctx.now).execution_options(synchronize_session=False))
+    if getattr(spent, "rowcount", 0) != 1:
+        raise Conflict("This approval has been used.", code="already_issued")
+    ctx.session.refresh(req)
+    doc = req.document
+    level = documents.effective_level(ctx, doc)
+    period = documents.period_of(doc) if level.classified else policy.NO_PERIOD
+    number = int(ctx.session.scalar(
+        select(func.coalesce(func.max(RegisteredCopy.number), 0))
+        .where(RegisteredCopy.document_id == doc.id)) or 0) + 1
+    copy_label = label(level, doc, number)
+    assert ctx.actor is not None
+    copy = RegisteredCopy(
+        document_id=doc.id, number=number, request_id=req.id, kind=CopyKind.COPY.value,
+        version_number=0,  # the paper original: no stored version
+        recipient_id=req.requester_id, approved_by_id=req.decided_by_id, issued_at=ctx.now,
+        level_at_issue=level.value, period_at_issue=period.spec() or None, label=copy_label,
+        stamped=False, media_type=None, size=0, sha256="", status=ISSUED,
+        closed_note=None,
+    )
+    ctx.session.add(copy)
+    ctx.session.flush()
+    ctx.record(Action.COPY_ISSUE, level=level.value, reason="issued",
+               **_event(req, copy=copy_label, copy_id=copy.id, paper=True,
+                        recipient=req.requester.username, note=_note(note)))
+    notifications.notify(ctx, [req.requester], notifications.Message(
+        kind="copy_issued",
+        subject_zh=f"已发放：《{doc.title}》复印件 {copy_label}，请到保管员处领取",
+        subject_en=f"Issued: photocopy {copy_label} of “{doc.title}”; collect it from the "
+                   "custodian",
+        link=f"/copies/{req.id}", document_id=doc.id, request_id=req.id))
+    return copy
 
 
 def stamp_lines(ctx: Ctx, level: Level, period: Period, copy_label: str,
@@ -856,16 +1029,28 @@ def loans(ctx: Ctx, *, company_id: int | None = None, overdue: bool = False,
     return rows
 
 
+def _keeps_loans(ctx: Ctx, doc: Document) -> policy.Decision:
+    return policy.can_keep_loans(
+        ctx.subject, doc.company_id, doc.company.is_hq,
+        accounts.active_custodians(ctx.session, doc.company_id) > 0)
+
+
+def may_keep_loans(ctx: Ctx, doc: Document) -> bool:
+    """Whether the actor hands over and takes back the company's originals (a display
+    decision; `hand_over` and `return_loan` decide again)."""
+    return _keeps_loans(ctx, doc).allowed
+
+
 def _keep_loan(ctx: Ctx, loan_id: int, action: Action) -> Loan:
     loan = ctx.session.get(Loan, loan_id)
-    subject = ctx.subject
     if loan is None or not _reads_register_of(ctx, loan.document):
         raise ctx.refuse(NotFound(f"No loan {loan_id}.", code="unknown_loan"),
                          action, object_type="loan", object_id=str(loan_id))
-    decision = policy.can_keep_register(subject, loan.document.company_id)
+    decision = _keeps_loans(ctx, loan.document)
     if not decision.allowed:
         raise ctx.refuse(Forbidden("Only the owning company's custodian keeps the lending "
-                                   "register.", code=decision.reason.value),
+                                   "register (its general manager while it has none).",
+                                   code=decision.reason.value),
                          action, object_type="loan", object_id=str(loan_id))
     return loan
 
@@ -875,6 +1060,8 @@ def hand_over(ctx: Ctx, loan_id: int, note: str | None = None) -> Loan:
     loan = _keep_loan(ctx, loan_id, Action.LOAN_CREATE)
     if loan.lent_at is not None:
         raise Conflict("This loan was already handed over.", code="already_lent")
+    # The approval is checked again as the original leaves the custodian's hands.
+    _collect(ctx, loan.request, accounts.subject_of(loan.borrower), Action.LOAN_CREATE)
     assert ctx.actor is not None
     loan.lent_at, loan.lent_by_id = ctx.now, ctx.actor.id
     if note:

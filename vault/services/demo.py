@@ -48,6 +48,7 @@ PEOPLE = [
     ("li.fuzong", "李副总（副总经理）", "HQ", "OFFICE", "hq_executive"),
     ("zhao.hegui", "赵合规", "HQ", "LEGAL", "compliance"),
     ("admin", "系统管理员", "HQ", "IT", "admin"),
+    ("qian.baoguan", "钱保管（总公司）", "HQ", "OFFICE", "custodian,staff"),
     ("chen.gm", "陈总（深圳总经理）", "SZ", "ADM", "company_gm"),
     ("liu.jingli", "刘经理（客服部经理）", "SZ", "CS", "dept_manager,staff"),
     ("zhou.zhuguan", "周主管", "SZ", "CS", "supervisor,staff"),
@@ -56,6 +57,7 @@ PEOPLE = [
     ("sun.baoguan", "孙保管", "SZ", "ADM", "custodian,staff"),
     ("huang.gm", "黄总（广州总经理）", "GZ", "ADM", "company_gm"),
     ("lin.kefu", "林客服", "GZ", "CS", "staff"),
+    ("he.baoguan", "何保管（广州）", "GZ", "ADM", "custodian,staff"),
 ]
 
 TENANTS = [

@@ -7,7 +7,7 @@ people, not content."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -69,6 +69,8 @@ class PersonRow:
 class Directory:
     companies: list[CompanyRow]
     people: list[PersonRow]
+    # Codes of companies with no active custodian (各公司指派专人保管): to be fixed.
+    without_custodian: list[str] = field(default_factory=list)
 
 
 def _person(ctx: Ctx, user: User, factors: dict[int, str]) -> PersonRow:
@@ -109,7 +111,8 @@ def overview(ctx: Ctx) -> Directory:
         select(User).options(selectinload(User.company), selectinload(User.department))
         .order_by(User.username)
     )
-    return Directory(orgs, [_person(ctx, u, factors) for u in users])
+    return Directory(orgs, [_person(ctx, u, factors) for u in users],
+                     [c.code for c in accounts.companies_without_custodian(ctx.session)])
 
 
 def person(ctx: Ctx, username: str) -> PersonRow:

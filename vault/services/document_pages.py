@@ -226,6 +226,10 @@ class GrantInfo:
     until: datetime | None
     revoked_at: datetime | None
     active: bool
+    # The registrant's own designation (绝密; 机密 in the supervisor's name).
+    by_registration: bool = False
+    # Made or confirmed by an HQ executive: holds at every level.
+    hq_confirmed: bool = False
 
 
 @dataclass
@@ -330,7 +334,8 @@ def page(ctx: Ctx, doc_id: int, lang: str = "zh") -> DocPage:
                           g.created_at.astimezone(tz),
                           g.until.astimezone(tz) if g.until else None,
                           g.revoked_at.astimezone(tz) if g.revoked_at else None,
-                          g.revoked_at is None and (g.until is None or g.until > now))
+                          g.revoked_at is None and (g.until is None or g.until > now),
+                          g.basis == documents.REGISTRATION, g.hq_confirmed_by_id is not None)
                 for g in grants],
         everyone_may_view=not level.classified,
         may_view_list=knowers if level.classified else [],

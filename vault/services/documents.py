@@ -28,12 +28,16 @@ from vault.models import (
     Department,
     Document,
     DocumentVersion,
+    Grant,
     Tenant,
     User,
 )
 from vault.policy import Category, CopyKind, Level, Period
-from vault.services import accounts, scope
+from vault.services import accounts, notifications, scope
 from vault.services.context import Ctx, unit_of_work
+
+#: Grant.basis of the registrant's own designation (绝密; 机密 not supervised by them).
+REGISTRATION = "registration"
 
 # ---------------------------------------------------------------------------
 # Parsing
@@ -113,10 +117,11 @@ def facts(doc: Document, tz: tzinfo = policy.GROUP_TZ) -> policy.DocumentFacts:
                 level=Level(g.level),
                 until=g.until,
                 revoked=g.revoked_at is not None,
+                hq_confirmed=g.hq_confirmed_by_id is not None,
+                by_registration=g.basis == REGISTRATION,
             )
             for g in doc.grants
         ),
-        registrant_removed=doc.registrant_removed,
         paper_original=doc.has_paper_original,
         tz=tz,
     )
@@ -348,7 +353,91 @@ def register(
         detail={"category": category.value, "period": period.spec(),
                 "content": content is not None},
     )
+    level_changed(ctx, doc, None, level)
     return doc
+
+
+def level_changed(ctx: Ctx, doc: Document, old: Level | None, new: Level) -> None:
+    """What a file's new level (at registration, or raised or lowered) means for who
+    knows it (regulation §保密范围 and 密级):
+
+    - 绝密 ("只限总公司副/总经理指定的人员"): every HQ executive is told at once; a
+      registrant who is not an HQ executive holds a designation "by registration",
+      which any HQ executive may end. Raised to 绝密, a file keeps in scope only the
+      HQ executives and designations an HQ executive made or confirmed: every other
+      designation ends at that moment (the registrant's, the supervisor's designees').
+    - 机密 ("只限主管人员及其认为必须知道的人员"): a registrant who is not the
+      responsible supervisor holds a designation "by registration" in the supervisor's
+      name, which the supervisor sees and may revoke (once ended, it is not renewed).
+    """
+    registrant = doc.registrant
+    if registrant is None:
+        return
+    if new is Level.TOP_SECRET and old is not Level.TOP_SECRET:
+        if old is not None:
+            _end_undesignated(ctx, doc)
+        _tell_hq_executives(ctx, doc, old)
+        if not accounts.subject_of(registrant).is_hq_executive and old is None:
+            _designate_registrant(ctx, doc, registrant, registrant, new)
+    elif new is Level.SECRET and (old is None or old.rank < Level.SECRET.rank):
+        supervisor = doc.supervisor or registrant
+        if (registrant.id != supervisor.id
+                and not accounts.subject_of(registrant).is_hq_executive):
+            _designate_registrant(ctx, doc, registrant, supervisor, new)
+
+
+def _designate_registrant(ctx: Ctx, doc: Document, registrant: User, grantor: User,
+                          level: Level) -> None:
+    ever = ctx.session.scalar(select(Grant.id).where(
+        Grant.document_id == doc.id, Grant.grantee_id == registrant.id,
+        Grant.basis == REGISTRATION))
+    if ever is not None:
+        return  # ended once (by the supervisor or an HQ executive): not renewed
+    ctx.session.add(Grant(document_id=doc.id, grantee_id=registrant.id, grantor_id=grantor.id,
+                          level=level.value, created_at=ctx.now, basis=REGISTRATION))
+    ctx.session.flush()
+    ctx.session.expire(doc, ["grants"])
+    ctx.record(Action.GRANT_CREATE, object_type="document", object_id=str(doc.id),
+               level=level.value, reason="by_registration",
+               detail={"grantee": registrant.username, "in_the_name_of": grantor.username})
+
+
+def _end_undesignated(ctx: Ctx, doc: Document) -> None:
+    """Raised to 绝密: end every designation no HQ executive made or confirmed."""
+    ended = [g for g in doc.grants if g.revoked_at is None and g.hq_confirmed_by_id is None]
+    for g in ended:
+        g.revoked_at = ctx.now
+        g.revoked_by_id = ctx.actor.id if ctx.actor else None
+        ctx.record(Action.GRANT_REVOKE, object_type="document", object_id=str(doc.id),
+                   level=Level.TOP_SECRET.value, reason="raised_to_top_secret",
+                   detail={"grantee": g.grantee.username, "basis": g.basis})
+    if ended:
+        ctx.session.flush()
+        ctx.session.expire(doc, ["grants"])
+
+
+def _tell_hq_executives(ctx: Ctx, doc: Document, old: Level | None) -> None:
+    registrant = doc.registrant
+    assert registrant is not None
+    mark_zh = policy.marking(Level.TOP_SECRET, period_of(doc), "zh")
+    mark_en = policy.marking(Level.TOP_SECRET, period_of(doc), "en")
+    dept = doc.department.name if doc.department else "—"
+    actor = ctx.actor.name if ctx.actor else "system"
+    if old is None:
+        zh = (f"绝密文件登记：《{doc.title}》[{mark_zh}]，登记人 {registrant.name}，"
+              f"部门 {dept}；请指定知悉人员")
+        en = (f"Top-secret file registered: “{doc.title}” [{mark_en}] by {registrant.name}, "
+              f"department {dept}; designate who may know it")
+    else:
+        zh = (f"文件升为绝密：《{doc.title}》[{mark_zh}]，由 {actor} 变更；登记人 "
+              f"{registrant.name}，部门 {dept}；请指定知悉人员")
+        en = (f"File raised to top secret: “{doc.title}” [{mark_en}] by {actor}; registrant "
+              f"{registrant.name}, department {dept}; designate who may know it")
+    others = [u for u in accounts.hq_executives(ctx.session)
+              if ctx.actor is None or u.id != ctx.actor.id]
+    notifications.notify(ctx, others, notifications.Message(
+        kind="top_secret", subject_zh=zh, subject_en=en, link=f"/documents/{doc.id}",
+        document_id=doc.id))
 
 
 def add_version(ctx: Ctx, doc_id: int, content: BinaryIO, filename: str) -> DocumentVersion:
@@ -559,7 +648,8 @@ def describe(ctx: Ctx, doc: Document, lang: str = "zh") -> dict[str, Any]:
         "grants": [
             {"grantee": g.grantee.username, "grantor": g.grantor.username, "level": g.level,
              "until": g.until.isoformat() if g.until else None,
-             "revoked": g.revoked_at is not None}
+             "revoked": g.revoked_at is not None, "basis": g.basis,
+             "hq_confirmed_by": g.hq_confirmed_by.username if g.hq_confirmed_by else None}
             for g in doc.grants
         ],
         "may_view": who_may_view(ctx.session, doc_facts, ctx.now),
@@ -652,6 +742,7 @@ def change_classification(
         reason=kind, detail={"from": f"{current.value} {old_period.spec()}",
                              "to": f"{new_level.value} {new_period.spec()}"},
     )
+    level_changed(ctx, doc, current, new_level)
     return doc
 
 
@@ -693,10 +784,11 @@ def explain(session: Session, user: User, doc: Document, action: str, now: datet
     else:
         kind = CopyKind(action)
         decision = policy.can_request(subject, doc_facts, kind, now)
-        route = policy.copy_route(doc_facts, kind, now)
+        route = policy.copy_route(doc_facts, kind, now, subject)
         required, default_no = route.required, route.default_no
         if decision.allowed and route.required:
-            request = policy.CopyFacts(document=doc_facts, kind=kind, requester_id=user.id)
+            request = policy.CopyFacts(document=doc_facts, kind=kind, requester_id=user.id,
+                                       requester=subject)
             active = session.scalars(
                 select(User).where(User.active.is_(True)).order_by(User.username)
             )

@@ -45,7 +45,8 @@ from sqlalchemy.exc import IntegrityError
 from vault import policy
 from vault.actions import Action, Outcome
 from vault.errors import InvalidInput, VaultError
-from vault.models import Document, JobRun, Loan, User, UserRole
+from vault.models import ClassificationChange, Company, Document, JobRun, Loan, User, UserRole
+from vault.policy import Level
 from vault.services import accounts, documents, notifications
 from vault.services.context import Ctx, Infra, unit_of_work
 
@@ -128,6 +129,9 @@ def _expiry_notices(ctx: Ctx) -> Counts:
         # Nobody learns of a file outside their scope (a top-secret file's supervisor).
         people = [u for u in people
                   if policy.can_see_metadata(accounts.subject_of(u), doc_facts, now).allowed]
+        # A 绝密 file's period is extended by the HQ executives alone: they are told too.
+        if _level_before_end(ctx, doc) is Level.TOP_SECRET:
+            people.extend(accounts.hq_executives(ctx.session))
         day = _local_day(ctx, doc.declassify_at)
         if ended:
             key = f"expiry0:{doc.id}:{day}"
@@ -152,6 +156,19 @@ def _expiry_notices(ctx: Ctx) -> Counts:
             counts["ended" if ended else "ending_soon"] += 1
             counts["notices"] += len(made)
     return counts
+
+
+def _level_before_end(ctx: Ctx, doc: Document) -> Level:
+    """The level a file had before its period ended (the declassify job may have
+    written the end down already)."""
+    level = Level(doc.level)
+    if level.classified:
+        return level
+    last = ctx.session.scalar(
+        select(ClassificationChange.old_level)
+        .where(ClassificationChange.document_id == doc.id)
+        .order_by(ClassificationChange.id.desc()).limit(1))
+    return Level(last) if last else level
 
 
 def _recording_purge(ctx: Ctx) -> Counts:
@@ -199,7 +216,18 @@ def _custodians(ctx: Ctx, company_id: int) -> list[User]:
                UserRole.role == policy.Role.CUSTODIAN.value)
         .order_by(User.id)
     )
-    return list(ctx.session.scalars(stmt).unique())
+    found = list(ctx.session.scalars(stmt).unique())
+    if found:
+        return found
+    # No custodian: whoever keeps the lending register meanwhile (policy.can_keep_loans).
+    company = ctx.session.get(Company, company_id)
+    if company is not None and company.is_hq:
+        return accounts.hq_executives(ctx.session)
+    return list(ctx.session.scalars(
+        select(User).join(UserRole)
+        .where(User.active.is_(True), User.company_id == company_id,
+               UserRole.role == policy.Role.COMPANY_GM.value)
+        .order_by(User.id)).unique())
 
 
 def _loans_overdue(ctx: Ctx) -> Counts:

@@ -1,8 +1,9 @@
 """Leak reports (泄密报告, SPEC.md §5).
 
-Anyone signed in may report a suspected leak: of a document they know of (by its
-id: a document outside their scope answers like an absent one, as everywhere), or
-of a copy number read off a page found outside. A copy number leads to its
+Anyone signed in may report a suspected leak of anything (每个员工均有…制止他人泄密的
+权利): by a document's id — whether or not they may know of it, and with the same
+answer whether it exists or not —, by a copy number read off a page found outside,
+or by a description alone (where and what was found). A copy number leads to its
 document and its recipient even when the reporter may not know of that document —
 and the reporter learns nothing from the answer: a known and an unknown copy
 number are both simply "received" (the HQ executives are told either way, since a
@@ -34,8 +35,7 @@ from sqlalchemy import select
 from vault import policy
 from vault.actions import Action
 from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
-from vault.models import Document, LeakReport, Loan, RegisteredCopy, User, UserRole
-from vault.policy import Role
+from vault.models import Document, LeakReport, Loan, RegisteredCopy, User
 from vault.services import accounts, copies, documents, notifications
 from vault.services.context import Ctx
 
@@ -159,11 +159,7 @@ def _empty_trace(ctx: Ctx) -> dict[str, Any]:
 
 def hq_executives(ctx: Ctx) -> list[User]:
     """Every active HQ executive (the role counts only at the HQ company)."""
-    rows = ctx.session.scalars(
-        select(User).join(UserRole).where(User.active.is_(True),
-                                          UserRole.role == Role.HQ_EXECUTIVE.value)
-        .order_by(User.id))
-    return [u for u in rows.unique() if accounts.subject_of(u).is_hq_executive]
+    return accounts.hq_executives(ctx.session)
 
 
 def report(ctx: Ctx, *, document_id: int | None = None, copy_number: str | None = None,
@@ -174,16 +170,22 @@ def report(ctx: Ctx, *, document_id: int | None = None, copy_number: str | None 
     if not subject.active:
         raise Forbidden("A deactivated account cannot report.", code="inactive_user")
     number_text = copy_number.strip() if copy_number is not None else ""
-    if (document_id is None) == (not number_text):
-        raise InvalidInput("Name the document, or the copy number found outside — one of "
-                           "the two.", code="leak_target_required")
+    if document_id is not None and not 1 <= document_id <= 2**31 - 1:
+        raise InvalidInput("A document number is a whole number as shown on its page.",
+                           code="bad_document")
+    if document_id is not None and number_text:
+        raise InvalidInput("Name the document or the copy number found outside, not both "
+                           "(or neither, and describe what was found).",
+                           code="leak_target_required")
     text = _text(description, MAX_DESCRIPTION, "description", "A description")
     copy: RegisteredCopy | None = None
     doc: Document | None = None
     if document_id is not None:
-        # A document the reporter knows of: out of scope answers like absent (404).
-        doc = documents.load(ctx, document_id, Action.LEAK_REPORT)
-    else:
+        # Anyone may report anything (每个员工均有…制止他人泄密的权利): no scope check,
+        # and the reporter learns nothing — an id that exists, one outside their scope
+        # and one that does not exist get the same answer.
+        doc = ctx.session.get(Document, document_id)
+    elif number_text:
         number_text = _copy_number(number_text)
         doc_id, number = copies.parse_label(number_text)
         # No scope check here: the number leads to its copy whoever reports it, and
@@ -195,7 +197,8 @@ def report(ctx: Ctx, *, document_id: int | None = None, copy_number: str | None 
     leak = LeakReport(
         document_id=doc.id if doc is not None else None,
         copy_id=copy.id if copy is not None else None,
-        copy_number=number_text or None, reporter_id=ctx.actor.id, reported_at=ctx.now,
+        copy_number=number_text or None, given_document_id=document_id,
+        reporter_id=ctx.actor.id, reported_at=ctx.now,
         deadline_at=ctx.now + DEADLINE, description=text, status=OPEN,
     )
     ctx.session.add(leak)
@@ -206,7 +209,7 @@ def report(ctx: Ctx, *, document_id: int | None = None, copy_number: str | None 
     ctx.record(Action.LEAK_REPORT, object_type="leak_report", object_id=str(leak.id),
                document_id=doc.id if doc is not None else None, level=level,
                reason="reported", detail={
-                   "by": "document" if document_id is not None else "copy_number",
+                   "by": _by(document_id, number_text),
                    "copy_number": number_text or None,
                    "copy": copy.label if copy is not None else None,
                    "resolved": doc is not None,
@@ -225,6 +228,12 @@ def _notify(ctx: Ctx, leak: LeakReport, doc: Document | None,
         what_en = f"“{doc.title}”, copy {copy.label} (received by {copy.recipient.name})"
     elif doc is not None:
         what_zh, what_en = f"《{doc.title}》", f"“{doc.title}”"
+    elif leak.given_document_id is not None:
+        what_zh = f"文件编号 {leak.given_document_id}（无此文件）"
+        what_en = f"document number {leak.given_document_id} (no such document)"
+    elif not leak.copy_number:
+        what_zh = "未指明文件或副本，见描述"
+        what_en = "no document or copy named; see the description"
     else:
         what_zh = f"副本编号 {leak.copy_number}（登记簿中无此编号）"
         what_en = f"copy number {leak.copy_number} (not in any register)"
@@ -262,14 +271,20 @@ def snapshot(leak: LeakReport) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _by(document_id: int | None, copy_number: str | None) -> str:
+    if document_id is not None:
+        return "document"
+    return "copy_number" if copy_number else "description"
+
+
 def receipt(leak: LeakReport, now: datetime) -> dict[str, Any]:
     """What the reporter is told of their report: what they gave, when, the deadline
-    and the status — never what a copy number led to, nor how it was handled."""
-    by_document = leak.copy_number is None
+    and the status — never what a document id or copy number led to (nor whether it
+    led anywhere), nor how it was handled."""
     return {
         "id": leak.id,
-        "by": "document" if by_document else "copy_number",
-        "document": leak.document_id if by_document else None,
+        "by": _by(leak.given_document_id, leak.copy_number),
+        "document": leak.given_document_id,
         "copy_number": leak.copy_number,
         "description": leak.description,
         "reported_at": leak.reported_at,
@@ -290,6 +305,7 @@ def summary(leak: LeakReport, now: datetime, full: bool) -> dict[str, Any]:
     doc = leak.document
     out.update({
         "document": leak.document_id,
+        "given_document": leak.given_document_id,
         "title": doc.title if doc is not None else None,
         "copy": leak.copy.label if leak.copy is not None else None,
         "reporter": _who(leak.reporter),

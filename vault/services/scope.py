@@ -11,9 +11,10 @@ It reads like the policy:
 - inactive: nothing; HQ executives and compliance: everything;
 - a file whose period has ended (``declassify_at <= now``) or that is internal:
   everyone;
-- 绝密: a designee (granted at 绝密), or the registrant unless removed;
-- 机密/秘密: the responsible supervisor, the registrant, a designee granted at
-  this level or above; for 秘密 also the owning department (same company);
+- 绝密: a designee (granted at 绝密, or made or confirmed by an HQ executive at any
+  level; the registrant's own designation "by registration" included);
+- 机密/秘密: the responsible supervisor, a designee as above (granted at this level
+  or above); for 秘密 also the registrant and the owning department (same company);
 - the custodians of the owning company; the owning company's GM (not for
   HQ-owned files, whose office is the HQ executives'); for business licences and
   organisation-code certificates the owning department's manager.
@@ -56,7 +57,7 @@ def _designated(subject: Subject, level: Level, now: datetime) -> ColumnElement[
         select(Grant.id)
         .where(Grant.document_id == Document.id, Grant.grantee_id == subject.user_id,
                Grant.revoked_at.is_(None), or_(Grant.until.is_(None), Grant.until > now),
-               Grant.level.in_(_AT_OR_ABOVE[level]))
+               or_(Grant.level.in_(_AT_OR_ABOVE[level]), Grant.hq_confirmed_by_id.is_not(None)))
         .exists()
     )
 
@@ -71,16 +72,16 @@ def metadata_scope(subject: Subject, now: datetime) -> ColumnElement[bool]:
     uid = subject.user_id
     top = and_(
         Document.level == Level.TOP_SECRET.value, live,
-        or_(_designated(subject, Level.TOP_SECRET, now),
-            and_(Document.registrant_id == uid, Document.registrant_removed.is_(False))),
+        _designated(subject, Level.TOP_SECRET, now),
     )
 
     def lower(level: Level) -> ColumnElement[bool]:
         ways: list[ColumnElement[bool]] = [
             Document.supervisor_id == uid,
-            Document.registrant_id == uid,
             _designated(subject, level, now),
         ]
+        if level is Level.CONFIDENTIAL:
+            ways.append(Document.registrant_id == uid)
         if level is Level.CONFIDENTIAL and subject.department_id is not None:
             ways.append(and_(Document.company_id == subject.company_id,
                              Document.department_id == subject.department_id))

@@ -69,6 +69,10 @@ def _message(exc: VaultError) -> str:
         "unknown_role": _("Unknown role."),
         "no_factor": _("This person has no second factor."),
         "bad_email": _("The e-mail address is not valid."),
+        "last_custodian": _(
+            "This is the last active custodian of %(company)s, and every company needs one. "
+            "Give another person of %(company)s the custodian role first, then try again.",
+            company=exc.params.get("company", "")),
     }
     return messages.get(exc.code, exc.message)
 

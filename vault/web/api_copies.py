@@ -385,6 +385,17 @@ def cancel_request(id: int) -> Any:
         return _with_outcome(ctx, req, lang)
 
 
+@bp.post("/requests/<int:id>/issue")
+def issue_photocopy(id: int) -> Any:
+    """The custodian issues an approved photocopy of a paper-only certificate."""
+    req_id, lang = _row_id(id, "request"), _lang()
+    with _work() as ctx:
+        copies.issue_photocopy(ctx, req_id)
+        req = ctx.session.get(CopyRequest, req_id)
+        assert req is not None
+        return _with_outcome(ctx, req, lang)
+
+
 @bp.get("/requests/<int:id>/download")
 def download_copy(id: int) -> Any:
     """The one download an approval gives: numbered, stamped, registered and audited

@@ -34,7 +34,7 @@ from vault.models import (
     User,
 )
 from vault.policy import ApproverScope, CopyKind, Level
-from vault.services import copies, documents, notifications
+from vault.services import accounts, copies, documents, notifications
 from vault.services.accounts import subject_of
 from vault.services.context import Ctx
 from vault.web import documents as doc_views
@@ -69,6 +69,10 @@ STATE_NAMES: dict[str, Any] = {
     "cancelled": lazy_gettext("withdrawn"),
     "spent": lazy_gettext("copy downloaded"),
     "expired": lazy_gettext("expired (not downloaded in time)"),
+    "void: reclassified": lazy_gettext("void: reclassified"),
+    "void: approver lost the office": lazy_gettext("void: approver lost the office"),
+    "void: requester may no longer read the file": lazy_gettext(
+        "void: requester may no longer read the file"),
 }
 
 COPY_STATUS_NAMES: dict[str, Any] = {
@@ -166,6 +170,21 @@ ERRORS: dict[str, Any] = {
     "not_lent": lazy_gettext("This loan was never handed over."),
     "already_returned": lazy_gettext("This loan was already returned."),
     "unknown_company": lazy_gettext("No company has that code."),
+    "void_reclassified": lazy_gettext(
+        "This approval is void: the file was reclassified since it was asked for. "
+        "Nothing was released; ask again if you still need it."),
+    "void_approver_lost_office": lazy_gettext(
+        "This approval is void: its approver no longer holds the approving office. "
+        "Nothing was released; ask again if you still need it."),
+    "void_requester_lost_access": lazy_gettext(
+        "This approval is void: the requester may no longer read the file. "
+        "Nothing was released."),
+    "not_a_photocopy": lazy_gettext(
+        "This request is not for a photocopy of a paper original."),
+    "already_issued": lazy_gettext("This photocopy has been issued already."),
+    "no_custodian_gm": lazy_gettext(
+        "Only the owning company's custodian keeps the lending register (its general "
+        "manager while it has none)."),
 }
 
 
@@ -327,7 +346,7 @@ def _loan_row(ctx: Ctx, loan: Loan, language: str, today: date) -> dict[str, Any
         "returned_by": _person(loan.returned_by) if loan.returned_by is not None else None,
         "state": copies.loan_state(loan, today), "note": loan.note,
         "request_id": loan.request_id,
-        "may_keep": policy.can_keep_register(ctx.subject, loan.document.company_id).allowed,
+        "may_keep": copies.may_keep_loans(ctx, loan.document),
     }
 
 
@@ -348,7 +367,7 @@ def _form_context(ctx: Ctx, doc_id: int, kind: CopyKind) -> dict[str, Any]:
     the person may ask at all (a display decision; the service decides on send)."""
     doc = documents.load(ctx, doc_id, Action.COPY_REQUEST)
     doc_facts = documents.facts(doc, ctx.settings.tz)
-    route = policy.copy_route(doc_facts, kind, ctx.now)
+    route = policy.copy_route(doc_facts, kind, ctx.now, ctx.subject)
     decision = policy.can_request(ctx.subject, doc_facts, kind, ctx.now)
     level = policy.effective_level(doc_facts, ctx.now)
     stored = any(v.blob_id is not None for v in doc.versions)
@@ -360,7 +379,7 @@ def _form_context(ctx: Ctx, doc_id: int, kind: CopyKind) -> dict[str, Any]:
         blocked = route.reason.value
     elif not route.required:
         blocked = "no_approval_needed"
-    elif kind in copies.DELIVERING and not stored:
+    elif kind in copies.DELIVERING and not stored and not policy.photocopiable(doc_facts, kind):
         blocked = "no_content"
     elif kind is CopyKind.LEND and not (certificate or doc.has_paper_original):
         blocked = "nothing_to_lend"
@@ -452,11 +471,13 @@ def _show_page(req_id: int, errors: dict[str, str] | None = None, status: int = 
         req = shown.request
         row = _request_row(ctx, req, language)
         route = policy.copy_route(documents.facts(req.document, ctx.settings.tz),
-                                  CopyKind(req.kind), ctx.now)
+                                  CopyKind(req.kind), ctx.now,
+                                  accounts.subject_of(req.requester))
         view = {
             "req": row, "state": shown.state, "may_decide": shown.may_decide,
             "is_requester": shown.is_requester, "may_download": shown.may_download,
             "may_cancel": shown.is_requester and req.status == copies.PENDING,
+            "may_issue": shown.may_issue,
             "approvers": [_person(u) for u in shown.approvers],
             "scopes": [str(SCOPE_NAMES[s.value]) for s in route.approvers],
             "history": [_copy_row(ctx, c, language, with_document=False)
@@ -533,6 +554,17 @@ def cancel(req_id: int) -> Any:
     with support.work() as ctx:
         copies.cancel(ctx, _checked(req_id))
     flash(_("The request was withdrawn."))
+    return redirect(url_for("copies.show", req_id=req_id))
+
+
+@bp.post("/copies/<int:req_id>/issue")
+@login_required
+@translated
+def issue(req_id: int) -> Any:
+    """The custodian issues an approved photocopy of a paper-only certificate."""
+    with support.work() as ctx:
+        copy_label = copies.issue_photocopy(ctx, _checked(req_id)).label
+    flash(_("Issued %(label)s: write this copy number on the photocopy.", label=copy_label))
     return redirect(url_for("copies.show", req_id=req_id))
 
 
@@ -751,11 +783,12 @@ def copies_for_document(doc_id: int) -> dict[str, Any]:
         certificate = doc.category in {c.value for c in policy.CERTIFICATES}
         options = []
         for kind in CopyKind:
-            if kind in copies.DELIVERING and not stored:
+            if (kind in copies.DELIVERING and not stored
+                    and not policy.photocopiable(doc_facts, kind)):
                 continue
             if kind is CopyKind.LEND and not (certificate or doc.has_paper_original):
                 continue
-            route = policy.copy_route(doc_facts, kind, ctx.now)
+            route = policy.copy_route(doc_facts, kind, ctx.now, subject)
             if route.refused or not route.required:
                 continue
             if policy.can_request(subject, doc_facts, kind, ctx.now).allowed:

@@ -75,7 +75,8 @@ ERROR_FIELDS = {
 
 ERRORS: dict[str, Any] = {
     "leak_target_required": lazy_gettext(
-        "Name the document, or the copy number found outside — one of the two."),
+        "Name the document or the copy number found outside, not both (or neither, and "
+        "describe what was found)."),
     "bad_copy_number": lazy_gettext(
         "Not a copy number; write it as printed on the copy, e.g. 机密-2026-0042 副本 3."),
     "unknown_document": lazy_gettext(

@@ -517,10 +517,13 @@ def _copy_schemas() -> dict[str, Any]:
         "id": INT, "document": _ref("DocumentBrief"),
         "kind": {"type": "string", "enum": kinds},
         "status": {"type": "string",
-                   "enum": ["pending", "approved", "rejected", "cancelled", "spent"],
-                   "description": "As stored (spent: the copy was downloaded)."},
+                   "enum": ["pending", "approved", "rejected", "cancelled", "spent", "void"],
+                   "description": "As stored (spent: the copy was downloaded or issued; "
+                                  "void: the approval no longer held when used)."},
         "state": {"type": "string",
-                  "enum": ["pending", "approved", "rejected", "cancelled", "spent", "expired"],
+                  "enum": ["pending", "approved", "rejected", "cancelled", "spent", "expired",
+                           "void: reclassified", "void: approver lost the office",
+                           "void: requester may no longer read the file"],
                   "description": "As people read it: expired once an approval's download "
                                  "window passed unused."},
         "purpose": STR,
@@ -783,6 +786,19 @@ def _copy_paths() -> dict[str, Any]:
                 "summary": "Withdraw your pending request",
                 "parameters": [request_id, LANG_PARAM],
                 "responses": {"200": _json(_ref("CopyRequest"), "Withdrawn."),
+                              **_errors("BadRequest", "Forbidden", "NotFound", "Conflict")},
+            },
+        },
+        f"{API}/requests/{{id}}/issue": {
+            "post": {
+                "operationId": "issuePhotocopy", "tags": ["copies"],
+                "summary": "Issue an approved photocopy of a paper-only certificate",
+                "description": "The owning company's custodian (its general manager while "
+                               "it has none): the copy register gets the photocopy's row and "
+                               "copy number, to be written on the paper. The approval is "
+                               "checked again: a void one answers 409 void_….",
+                "parameters": [request_id, LANG_PARAM],
+                "responses": {"200": _json(_ref("CopyRequest"), "Issued."),
                               **_errors("BadRequest", "Forbidden", "NotFound", "Conflict")},
             },
         },
