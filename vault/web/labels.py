@@ -14,6 +14,8 @@ from typing import Any
 from flask_babel import lazy_gettext
 
 ACTIONS: dict[str, Any] = {
+    'copy:issue': lazy_gettext("Issued a paper photocopy"),
+    'copy:void': lazy_gettext("An approval turned void"),
     'document:index': lazy_gettext("Indexed a document's text"),
     'meeting:attendance': lazy_gettext("Recorded meeting attendance"),
     'deposit:collect': lazy_gettext("Recorded a deposit paid back"),
@@ -97,6 +99,20 @@ ACTIONS: dict[str, Any] = {
 }
 
 REASONS: dict[str, Any] = {
+    'escalated': lazy_gettext("sent up to the HQ executives"),
+    'already_used': lazy_gettext("approval already used"),
+    'window_over': lazy_gettext("download window over"),
+    'void_reclassified': lazy_gettext("void: reclassified"),
+    'void_approver_lost_office': lazy_gettext("void: approver lost the office"),
+    'void_requester_lost_access': lazy_gettext("void: requester may no longer read the file"),
+    'last_custodian': lazy_gettext("the company's last custodian"),
+    'no_custodian_gm': lazy_gettext("general manager of a company without a custodian"),
+    'by_registration': lazy_gettext("by registration"),
+    'raised_to_top_secret': lazy_gettext("raised to top secret"),
+    'issued': lazy_gettext("issued"),
+    'already_issued': lazy_gettext("already issued"),
+    'paper_copy': lazy_gettext("a paper photocopy"),
+    'not_a_photocopy': lazy_gettext("not a photocopy"),
     'address_paused': lazy_gettext("signing in from this address paused"),
     'too_many_failures_from_address': lazy_gettext("too many failures from one address"),
     'recent_imports': lazy_gettext("recent imports"),
