@@ -1418,7 +1418,7 @@ def _leak_schemas() -> dict[str, Any]:
     states = ["open", "overdue", "handled", "handled_late"]
     report_props: dict[str, Any] = {
         "id": INT,
-        "by": {"type": "string", "enum": ["document", "copy_number"],
+        "by": {"type": "string", "enum": ["document", "copy_number", "description"],
                "description": "What the reporter named."},
         "document": {**_nullable(INT), "description": "The document: as named by the "
                      "reporter; for HQ executives and compliance also the one a copy "
