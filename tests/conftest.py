@@ -5,12 +5,7 @@ installed server binaries. A PostgreSQL that cannot start is a failure, never a 
 
 from __future__ import annotations
 
-import glob
-import os
 import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,64 +54,23 @@ def _cheap_hashing() -> Iterator[None]:
         yield
 
 
-def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        pytest.fail(
-            "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin). "
-            "`make test` installs Debian's postgresql package; run it instead of pytest."
-        )
-    return Path(found[-1]).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """A private PostgreSQL cluster on a Unix socket; yields a base URL without database."""
-    bindir = _pg_bin()
-    root = Path(tempfile.mkdtemp(prefix="vault-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        # PostgreSQL refuses to run as root: run it as the postgres system user.
-        shutil.chown(root, "postgres", "postgres")
-        shutil.chown(sock, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "vault",
-         "--no-sync", "-E", "UTF8", "--locale", "C"],
-        check=True, capture_output=True,
-    )
-    log = root / "server.log"
-    started = subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-         "-o", f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off "
-               "-c full_page_writes=off -c max_connections=200",
-         "start"],
-        capture_output=True, text=True,
-    )
-    if started.returncode != 0:
-        detail = log.read_text() if log.exists() else started.stderr
-        pytest.fail(f"PostgreSQL did not start:\n{detail}")
-    base = f"postgresql+psycopg://vault@/{{db}}?host={sock}&port={port}"
-    # One migrated template; each test's database is a cheap copy of it.
-    _admin(base, 'CREATE DATABASE "vault_template"')
-    db.upgrade(base.format(db="vault_template"))
+    """A private PostgreSQL cluster on a Unix socket (tests/servers.py; durability off,
+    it is thrown away); yields a base URL without database. One that cannot start
+    fails the run."""
     try:
+        server_cm = servers.postgres("fsync=off", "full_page_writes=off")
+        base = server_cm.__enter__()
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc))
+    try:
+        # One migrated template; each test's database is a cheap copy of it.
+        _admin(base, 'CREATE DATABASE "vault_template"')
+        db.upgrade(base.format(db="vault_template"))
         yield base
     finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        server_cm.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

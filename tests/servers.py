@@ -174,6 +174,7 @@ def postgres(*settings: str) -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def create_database(base: str, name: str, template: str | None = None) -> str:

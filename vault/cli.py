@@ -583,6 +583,24 @@ def _doc_row(doc: Any, level: Any) -> dict[str, Any]:
             "department": doc.department.code if doc.department else None}
 
 
+def document_query(text: str | None, category: str | None, level: str | None,
+                   tenant: str | None, company: str | None, department: str | None,
+                   issued_from: str | None, issued_to: str | None, page: int,
+                   per_page: int) -> Any:
+    """The documents query of `vault ls` and `vault search` from their shared options."""
+    from vault.services import documents
+
+    return documents.Query(
+        text=text,
+        category=documents.parse_category(category) if category else None,
+        level=documents.parse_level(level) if level else None,
+        tenant=tenant, company=company, department=department,
+        issued_from=_parse_date(issued_from, "--from"),
+        issued_to=_parse_date(issued_to, "--to"),
+        page=page, per_page=per_page,
+    )
+
+
 @main.command("ls")
 @click.option("--as", "as_user", required=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -604,15 +622,8 @@ def ls(app: App, as_user: str, as_json: bool, text: str | None, category: str | 
     """List the documents USER may know of."""
     from vault.services import documents
 
-    query = documents.Query(
-        text=text,
-        category=documents.parse_category(category) if category else None,
-        level=documents.parse_level(level) if level else None,
-        tenant=tenant, company=company, department=department,
-        issued_from=_parse_date(issued_from, "--from"),
-        issued_to=_parse_date(issued_to, "--to"),
-        page=page, per_page=per_page,
-    )
+    query = document_query(text, category, level, tenant, company, department,
+                           issued_from, issued_to, page, per_page)
     with app.work(as_user) as ctx:
         result = documents.search(ctx, query)
         rows = [_doc_row(d, result.levels[d.id]) for d in result.items]

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from vault.cli import App, _parse_date, handle_errors, main, pass_app
+from vault.cli import App, document_query, handle_errors, main, pass_app
 
 
 def _pieces(snippet: Any) -> str:
@@ -43,18 +43,10 @@ def search(app: App, text: str, as_user: str, as_json: bool, category: str | Non
            lang: str) -> None:
     """Find documents by title and content among those USER may know of; snippets
     only from files USER may view (each audited as a view)."""
-    from vault.services import documents
     from vault.services import search as search_service
 
-    query = documents.Query(
-        text=text,
-        category=documents.parse_category(category) if category else None,
-        level=documents.parse_level(level) if level else None,
-        tenant=tenant, company=company, department=department,
-        issued_from=_parse_date(issued_from, "--from"),
-        issued_to=_parse_date(issued_to, "--to"),
-        page=page, per_page=per_page,
-    )
+    query = document_query(text, category, level, tenant, company, department,
+                           issued_from, issued_to, page, per_page)
     with app.work(as_user) as ctx:
         found = search_service.search(ctx, query, lang)
     if as_json:

@@ -250,11 +250,10 @@ def _summary(doc: Any, level: Level, lang: str) -> dict[str, Any]:
     }
 
 
-@bp.get("/documents")
-def list_documents() -> Any:
-    """Search the documents the caller may know of; the rest does not exist."""
-    query = documents.Query(
-        text=arg_text("text"),
+def document_query(text: str | None, per_page: int, max_per_page: int) -> documents.Query:
+    """The documents query of the list and the search from their shared arguments."""
+    return documents.Query(
+        text=text,
         category=arg_enum("category", Category),
         level=arg_enum("level", Level),
         tenant=arg_text("tenant", 32),
@@ -263,8 +262,14 @@ def list_documents() -> Any:
         issued_from=arg_date("issued_from"),
         issued_to=arg_date("issued_to"),
         page=arg_int("page", 1, 1, 100_000) or 1,
-        per_page=arg_int("per_page", 50, 1, 500) or 50,
+        per_page=arg_int("per_page", per_page, 1, max_per_page) or per_page,
     )
+
+
+@bp.get("/documents")
+def list_documents() -> Any:
+    """Search the documents the caller may know of; the rest does not exist."""
+    query = document_query(arg_text("text"), per_page=50, max_per_page=500)
     lang = _lang()
     with _work() as ctx:
         found = documents.search(ctx, query)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vault.policy import Category, Level
-from vault.services import documents
 from vault.services import search as search_service
 from vault.web import support
-from vault.web.api import _lang, _work, arg_date, arg_enum, arg_int, arg_text, bad, bp
+from vault.web.api import _lang, _work, arg_text, bad, bp, document_query
 
 
 @bp.get("/search")
@@ -24,18 +22,7 @@ def search() -> Any:
     text = arg_text("q", search_service.MAX_QUERY_CHARS)
     if text is None:
         raise bad("q", "is required")
-    query = documents.Query(
-        text=text,
-        category=arg_enum("category", Category),
-        level=arg_enum("level", Level),
-        tenant=arg_text("tenant", 32),
-        company=arg_text("company", 32),
-        department=arg_text("department", 32),
-        issued_from=arg_date("issued_from"),
-        issued_to=arg_date("issued_to"),
-        page=arg_int("page", 1, 1, 100_000) or 1,
-        per_page=arg_int("per_page", 20, 1, 100) or 20,
-    )
+    query = document_query(text, per_page=20, max_per_page=100)
     lang = _lang()
     with _work() as ctx:
         found = search_service.search(ctx, query, lang)
