@@ -921,6 +921,14 @@ def can_administer(subject: Subject) -> Decision:
     return _deny(Reason.NOT_ADMIN)
 
 
+def reads_every_company(subject: Subject) -> bool:
+    """Whether ``subject`` reads group-wide (HQ executives and compliance): the offices
+    whose registers, request records and document metadata are not bounded by their
+    own company. SQL prefilters and company selectors use this; each row is still
+    decided by its own rule."""
+    return subject.active and (subject.is_hq_executive or subject.has(Role.COMPLIANCE))
+
+
 def can_read_register(subject: Subject, company_id: int) -> Decision:
     """Reading a company's copy and lending registers (metadata only, never content):
     its custodians and general manager, HQ executives and compliance, group-wide

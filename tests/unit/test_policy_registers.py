@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from vault.policy import Reason, Role, Subject, can_keep_register, can_read_register
+from vault.policy import (
+    Reason,
+    Role,
+    Subject,
+    can_keep_register,
+    can_read_register,
+    reads_every_company,
+)
 
 OWN, OTHER, HQ = 2, 3, 1
 
@@ -53,3 +60,21 @@ def test_registers(role: Role, company: int, at_hq: bool, read: bool, read_reaso
 
 def test_every_role_has_a_row() -> None:
     assert {row[0] for row in TABLE} == set(Role)
+
+
+# (role, at_hq) -> reads every company; written out. Deactivated people read nothing.
+GROUP_WIDE = [
+    (role, at_hq, (role is Role.HQ_EXECUTIVE and at_hq) or role is Role.COMPLIANCE)
+    for role in Role for at_hq in (True, False)
+]
+
+
+@pytest.mark.parametrize(("role", "at_hq", "expected"), GROUP_WIDE)
+@pytest.mark.parametrize("active", [True, False], ids=["active", "deactivated"])
+def test_reads_every_company(role: Role, at_hq: bool, expected: bool, active: bool) -> None:
+    subject = Subject(user_id=7, company_id=HQ if at_hq else OTHER, department_id=None,
+                      roles=frozenset({role}), active=active, at_hq=at_hq)
+    assert reads_every_company(subject) is (expected and active)
+    # Group-wide readers are exactly those who read another company's register.
+    assert reads_every_company(subject) is can_read_register(subject, OWN).allowed \
+        or role in (Role.CUSTODIAN, Role.COMPANY_GM)

@@ -375,7 +375,7 @@ def search(ctx: Ctx, *, status: str | None = None, request_id: int | None = None
     if request_id is not None:
         stmt = stmt.where(FollowUp.request_id == request_id)
     subject = ctx.subject
-    if not (subject.is_hq_executive or subject.has(Role.COMPLIANCE)):
+    if not policy.reads_every_company(subject):
         stmt = stmt.where(FollowUp.company_id == subject.company_id)
     out = []
     for fu in ctx.session.scalars(stmt):

@@ -480,7 +480,7 @@ def search(
         tenant = tenants.get_tenant(ctx, tenant_code.strip(), Action.REQUEST_LIST)
         stmt = stmt.where(ServiceRequest.tenant_id == tenant.id)
     subject = ctx.subject
-    if not (subject.is_hq_executive or subject.has(policy.Role.COMPLIANCE)):
+    if not policy.reads_every_company(subject):
         stmt = stmt.where(ServiceRequest.company_id == subject.company_id)
     out: list[RequestSummary] = []
     for req in ctx.session.scalars(stmt):

@@ -66,7 +66,7 @@ def metadata_scope(subject: Subject, now: datetime) -> ColumnElement[bool]:
     """Documents ``subject`` may know of at ``now`` (`policy.can_see_metadata`)."""
     if not subject.active:
         return false()
-    if subject.is_hq_executive or subject.has(Role.COMPLIANCE):
+    if policy.reads_every_company(subject):
         return true()
     live = ~ended(now)
     uid = subject.user_id

@@ -603,7 +603,7 @@ def _company_arg(ctx: Ctx) -> tuple[int | None, str]:
 def _companies(ctx: Ctx) -> list[tuple[str, str]]:
     """The company selector, for those who read every company's registers."""
     subject = ctx.subject
-    if not (subject.is_hq_executive or subject.has(policy.Role.COMPLIANCE)):
+    if not policy.reads_every_company(subject):
         return []
     return [(c.code, c.name) for c in ctx.session.scalars(select(Company).order_by(Company.code))]
 
