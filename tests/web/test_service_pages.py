@@ -219,3 +219,22 @@ def test_every_page_renders_in_both_languages(world: Flask, login_as: Login,
     if language == "en":
         boss.get("/lang/en")
     assert boss.get("/visits/report").status_code == 200
+
+
+def test_long_fields_are_kept_whole_or_refused(world: Flask, login_as: Login) -> None:
+    """The form passes what was typed to the service, which keeps it whole or refuses it
+    with a reason; nothing is cut short on the way."""
+    clerk = login_as("clerk")
+    resp = _post(clerk, "/requests/new", {"kind": "complaint", "grade": "normal",
+                                          "channel": "hotline", "tenant": "T1",
+                                          "content": CONTENT})
+    req_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    note = "楼" * 5000  # longer than the form used to keep, within the service's bound
+    assert _post(clerk, f"/requests/{req_id}/receipt",
+                 {"channel": "visit", "note": note}).status_code == 303
+    assert note in _text(clerk.get(f"/requests/{req_id}"))
+    too_long = "部" * 250  # over the service's bound for the department complained to
+    assert _post(clerk, f"/requests/{req_id}/receipt",
+                 {"channel": "visit", "via": too_long}).status_code == 303
+    page = _text(clerk.get(f"/requests/{req_id}"))
+    assert too_long not in page and too_long[:200] not in page

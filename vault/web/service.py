@@ -205,8 +205,8 @@ def _refused(exc: VaultError, redirect_to: str) -> Any:
 @translated
 def requests_index() -> Any:
     args = request.args
-    status = args.get("status", "")[:16] or None
-    kind = args.get("kind", "")[:16] or None
+    status = args.get("status", "") or None
+    kind = args.get("kind", "") or None
     overdue = args.get("overdue") == "1"
     with support.work() as ctx:
         rows = requests.search(ctx, status=status, kind=kind, overdue=overdue)
@@ -252,13 +252,13 @@ def request_new() -> Any:
     try:
         with support.work() as ctx:
             req = requests.create(
-                ctx, kind=form.get("kind", "")[:32], channel=form.get("channel", "")[:32],
+                ctx, kind=form.get("kind", ""), channel=form.get("channel", ""),
                 content=form.get("content", "")[: requests.MAX_CONTENT + 1],
-                tenant_code=form.get("tenant", "").strip()[:32] or None,
+                tenant_code=form.get("tenant", "").strip() or None,
                 caller=form.get("caller", "")[: requests.MAX_CALLER + 1] or None,
-                grade=form.get("grade", "")[:32] or None,
+                grade=form.get("grade", "") or None,
                 reply_only=form.get("reply_only") == "1",
-                handler=form.get("handler", "").strip()[:64] or None,
+                handler=form.get("handler", "").strip() or None,
                 received_at=received, due_at=due)
             req_id, number = req.id, req.number
     except VaultError as exc:
@@ -293,7 +293,7 @@ def request_start(req_id: int) -> Any:
     try:
         with support.work() as ctx:
             requests.start(ctx, _checked_id(req_id),
-                           request.form.get("handler", "").strip()[:64] or None)
+                           request.form.get("handler", "").strip() or None)
     except VaultError as exc:
         return _refused(exc, _back(req_id))
     flash(_("The request is in progress."))
@@ -307,9 +307,9 @@ def request_receipt(req_id: int) -> Any:
     form = request.form
     try:
         with support.work() as ctx:
-            requests.add_receipt(ctx, _checked_id(req_id), channel=form.get("channel", "")[:32],
-                                 via=form.get("via", "")[:300] or None,
-                                 note=form.get("note", "")[:3000] or None)
+            requests.add_receipt(ctx, _checked_id(req_id), channel=form.get("channel", ""),
+                                 via=form.get("via", "") or None,
+                                 note=form.get("note", "") or None)
     except VaultError as exc:
         return _refused(exc, _back(req_id))
     flash(_("The repeated complaint was added to this record."))
@@ -356,7 +356,7 @@ def request_close(req_id: int) -> Any:
 @login_required
 @translated
 def visits_index() -> Any:
-    status = request.args.get("status", "due")[:16]
+    status = request.args.get("status", "due")
     if status not in ("due", "done", "unreviewed", "all"):
         status = "due"
     with support.work() as ctx:
@@ -379,9 +379,9 @@ def visit_schedule() -> Any:
         return redirect(back, 303)
     try:
         with support.work() as ctx:
-            fu = followups.schedule(ctx, kind=form.get("kind", "")[:32], trigger_on=day,
-                                    subject=form.get("subject", "")[:300],
-                                    tenant_code=form.get("tenant", "").strip()[:32] or None)
+            fu = followups.schedule(ctx, kind=form.get("kind", ""), trigger_on=day,
+                                    subject=form.get("subject", ""),
+                                    tenant_code=form.get("tenant", "").strip() or None)
             fid = fu.id
     except VaultError as exc:
         return _refused(exc, back)
@@ -431,7 +431,7 @@ def visit_record(visit_id: int) -> Any:
     try:
         with support.work() as ctx:
             followups.record_visit(
-                ctx, _checked_id(visit_id), method=form.get("method", "")[:32],
+                ctx, _checked_id(visit_id), method=form.get("method", ""),
                 visited_on=visited, notes=form.get("notes", "")[: followups.MAX_NOTES + 1],
                 resolved=resolved, signature=signature, signature_filename=name,
                 next_visit_on=nxt)
@@ -460,8 +460,8 @@ def visit_review(visit_id: int) -> Any:
 @login_required
 @translated
 def visits_report() -> Any:
-    company = request.args.get("company", "")[:32].strip()
-    month = request.args.get("month", "")[:7].strip()
+    company = request.args.get("company", "").strip()
+    month = request.args.get("month", "").strip()
     with support.work() as ctx:
         assert ctx.actor is not None
         company = company or ctx.actor.company.code
@@ -482,8 +482,8 @@ def visits_report() -> Any:
 @login_required
 @translated
 def visits_report_csv() -> Response:
-    company = request.args.get("company", "")[:32].strip()
-    month = request.args.get("month", "")[:7].strip()
+    company = request.args.get("company", "").strip()
+    month = request.args.get("month", "").strip()
     with support.work() as ctx:
         rep = followups.report(ctx, company, month)
     name = f"follow-up-report-{rep.company}-{rep.month}.csv"
@@ -496,8 +496,8 @@ def visits_report_csv() -> Response:
 @login_required
 @translated
 def visits_report_pdf() -> Response:
-    company = request.args.get("company", "")[:32].strip()
-    month = request.args.get("month", "")[:7].strip()
+    company = request.args.get("company", "").strip()
+    month = request.args.get("month", "").strip()
     with support.work() as ctx:
         rep = followups.report(ctx, company, month)
     data = service_pdf.report_pdf(rep, support.settings().font_file, lang())
@@ -511,8 +511,8 @@ def visits_report_pdf() -> Response:
 @login_required
 @translated
 def visits_report_send() -> Any:
-    company = request.form.get("company", "")[:32].strip()
-    month = request.form.get("month", "")[:7].strip()
+    company = request.form.get("company", "").strip()
+    month = request.form.get("month", "").strip()
     back = url_for("service.visits_report", company=company, month=month)
     try:
         with support.work() as ctx:
@@ -547,8 +547,8 @@ def deposit_add() -> Any:
     back = url_for("service.deposits_index")
     try:
         with support.work() as ctx:
-            deposits.receive(ctx, form.get("tenant", "").strip()[:32], form.get("item", "")[:300],
-                             form.get("note", "")[:3000] or None)
+            deposits.receive(ctx, form.get("tenant", "").strip(), form.get("item", ""),
+                             form.get("note", "") or None)
     except VaultError as exc:
         return _refused(exc, back)
     flash(_("The item was entered in the deposit register."))
@@ -563,7 +563,7 @@ def deposit_collect(deposit_id: int) -> Any:
     try:
         with support.work() as ctx:
             deposits.collect(ctx, _checked_id(deposit_id),
-                             request.form.get("collected_by", "")[:300])
+                             request.form.get("collected_by", ""))
     except VaultError as exc:
         return _refused(exc, back)
     flash(_("The item was handed back."))
