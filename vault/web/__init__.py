@@ -27,14 +27,18 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
-def register(app: Flask) -> None:
-    from vault.web import admin, api, auth, compliance, copies, documents, home, support, tokens
+def routes_of_api() -> None:
+    """Import the modules whose views are routes of the ``api`` blueprint."""
     from vault.web import api_copies as _api_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_leaks as _leak_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_recordings as _recording_routes  # noqa: F401 - api.bp
     from vault.web import api_search as _search_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_service as _service_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_tenants as _tenant_routes  # noqa: F401 - routes of api.bp
+
+
+def register(app: Flask) -> None:
+    from vault.web import admin, api, auth, compliance, copies, documents, home, support, tokens
     from vault.web import certificates as certificates_area
     from vault.web import leaks as leaks_area
     from vault.web import recordings as recordings_area
@@ -43,6 +47,7 @@ def register(app: Flask) -> None:
     from vault.web import service as service_area
     from vault.web import tenants as tenants_area
 
+    routes_of_api()
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""

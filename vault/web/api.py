@@ -23,7 +23,7 @@ from pathlib import PurePath
 from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import quote
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Response, g, jsonify, request, url_for
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.sansio.multipart import Field, File
 
@@ -33,6 +33,7 @@ from vault.errors import InvalidInput, NotFound, VaultError
 from vault.policy import Category, Level
 from vault.services import accounts, audit_console, documents, grants, tokens
 from vault.web import streaming, support
+from vault.web.api_schema import Blueprint
 from vault.web.documents import SpooledEncryptedFile
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

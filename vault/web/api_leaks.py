@@ -10,86 +10,206 @@ There is no operation that deletes a report.
 
 from __future__ import annotations
 
-import unicodedata
-from datetime import date
 from typing import Any
 
 from flask import url_for
+from marshmallow import fields
 
 from vault import policy
-from vault.services import certificates, leaks
+from vault.errors import NotFound
+from vault.policy import CERTIFICATES, Level
+from vault.services import accounts, certificates, leaks
 from vault.services.context import Ctx
-from vault.web.api import (
+from vault.web.api import _work, bp
+from vault.web.api_copies import _row_id
+from vault.web.api_schema import (
     MAX_ID,
-    _clean_text,
-    _created,
-    _date,
-    _json_object,
-    _lang,
-    _work,
-    arg_int,
+    Body,
+    Bool,
+    Choice,
+    Day,
+    Flag,
+    FreeText,
+    Int,
+    Lang,
+    Moment,
+    Null,
+    Out,
+    Person,
+    Query,
+    Str,
+    Text,
+    Whole,
     bad,
-    bp,
+    describe,
+    path_id,
 )
-from vault.web.api_copies import _company_id, _row_id, arg_flag
 
-
-def _free_text(field: str, value: Any, max_len: int, required: bool) -> str | None:
-    """A description or note: lines and tabs allowed, other control characters not."""
-    if value is None or value == "":
-        if required:
-            raise bad(field, "is required")
-        return None
-    if not isinstance(value, str):
-        raise bad(field, "must be a string")
-    if len(value) > max_len:
-        raise bad(field, f"at most {max_len} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in value):
-        raise bad(field, "contains control characters")
-    if required and not value.strip():
-        raise bad(field, "is required")
-    return value
-
+LIMIT = "At most this many items (newest first); `truncated` tells if more exist."
 
 # ---------------------------------------------------------------------------
 # Leak reports
 
 
-@bp.post("/leaks")
-def create_leak() -> Any:
-    """Report a suspected leak of a document or of a copy number found outside."""
-    body = _json_object()
-    document = body.get("document")
-    if document is not None and (isinstance(document, bool) or not isinstance(document, int)
-                                 or not 1 <= document <= MAX_ID):
-        raise bad("document", f"must be a whole number from 1 to {MAX_ID}")
-    number_value = body.get("copy_number")
-    copy_number = (None if number_value is None or number_value == ""
-                   else _clean_text("copy_number", number_value, leaks.MAX_COPY_NUMBER))
-    description = _free_text("description", body.get("description"), leaks.MAX_DESCRIPTION,
-                             required=True)
+class NewLeakReport(Body):
+    document = Whole(1, MAX_ID, in_body=True, allow_none=True,
+                     **describe("The id of a document you know of."))
+    copy_number = Text(leaks.MAX_COPY_NUMBER, allow_none=True, **describe(
+        "Or: the copy number read off a page found outside, e.g. 机密-2026-0042 副本 3."))
+    description = FreeText(leaks.MAX_DESCRIPTION, min_len=1, not_blank=True, required=True,
+                           **describe("What was found, where and when."))
+
+
+class LeakReport(Out):
+    id = Int()
+    by = Str(metadata={
+        "description": "What the reporter named.",
+        "enum": ["document", "copy_number", "description"]})
+    document = Null(Int(**describe(
+        "The document: as named by the reporter; for HQ executives and compliance also "
+        "the one a copy number led to.")))
+    copy_number = Null(Str(**describe("As read off the page found.")))
+    description = Str()
+    reported_at = Moment(required=True)
+    deadline_at = Moment(required=True, **describe("24 hours after the report."))
+    status = Str(metadata={"enum": ["open", "handled"]})
+    state = Str(metadata={"enum": ["open", "overdue", "handled", "handled_late"],
+                          "description": "overdue: open past the deadline; handled_late: "
+                                         "handled after it."})
+    # HQ executives and compliance only:
+    given_document = Null(fields.Integer(**describe(
+        "The document id as the reporter gave it (HQ executives and compliance only).")))
+    title = Null(fields.String(**describe("HQ executives and compliance only.")))
+    copy = Null(fields.String(**describe(
+        "The registered copy the number matched (HQ executives and compliance only).")))
+    reporter = fields.Nested(Person)
+    handled_at = Null(Moment())
+    handled_by = Null(fields.Nested(Person))
+    handling_note = Null(fields.String())
+
+
+class LeakTraceDocument(Out):
+    id = Int()
+    title = Str()
+    category = Str()
+    level = Choice(Level, required=True)
+    marking = Str()
+    company = Str()
+
+
+class LeakTraceKnower(Out):
+    username = Str()
+    name = Str()
+    actions = fields.List(fields.String(), required=True)
+    count = Int()
+    first_at = Moment(required=True)
+    last_at = Moment(required=True)
+
+
+class LeakTraceEvent(Out):
+    username = Str()
+    name = Str()
+    action = Str()
+    at = Moment(required=True)
+
+
+class LeakTraceCopy(Out):
+    id = Int()
+    label = Str()
+    number = Int()
+    kind = Str()
+    recipient = fields.Nested(Person, required=True)
+    approved_by = Null(fields.Nested(Person, required=True))
+    issued_at = Moment(required=True)
+    status = Str(metadata={"enum": ["issued", "returned", "destroyed"]})
+    closed_at = Null(Moment(required=True))
+
+
+class LeakTraceLoan(Out):
+    id = Int()
+    borrower = fields.Nested(Person, required=True)
+    approved_by = Null(fields.Nested(Person, required=True))
+    approved_at = Moment(required=True)
+    due_on = Day(required=True)
+    lent_at = Null(Moment(required=True))
+    returned_at = Null(Moment(required=True))
+    state = Str(metadata={"enum": ["approved", "lent", "overdue", "returned"]})
+
+
+class LeakTrace(Out):
+    version = Int()
+    computed_at = Moment(required=True)
+    document = Null(fields.Nested(LeakTraceDocument, required=True, **describe(
+        "Null when the copy number matched no register line.")))
+    knowers = fields.List(fields.Nested(LeakTraceKnower), required=True, **describe(
+        "Everyone who viewed, downloaded, exported or received a copy of the file, with "
+        "first and last time."))
+    events = fields.List(fields.Nested(LeakTraceEvent), required=True, **describe(
+        "The knowing events one by one (the latest 2000)."))
+    events_total = Int()
+    copies = fields.List(fields.Nested(LeakTraceCopy), required=True, **describe(
+        "Every registered copy and its holder."))
+    loans = fields.List(fields.Nested(LeakTraceLoan), required=True)
+
+
+class LeakReportDetail(LeakReport):
+    trace = Null(fields.Nested(LeakTrace, **describe(
+        "As it stood when reported (HQ executives and compliance only).")))
+    live_trace = Null(fields.Nested(LeakTrace, **describe(
+        "Recomputed now (HQ executives and compliance only).")))
+
+
+class LeakReportList(Out):
+    items = fields.List(fields.Nested(LeakReport), required=True)
+    truncated = Bool()
+
+
+class LeakFilter(Query):
+    open = Flag(load_default=False, **describe("Only reports not yet handled."))
+    limit = Whole(1, 500, load_default=100, **describe(LIMIT))
+
+
+@bp.post("/leaks", tags=["leaks"])
+@bp.operation("createLeakReport", summary="Report a suspected leak (泄密报告)", description=(
+    "Name a document you know of, or the copy number read off a page found outside (one of "
+    "the two). Every HQ executive is notified at once; the deadline is 24 hours. The answer "
+    "is the receipt, the same whatever a copy number leads to. Reports are never deleted."))
+@bp.arguments(NewLeakReport)
+@bp.response(201, LeakReport, description="Received.")
+@bp.errors("BadRequest", "Forbidden", "NotFound")
+def create_leak(body: dict[str, Any]) -> Any:
     with _work() as ctx:
-        leak = leaks.report(ctx, document_id=document, copy_number=copy_number,
-                            description=description)
+        leak = leaks.report(ctx, document_id=body.get("document"),
+                            copy_number=body.get("copy_number") or None,
+                            description=body["description"])
         info = leaks.summary(leak, ctx.now, full=False)
-    return _created(info, url_for("api.get_leak", id=info["id"]))
+    return info, 201, {"Location": url_for("api.get_leak", id=info["id"])}
 
 
-@bp.get("/leaks")
-def list_leaks() -> Any:
-    """Every report for HQ executives and compliance; your own reports otherwise."""
-    open_only = arg_flag("open")
-    limit = arg_int("limit", 100, 1, 500) or 100
+@bp.get("/leaks", tags=["leaks"])
+@bp.operation("listLeakReports", summary="Leak reports (every one for HQ executives and "
+                                         "compliance; your own otherwise)")
+@bp.arguments(LeakFilter, location="query")
+@bp.response(200, LeakReportList, description="Newest first.")
+@bp.errors("BadRequest")
+def list_leaks(args: dict[str, Any]) -> Any:
+    limit = args["limit"]
     with _work() as ctx:
         full = policy.can_investigate_leaks(ctx.subject).allowed
-        rows = leaks.list_reports(ctx, open_only=open_only, limit=limit + 1)
+        rows = leaks.list_reports(ctx, open_only=args["open"], limit=limit + 1)
         items = [leaks.summary(x, ctx.now, full) for x in rows]
     return {"items": items[:limit], "truncated": len(items) > limit}
 
 
-@bp.get("/leaks/<int:id>")
+@bp.get("/leaks/<int:id>", tags=["leaks"], parameters=[path_id("Report")])
+@bp.operation("getLeakReport", summary="One leak report, with its trace for HQ executives "
+                                       "and compliance", description=(
+    "The trace: everyone who viewed, downloaded or exported the file, every registered copy "
+    "and its holder, every loan, with times — as reported and recomputed now. A reporter "
+    "gets the receipt of their own report; anyone else 404. Audited."))
+@bp.response(200, LeakReportDetail, description="The report.")
+@bp.errors("BadRequest", "NotFound")
 def get_leak(id: int) -> Any:
-    """One report; with both traces for HQ executives and compliance. Audited."""
     leak_id = _row_id(id, "leak")
     with _work() as ctx:
         return leaks.show(ctx, leak_id).describe(ctx.now)
@@ -99,6 +219,63 @@ def get_leak(id: int) -> Any:
 # Certificates
 
 
+class CertificateLoan(Out):
+    id = Int()
+    borrower = fields.Nested(Person, required=True)
+    due_on = Day(required=True)
+    lent_at = Null(Moment(required=True, **describe("Null: approved, not handed over.")))
+
+
+class Certificate(Out):
+    id = Int(**describe("The certificate's document id."))
+    title = Str()
+    kind = Str(metadata={"enum": sorted(c.value for c in CERTIFICATES)})
+    company = Str()
+    level = Choice(Level, required=True)
+    marking = Str()
+    number = Null(Str())
+    custodian = Null(fields.Nested(Person, required=True))
+    original_location = Null(Str())
+    valid_until = Null(Day(required=True))
+    validity = Null(Str(metadata={"enum": ["valid", "expiring", "expired"]}))
+    may_edit = Bool(**describe("Whether you may record its details."))
+    open_loans = fields.List(fields.Nested(CertificateLoan), required=True)
+
+
+class CertificateList(Out):
+    items = fields.List(fields.Nested(Certificate), required=True)
+
+
+class CertificateFilter(Query):
+    company = Text(32, **describe("Company code; default yours (HQ executives and "
+                                  "compliance: all)."))
+    lang = Lang()
+
+
+class CertificateUpdate(Body):
+    """A field left out keeps its value; null or an empty string clears it."""
+
+    number = Text(certificates.MAX_NUMBER, allow_none=True)
+    custodian = Text(64, allow_none=True, **describe(
+        "User name of an active person of the owning company."))
+    original_location = Text(certificates.MAX_LOCATION, allow_none=True)
+    valid_until = Day(allow_none=True, empty_is_null=True,
+                      **describe("Last day of validity."))
+
+
+class LangOnly(Query):
+    lang = Lang()
+
+
+def _company_id(ctx: Ctx, code: str | None) -> int | None:
+    if code is None:
+        return None
+    try:
+        return accounts.get_company(ctx.session, code).id
+    except NotFound:
+        raise bad("company", f"no company {code!r}") from None
+
+
 def _certificate(ctx: Ctx, row: certificates.Row) -> dict[str, Any]:
     doc, cert = row.document, row.certificate
     custodian = cert.custodian if cert is not None else None
@@ -106,47 +283,45 @@ def _certificate(ctx: Ctx, row: certificates.Row) -> dict[str, Any]:
         "id": doc.id, "title": doc.title, "kind": doc.category, "company": doc.company.code,
         "level": row.level.value, "marking": row.marking,
         "number": cert.number if cert else None,
-        "custodian": ({"username": custodian.username, "name": custodian.name}
-                      if custodian is not None else None),
+        "custodian": custodian,
         "original_location": cert.original_location if cert else None,
-        "valid_until": cert.valid_until.isoformat() if cert and cert.valid_until else None,
+        "valid_until": cert.valid_until if cert else None,
         "validity": row.validity or None,
         "may_edit": row.may_edit,
-        "open_loans": [{
-            "id": x.id, "borrower": {"username": x.borrower.username, "name": x.borrower.name},
-            "due_on": x.due_on.isoformat(),
-            "lent_at": x.lent_at.isoformat() if x.lent_at else None,
-        } for x in row.open_loans],
+        "open_loans": row.open_loans,
     }
 
 
-@bp.get("/certificates")
-def list_certificates() -> Any:
-    """The certificate register (custodians, the GM, HQ executives, compliance)."""
-    lang = _lang()
+@bp.get("/certificates", tags=["certificates"])
+@bp.operation("listCertificates", summary="The certificate register (custodians, the GM, HQ "
+                                          "executives, compliance)", description=(
+    "Number, custodian, where the original is kept, validity and open loans. Copies and "
+    "loans are asked for with POST /api/v1/documents/{id}/requests. Audited."))
+@bp.arguments(CertificateFilter, location="query")
+@bp.response(200, CertificateList, description="The certificates.")
+@bp.errors("BadRequest", "Forbidden")
+def list_certificates(args: dict[str, Any]) -> Any:
     with _work() as ctx:
-        rows = certificates.list_certificates(ctx, _company_id(ctx), lang)
+        rows = certificates.list_certificates(ctx, _company_id(ctx, args.get("company")),
+                                              args["lang"])
         return {"items": [_certificate(ctx, r) for r in rows]}
 
 
-@bp.put("/certificates/<int:id>")
-def put_certificate(id: int) -> Any:
-    """Record a certificate's details (the owning company's custodian or GM). A field
-    left out keeps its value; null or "" clears it."""
-    doc_id, lang = _row_id(id, "document"), _lang()
-    body = _json_object()
-    changes: dict[str, Any] = {}
-    for field, key, limit in (("number", "number", certificates.MAX_NUMBER),
-                              ("custodian", "custodian_username", 64),
-                              ("original_location", "original_location",
-                               certificates.MAX_LOCATION)):
-        if field in body:
-            value = body[field]
-            changes[key] = None if value is None else _clean_text(field, value, limit)
-    if "valid_until" in body:
-        value = body["valid_until"]
-        day: date | None = None if value is None or value == "" else _date("valid_until", value)
-        changes["valid_until"] = day
+@bp.put("/certificates/<int:id>", tags=["certificates"],
+        parameters=[path_id("Certificate (document)")])
+@bp.operation("updateCertificate", summary="Record a certificate's number, custodian, "
+                                           "location and validity", description=(
+    "By the owning company's custodian or general manager (for HQ's certificates, also the "
+    "HQ executives). Audited."))
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(CertificateUpdate)
+@bp.response(200, Certificate, description="Saved.")
+@bp.errors("BadRequest", "Forbidden", "NotFound")
+def put_certificate(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
+    doc_id = _row_id(id, "document")
+    names = {"number": "number", "custodian": "custodian_username",
+             "original_location": "original_location", "valid_until": "valid_until"}
+    changes = {names[k]: v for k, v in body.items()}
     with _work() as ctx:
         certificates.set_details(ctx, doc_id, **changes)
-        return _certificate(ctx, certificates.get(ctx, doc_id, lang))
+        return _certificate(ctx, certificates.get(ctx, doc_id, args["lang"]))

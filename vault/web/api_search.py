@@ -1,5 +1,5 @@
 """``GET /api/v1/search``: title and content search in the caller's scope. A route
-of the ``api`` blueprint (vault/web/api.py), described in vault/web/openapi.py.
+of the ``api`` blueprint (vault/web/api.py); its contract is the schemas below.
 
 The words travel in the query string as the operation's contract says; Vault does
 not log request lines (granian's access log is off by default), and the audit event of a
@@ -10,20 +10,109 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import fields
+
+from vault.policy import Category, Level
+from vault.services import documents
 from vault.services import search as search_service
-from vault.web import support
-from vault.web.api import _lang, _work, arg_text, bad, bp, document_query
+from vault.web.api import _work, bp
+from vault.web.api_schema import (
+    Bool,
+    Choice,
+    Day,
+    Int,
+    Lang,
+    Null,
+    Out,
+    Query,
+    Str,
+    Text,
+    Whole,
+    describe,
+    refuses_head,
+)
 
 
-@bp.get("/search")
-def search() -> Any:
+class DocumentFilters(Query):
+    """The filters shared by the documents list and the search."""
+
+    category = Choice(Category, **describe("Category id."))
+    level = Choice(Level, **describe("Level in force now."))
+    tenant = Text(32, **describe("Tenant code."))
+    company = Text(32, **describe("Company code."))
+    department = Text(32, **describe("Department code."))
+    issued_from = Day(**describe("Issued on or after (YYYY-MM-DD)."))
+    issued_to = Day(**describe("Issued on or before (YYYY-MM-DD)."))
+    page = Whole(1, 100_000, load_default=1, **describe("Page number, from 1."))
+    lang = Lang()
+
+
+def document_query(args: dict[str, Any], text: str | None) -> documents.Query:
+    """The documents query of the list or the search from their parsed arguments."""
+    return documents.Query(
+        text=text, category=args.get("category"), level=args.get("level"),
+        tenant=args.get("tenant"), company=args.get("company"),
+        department=args.get("department"), issued_from=args.get("issued_from"),
+        issued_to=args.get("issued_to"), page=args["page"], per_page=args["per_page"],
+    )
+
+
+class SearchQuery(DocumentFilters):
+    q = Text(search_service.MAX_QUERY_CHARS, min_len=1, required=True, **describe(
+        "Words, numbers or Chinese text; a document matches when its title or content "
+        "holds every word (Chinese: every character pair)."))
+    per_page = Whole(1, 100, load_default=20, **describe("Items per page (1–100)."))
+
+
+class SnippetPiece(Out):
+    text = Str()
+    hit = Bool()
+
+
+class Facet(Out):
+    value = Str()
+    label = Str()
+    count = Int()
+
+
+class SearchHit(Out):
+    id = Int()
+    title = Str()
+    category = Str()
+    level = Choice(Level, required=True)
+    marking = Str()
+    company = Str()
+    tenant = Null(Str())
+    issued_on = Day(required=True)
+    score = fields.Float(required=True, **describe("BM25, within your scope."))
+    may_view = Bool()
+    snippet = Null(fields.List(fields.Nested(SnippetPiece), required=True, **describe(
+        "Text around the first hits (hit: true marks a match); only for files you may "
+        "view, and then audited as a view of the file. null otherwise.")))
+
+
+class SearchResults(Out):
+    total = Int()
+    page = Int()
+    per_page = Int()
+    unindexed = Int(**describe("Files in your scope whose text is still being extracted "
+                               "(found by title only once indexed)."))
+    results = fields.List(fields.Nested(SearchHit), required=True, attribute="hits")
+    facets = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(Facet)),
+                         required=True, **describe("Counts over all results by level (in "
+                                                   "force now), category and tenant."))
+
+
+@bp.get("/search", tags=["search"])
+@refuses_head  # snippets are views of files: never for a body not sent
+@bp.operation("search", summary="Search titles and content in your scope",
+              description="Ranked by BM25 over the keyed index. Files outside your scope "
+                          "are never counted, ranked or hinted at.")
+@bp.arguments(SearchQuery, location="query")
+@bp.response(200, SearchResults, description="A page of results.")
+@bp.errors("BadRequest")
+def search(args: dict[str, Any]) -> Any:
     """Documents whose title or content holds every word of ``q``, best first."""
-    support.refuse_head()  # snippets are views of files: never for a body not sent
-    text = arg_text("q", search_service.MAX_QUERY_CHARS)
-    if text is None:
-        raise bad("q", "is required")
-    query = document_query(text, per_page=20, max_per_page=100)
-    lang = _lang()
+    query = document_query(args, args["q"])
     with _work() as ctx:
-        found = search_service.search(ctx, query, lang)
-    return search_service.as_dict(found)
+        return search_service.search(ctx, query, args["lang"])
