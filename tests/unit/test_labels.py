@@ -40,3 +40,22 @@ def test_details_read_as_words_in_group_time() -> None:
     assert all("_" not in label for label, _v in pairs)
     assert labels.value("some_new_code", local) == "some new code"
     assert labels.action("brand:new_thing") == "brand · new thing"
+
+
+def test_every_detail_field_written_in_the_code_has_a_label() -> None:
+    written: set[str] = set()
+    for path in VAULT.rglob("*.py"):
+        for block in re.findall(r"detail=\{(.*?)\}", path.read_text("utf-8"), re.S):
+            written |= set(re.findall(r'"([a-z_]+)":', block))
+    assert written, "the scan found no detail fields"
+    assert sorted(written - set(labels.DETAIL_FIELDS)) == [], HOW.replace(
+        "(ACTIONS or REASONS)", "(DETAIL_FIELDS)")
+
+
+def test_nothing_and_service_codes_read_as_words() -> None:
+    def local(ts: object) -> str:
+        return str(ts)
+
+    pairs = dict(labels.details('{"status": null, "found": 3, "channel": "hotline", '
+                                '"note": ""}', local))
+    assert pairs == {"state": "—", "results": "3", "channel": "Hotline", "note": "—"}

@@ -352,7 +352,57 @@ DETAIL_FIELDS: dict[str, Any] = {
     'code': lazy_gettext("code"),
     'reason': lazy_gettext("reason"),
     'query': lazy_gettext("search"),
+    'found': lazy_gettext("results"),
+    'picked': lazy_gettext("chosen"),
+    'thumbnail': lazy_gettext("thumbnail"),
+    'sort': lazy_gettext("sorted by"),
+    'days': lazy_gettext("days"),
+    'basis': lazy_gettext("basis"),
+    'before': lazy_gettext("before"),
+    'borrower': lazy_gettext("borrower"),
+    'by': lazy_gettext("by"),
+    'channel': lazy_gettext("channel"),
+    'collected_by': lazy_gettext("collected by"),
+    'copy_number': lazy_gettext("copy number"),
+    'deadline_at': lazy_gettext("deadline"),
+    'due_at': lazy_gettext("due at"),
+    'due_on': lazy_gettext("due on"),
+    'expires_at': lazy_gettext("expires"),
+    'filters': lazy_gettext("filters"),
+    'follow_up': lazy_gettext("follow-up"),
+    'grade': lazy_gettext("grade"),
+    'in_the_name_of': lazy_gettext("in the name of"),
+    'item': lazy_gettext("item"),
+    'month': lazy_gettext("month"),
+    'next': lazy_gettext("next"),
+    'object_id': lazy_gettext("object"),
+    'object_type': lazy_gettext("kind of object"),
+    'ocr_pages': lazy_gettext("pages read by OCR"),
+    'owner': lazy_gettext("owner"),
+    'present': lazy_gettext("present"),
+    'previous_review': lazy_gettext("previous review"),
+    'receipt': lazy_gettext("receipt"),
+    'request_id': lazy_gettext("request"),
+    'resolved': lazy_gettext("resolved"),
+    'retention_days': lazy_gettext("retention (days)"),
+    'sequence': lazy_gettext("visit number"),
+    'sheet': lazy_gettext("sign-off sheet"),
+    'signature': lazy_gettext("signature"),
+    'signed_at': lazy_gettext("signed at"),
+    'table': lazy_gettext("table"),
+    'tokens': lazy_gettext("API tokens"),
+    'versions': lazy_gettext("versions"),
+    'via': lazy_gettext("via"),
+    'visited_on': lazy_gettext("visited on"),
+    'whole': lazy_gettext("whole file"),
+    'handler': lazy_gettext("handled by"),
+    'search': lazy_gettext("search"),
 }
+
+# Detail fields whose values are customer-service codes, and the names for them.
+SERVICE_FIELDS = {"channel": "CHANNEL_NAMES", "grade": "GRADE_NAMES",
+                  "follow_up": "FOLLOW_UP_NAMES", "owner": "OWNER_NAMES",
+                  "method": "METHOD_NAMES"}
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
@@ -376,7 +426,10 @@ def obj(kind: str | None) -> str:
 
 
 def value(raw: Any, local: Any) -> str:
-    """One detail value in words: codes labelled, times in group time, lists joined."""
+    """One detail value in words: codes labelled, times in group time, lists joined;
+    nothing (None or an empty text) is a dash."""
+    if raw is None or raw == "":
+        return "—"
     if isinstance(raw, bool):
         return str(lazy_gettext("yes") if raw else lazy_gettext("no"))
     if isinstance(raw, list):
@@ -406,6 +459,16 @@ def field(key: str) -> str:
     return str(DETAIL_FIELDS.get(key) or _plain(key))
 
 
+def _named(key: str, raw: Any) -> str | None:
+    """A customer-service code (channel, grade, …) in words, by the field it is in."""
+    if not isinstance(raw, str) or key not in SERVICE_FIELDS:
+        return None
+    from vault.web import service
+
+    names: dict[str, Any] = getattr(service, SERVICE_FIELDS[key])
+    return str(names[raw]) if raw in names else None
+
+
 def details(detail: str | dict[str, Any] | None, local: Any) -> list[tuple[str, str]]:
     """An event's detail as (label, value) pairs."""
     if not detail:
@@ -413,4 +476,4 @@ def details(detail: str | dict[str, Any] | None, local: Any) -> list[tuple[str, 
     data = json.loads(detail) if isinstance(detail, str) else detail
     if not isinstance(data, dict):
         return [("", str(data))]
-    return [(field(k), value(v, local)) for k, v in data.items()]
+    return [(field(k), _named(k, v) or value(v, local)) for k, v in data.items()]
