@@ -17,7 +17,16 @@ from sqlalchemy import or_, select
 from vault import policy
 from vault.actions import Action
 from vault.errors import InvalidInput
-from vault.models import ClassificationChange, Company, Department, Document, Grant, Tenant, User
+from vault.models import (
+    ClassificationChange,
+    Company,
+    Department,
+    Document,
+    DocumentVersion,
+    Grant,
+    Tenant,
+    User,
+)
 from vault.policy import Category, Level, Period
 from vault.services import accounts, documents, viewer
 from vault.services.context import Ctx
@@ -139,16 +148,39 @@ class Row:
     tenant: str | None
     issued_on: date
     paper_original: bool
+    #: The first page may be shown small: a PDF or image the actor may view.
+    thumbnail: bool = False
 
 
-def _row(ctx: Ctx, doc: Document, level: Level, lang: str) -> Row:
+def _row(ctx: Ctx, doc: Document, level: Level, lang: str, thumbnail: bool = False) -> Row:
     return Row(
         id=doc.id, title=doc.title, category=doc.category, level=level.value,
         marking=policy.marking(level, documents.period_of(doc), lang),
         company=doc.company.name, department=doc.department.name if doc.department else None,
         tenant=doc.tenant.name if doc.tenant else None, issued_on=doc.issued_on,
-        paper_original=doc.has_paper_original,
+        paper_original=doc.has_paper_original, thumbnail=thumbnail,
     )
+
+
+def _with_thumbnails(ctx: Ctx, docs: list[Document]) -> set[int]:
+    """Which of ``docs`` get a thumbnail: the latest stored version is a PDF or an
+    image the viewer draws, and `policy.can_view` lets the actor read it."""
+    if not docs:
+        return set()
+    latest: dict[int, DocumentVersion] = {}
+    for ver in ctx.session.scalars(
+        select(DocumentVersion)
+        .where(DocumentVersion.document_id.in_([d.id for d in docs]),
+               DocumentVersion.blob_id.is_not(None))
+        .order_by(DocumentVersion.number)
+    ):
+        latest[ver.document_id] = ver
+    drawn = (viewer.Kind.PDF, viewer.Kind.IMAGE)
+    return {
+        d.id for d in docs
+        if d.id in latest and viewer.kind_of(latest[d.id].media_type, latest[d.id].size) in drawn
+        and policy.can_view(ctx.subject, documents.facts(d, ctx.settings.tz), ctx.now).allowed
+    }
 
 
 @dataclass
@@ -170,7 +202,8 @@ def browse(ctx: Ctx, query: documents.Query, lang: str = "zh") -> Browse:
     """One page of the documents in the actor's scope matching ``query`` (audited as a
     search); the filters' choices. Documents out of scope are absent, counts included."""
     found = documents.search(ctx, query)
-    rows = [_row(ctx, d, found.levels[d.id], lang) for d in found.items]
+    drawn = _with_thumbnails(ctx, found.items)
+    rows = [_row(ctx, d, found.levels[d.id], lang, d.id in drawn) for d in found.items]
     companies = list(ctx.session.scalars(select(Company).order_by(Company.is_hq.desc(),
                                                                    Company.code)))
     depts = ctx.session.execute(
@@ -181,7 +214,7 @@ def browse(ctx: Ctx, query: documents.Query, lang: str = "zh") -> Browse:
     ctx.record(Action.DOCUMENT_SEARCH, object_type="search", reason="search",
                detail={"results": found.total, "page": query.page,
                        "filters": sorted(k for k, v in vars(query).items()
-                                         if v and k not in ("page", "per_page"))})
+                                         if v and k not in ("page", "per_page", "sort"))})
     return Browse(
         rows=rows, total=found.total, page=found.page, per_page=found.per_page,
         companies=[Choice(c.code, c.name) for c in companies],

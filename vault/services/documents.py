@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from vault import filetype, policy
@@ -554,6 +554,30 @@ class Query:
     issued_to: date | None = None
     page: int = 1
     per_page: int = 50
+    #: One of `SORT_KEYS`, "-" in front for descending; "" = newest registered first.
+    sort: str = ""
+
+
+#: The columns a list may be sorted by (anything else is refused, never put in SQL);
+#: ties fall back to the newest registered first.
+SORT_KEYS = ("registered", "title", "category", "level", "issued")
+_LEVEL_RANK = {Level.INTERNAL.value: 0, Level.CONFIDENTIAL.value: 1, Level.SECRET.value: 2,
+               Level.TOP_SECRET.value: 3}
+
+
+def _order(sort: str, now: datetime) -> list[Any]:
+    key = sort.removeprefix("-")
+    if key not in SORT_KEYS and sort:
+        raise InvalidInput(f"Cannot sort by {sort!r}.", code="bad_sort")
+    column: Any = {
+        "registered": Document.id,
+        "title": Document.title,
+        "category": Document.category,
+        "level": case(_LEVEL_RANK, value=scope.effective_level(now), else_=0),
+        "issued": Document.issued_on,
+    }.get(key, Document.id)
+    descending = sort.startswith("-") or not sort
+    return [column.desc() if descending else column.asc(), Document.id.desc()]
 
 
 @dataclass
@@ -569,7 +593,7 @@ def search(ctx: Ctx, query: Query) -> Page:
     """Documents in the actor's scope matching ``query``; the rest is absent, counts included."""
     if query.page < 1 or not 1 <= query.per_page <= 500:
         raise InvalidInput("page must be ≥ 1 and per_page 1–500.", code="bad_page")
-    stmt = select(Document).order_by(Document.id.desc())
+    stmt = select(Document).order_by(*_order(query.sort, ctx.now))
     if query.text:
         stmt = stmt.where(Document.title.contains(query.text.strip(), autoescape=True))
     if query.category:

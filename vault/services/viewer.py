@@ -479,6 +479,40 @@ def prepare_page(
     return PagePlan(img, watermark_lines(ctx, mark), ctx.settings.font_file)
 
 
+THUMB_WIDTH = 160  # pixels across a list's thumbnail (shown at half that, sharp on HiDPI)
+
+
+def prepare_thumbnail(ctx: Ctx, doc_id: int, lang: str = "zh") -> PagePlan:
+    """The first page of the latest version, small, for a list: the same checks,
+    memory-only cache and per-viewer watermark as `prepare_page`, audited
+    ``document:view`` (reason ``thumbnail``) — a thumbnail shows content."""
+    doc, ver = _open(ctx, doc_id, None)
+    kind = kind_of(ver.media_type, ver.size) if ver.blob_id else Kind.NONE
+    if kind not in (Kind.PDF, Kind.IMAGE):
+        raise InvalidInput("This file has no pages to show.", code="not_renderable")
+    check_font(ctx.settings.font_file)
+    level, mark = _marking(ctx, doc, lang)
+    assert ver.media_type is not None and ver.blob_id is not None
+    key = (ver.blob_id, 1, "thumbnail")
+    small = _PAGES.get(key)
+    if small is None:
+        page = _PAGES.get((ver.blob_id, 1))
+        if page is None:
+            try:
+                page = render_page(ver.media_type, _decrypt(ctx, doc, ver), 1)
+            except NotFound as exc:
+                raise ctx.refuse(exc, Action.DOCUMENT_VIEW, object_type="document",
+                                 object_id=str(doc.id), level=level.value) from None
+            _PAGES.put((ver.blob_id, 1), page, page.width * page.height * len(page.getbands()))
+        small = page.copy()
+        small.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 2))
+        _PAGES.put(key, small, small.width * small.height * len(small.getbands()))
+    ctx.record(Action.DOCUMENT_VIEW, object_type="document", object_id=str(doc.id),
+               level=level.value, reason="thumbnail",
+               detail={"page": 1, "version": ver.number})
+    return PagePlan(small, watermark_lines(ctx, mark), ctx.settings.font_file)
+
+
 def page_image(
     ctx: Ctx, doc_id: int, page: int, version: int | None = None, lang: str = "zh"
 ) -> bytes:

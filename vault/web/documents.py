@@ -333,10 +333,18 @@ def index() -> Any:
             errors.append(_("Dates are written YYYY-MM-DD."))
     page = args.get("page", "1")
     query.page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    query.sort = _sort_arg()
     with support.work() as ctx:
         found = document_pages.browse(ctx, query, lang())
     return render_template("documents/index.html", found=found, args=args, errors=errors,
                            levels=list(LEVEL_NAMES), categories=list(CATEGORY_NAMES))
+
+
+def _sort_arg() -> str:
+    """The list's order from ``?sort=``: one of the service's keys, "-" for
+    descending; anything else is the default order (newest registered first)."""
+    raw = request.args.get("sort", "")
+    return raw if raw.removeprefix("-") in documents.SORT_KEYS else ""
 
 
 def _page_url(page: int) -> str:
@@ -347,7 +355,24 @@ def _page_url(page: int) -> str:
 
 @bp.app_template_global()
 def documents_page_url(page: int) -> str:
+    """The same list (filters and order kept) at another page."""
     return _page_url(page)
+
+
+@bp.app_template_global()
+def documents_sort(key: str) -> dict[str, str]:
+    """A sortable column's link (filters kept, back to page 1; a second click turns
+    the order round) and its state for ``aria-sort``."""
+    current = _sort_arg()
+    ascending = current == key
+    descending = current == f"-{key}" or (not current and key == "registered")
+    args: dict[str, Any] = request.args.to_dict()
+    args.pop("page", None)
+    # Titles and categories read A→Z first; dates, levels and registration newest first.
+    first = key if key in ("title", "category") else f"-{key}"
+    args["sort"] = (f"-{key}" if ascending else key) if (ascending or descending) else first
+    state = "ascending" if ascending else "descending" if descending else "none"
+    return {"url": url_for("documents.index", **args), "state": state}
 
 
 # ---------------------------------------------------------------------------
@@ -603,6 +628,21 @@ def page_image(doc_id: int, page: int) -> Response:
     # The image is this person's (their name and the minute are drawn on it): a
     # private, short-lived browser copy spares paging back and forth a re-render,
     # and no shared cache may keep it.
+    return Response(png, mimetype="image/png",
+                    headers={"Content-Disposition": "inline", "Content-Length": str(len(png)),
+                             "Cache-Control": f"private, max-age={PAGE_MAX_AGE}"})
+
+
+@bp.get("/<int:doc_id>/thumbnail.png")
+@login_required
+@translated
+def thumbnail(doc_id: int) -> Response:
+    """The first page, small, for the lists: rendered in memory and watermarked for
+    this viewer like any page (audited); a private, short-lived browser copy."""
+    support.refuse_head()
+    with support.work() as ctx:
+        plan = viewer.prepare_thumbnail(ctx, _checked_id(doc_id), lang())
+    png = plan.render()
     return Response(png, mimetype="image/png",
                     headers={"Content-Disposition": "inline", "Content-Length": str(len(png)),
                              "Cache-Control": f"private, max-age={PAGE_MAX_AGE}"})

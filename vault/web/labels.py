@@ -218,6 +218,7 @@ REASONS: dict[str, Any] = {
     'rejected': lazy_gettext("rejected"),
     'released': lazy_gettext("released"),
     'rendered': lazy_gettext("shown as pages"),
+    'thumbnail': lazy_gettext("shown as a thumbnail"),
     'reported': lazy_gettext("reported"),
     'requested': lazy_gettext("requested"),
     'reset_by_admin': lazy_gettext("reset by the administrator"),
