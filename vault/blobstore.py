@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from vault.config import Settings
-from vault.errors import IntegrityFailure, InvalidInput
+from vault.errors import BlobStoreError, IntegrityFailure, InvalidInput
 
 __all__ = [
     "BlobInfo",
@@ -63,10 +63,6 @@ class BlobMissing(IntegrityFailure):
     """A blob a row refers to is not in the store."""
 
     default_code = "blob_missing"
-
-
-class BlobStoreError(OSError):
-    """The blob store could not be reached or refused a request (not a missing blob)."""
 
 
 @dataclass(frozen=True)

@@ -74,3 +74,7 @@ class ConfigError(VaultError):
     status = 500
     exit_code = 2
     default_code = "config_error"
+
+
+class BlobStoreError(OSError):
+    """The blob store could not be reached or refused a request (not a missing blob)."""

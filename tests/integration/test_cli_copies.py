@@ -179,21 +179,21 @@ def test_a_failed_write_after_release_says_the_copy_is_registered(
         vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from vault import cli
+    from vault.cli import files
 
     class FullDisk:
         def write(self, data: bytes) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    opened = cli._NewFile.__init__
+    opened = files.NewFile.__init__
 
-    def on_a_full_disk(self: cli._NewFile, fh: object, out: Path) -> None:
+    def on_a_full_disk(self: files.NewFile, fh: object, out: Path) -> None:
         opened(self, FullDisk(), out)  # type: ignore[arg-type]
 
     doc = doc_id(vault, SECRET_MINUTES)
     req = str(ask(vault, doc, "zhou.zhuguan"))
     ok(vault("copies", "approve", req, "--as", "chen.gm"))
-    monkeypatch.setattr(cli._NewFile, "__init__", on_a_full_disk)
+    monkeypatch.setattr(files.NewFile, "__init__", on_a_full_disk)
     out_file = tmp_path / "copy.pdf"
     refused(vault("copies", "download", req, "--as", "zhou.zhuguan", "-o", str(out_file)), 2,
             f"Cannot write {out_file}: No space left on device. Copy 机密-2026-{int(doc):04d} "

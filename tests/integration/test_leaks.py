@@ -348,7 +348,7 @@ def test_handling_and_the_deadline(group: Infra) -> None:
 
 def test_nothing_deletes_an_incident(group: Infra) -> None:
     assert not [name for name in dir(leaks) if "delete" in name or "remove" in name]
-    from vault.cli_leaks import leaks as leaks_group
+    from vault.cli.leaks import leaks as leaks_group
 
     assert sorted(leaks_group.commands) == ["handle", "list", "report", "show"]
     runner = CliRunner()

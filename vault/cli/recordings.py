@@ -6,13 +6,13 @@ Attached to the `vault` group by the import at the end of vault/cli.py.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
-from vault.cli import App, handle_errors, main, pass_app
+from vault.cli.app import App, pass_app
+from vault.cli.output import echo_json
 
 #: Recordings purged per transaction: each batch commits (and deletes its blobs) alone.
 PURGE_BATCH = 50
@@ -44,7 +44,7 @@ def _archive_row(app: App, entry: Any) -> dict[str, Any]:
     }
 
 
-@main.group()
+@click.group()
 def recordings() -> None:
     """Call recordings (录音): retention purge, archive, lists.
 
@@ -56,7 +56,6 @@ def recordings() -> None:
 @recordings.command("purge")
 @click.option("--dry-run", is_flag=True, help="List what would be destroyed; change nothing.")
 @pass_app
-@handle_errors
 def recordings_purge(app: App, dry_run: bool) -> None:
     """Destroy recordings older than the retention period and not archived: each data
     key and blob goes, the metadata and the audit trail stay. Idempotent."""
@@ -94,7 +93,6 @@ def recordings_purge(app: App, dry_run: bool) -> None:
 @click.option("--as", "as_user", required=True,
               help="The person archiving (someone who may listen to the recording).")
 @pass_app
-@handle_errors
 def recordings_archive(app: App, document: int, reason: str, event: str,
                        as_user: str) -> None:
     """Keep recording DOCUMENT for a special event (提取录音另行保存): it is entered in
@@ -113,7 +111,6 @@ def recordings_archive(app: App, document: int, reason: str, event: str,
 @click.option("--as", "as_user", required=True, help="Whose view (scope as on the pages).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-@handle_errors
 def recordings_list(app: App, request_ref: str | None, as_user: str, as_json: bool) -> None:
     """Recordings you may know of, newest call first (by call time within a request
     record)."""
@@ -126,7 +123,7 @@ def recordings_list(app: App, request_ref: str | None, as_user: str, as_json: bo
             found = service.search(ctx, limit=service.MAX_SEARCH)
         rows = [_row(app, i) for i in found]
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        echo_json(rows)
         return
     for r in rows:
         state = ("destroyed " + str(r["purged_at"]) if r["purged_at"]
@@ -140,7 +137,6 @@ def recordings_list(app: App, request_ref: str | None, as_user: str, as_json: bo
 @click.option("--as", "as_user", required=True, help="Whose view (scope as on the pages).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-@handle_errors
 def recordings_archive_register(app: App, as_user: str, as_json: bool) -> None:
     """The recording archive register (录音存档记录表): who archived what, when, why."""
     from vault.services import recordings as service
@@ -148,7 +144,7 @@ def recordings_archive_register(app: App, as_user: str, as_json: bool) -> None:
     with app.work(as_user) as ctx:
         rows = [_archive_row(app, e) for e in service.archive_register(ctx)]
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        echo_json(rows)
         return
     for r in rows:
         click.echo(f"{r['archived_at']}  {r['archived_by']:<16} {r['document']:>6}  "

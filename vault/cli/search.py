@@ -1,19 +1,18 @@
-"""`vault search …` (title and content, in the person's scope), `vault index …`
-(the extraction queue and rebuilds) and `vault watch …` (a scanner's folder).
-Attached to `vault.cli.main`, imported at the end of cli.py."""
+"""`vault search` (title and content, in the person's scope) and `vault index …`
+(the extraction queue and rebuilds)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
-from vault.cli import App, document_query, handle_errors, main, pass_app
+from vault.cli.app import App, pass_app
+from vault.cli.documents import document_query
+from vault.cli.output import echo_json
 
 
 def _pieces(snippet: Any) -> str:
@@ -21,7 +20,7 @@ def _pieces(snippet: Any) -> str:
                    for p in snippet)
 
 
-@main.command("search")
+@click.command("search")
 @click.argument("text")
 @click.option("--as", "as_user", required=True, help="Who searches (their scope applies).")
 @click.option("--json", "as_json", is_flag=True)
@@ -36,7 +35,6 @@ def _pieces(snippet: Any) -> str:
 @click.option("--per-page", default=20, show_default=True, type=int)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @pass_app
-@handle_errors
 def search(app: App, text: str, as_user: str, as_json: bool, category: str | None,
            level: str | None, tenant: str | None, company: str | None, department: str | None,
            issued_from: str | None, issued_to: str | None, page: int, per_page: int,
@@ -50,7 +48,7 @@ def search(app: App, text: str, as_user: str, as_json: bool, category: str | Non
     with app.work(as_user) as ctx:
         found = search_service.search(ctx, query, lang)
     if as_json:
-        click.echo(json.dumps(search_service.as_dict(found), ensure_ascii=False, indent=2))
+        echo_json(search_service.as_dict(found))
         return
     for hit in found.hits:
         click.echo(f"{hit.id:>6}  [{hit.marking}]  {hit.title}  ({hit.score:.2f})")
@@ -60,11 +58,7 @@ def search(app: App, text: str, as_user: str, as_json: bool, category: str | Non
     click.echo(f"{found.total} document(s){note}", err=True)
 
 
-# ---------------------------------------------------------------------------
-# The index
-
-
-@main.group("index")
+@click.group("index")
 def index() -> None:
     """The content index: extraction queue, rebuilds."""
 
@@ -73,7 +67,6 @@ def index() -> None:
 @click.option("--document", type=int, help="Only this document.")
 @click.option("--no-ocr", is_flag=True, help="Skip OCR (text layers and text files only).")
 @pass_app
-@handle_errors
 def index_rebuild(app: App, document: int | None, no_ocr: bool) -> None:
     """Re-extract and re-index every document (or one), with a progress bar."""
     from vault.errors import NotFound
@@ -102,7 +95,6 @@ def index_rebuild(app: App, document: int | None, no_ocr: bool) -> None:
 @click.option("--max-docs", type=int, help="Stop after this many documents.")
 @click.option("-q", "--quiet", is_flag=True)
 @pass_app
-@handle_errors
 def index_work(app: App, follow: bool, poll: float, max_docs: int | None, quiet: bool) -> None:
     """Extract and index what is queued (new files and versions), then stop — or,
     with --follow, wait for more (`make run` starts one)."""
@@ -127,7 +119,6 @@ def index_work(app: App, follow: bool, poll: float, max_docs: int | None, quiet:
 @index.command("status")
 @click.option("--document", type=int, help="One document's extraction state.")
 @pass_app
-@handle_errors
 def index_status(app: App, document: int | None) -> None:
     """How many documents wait for extraction (or one document's state)."""
     from vault.services import search_index
@@ -141,55 +132,3 @@ def index_status(app: App, document: int | None) -> None:
     click.echo(f"document {document}: {st.state} version {st.version} method {st.method or '—'} "
                f"pages {st.pages_done}/{st.pages_total}"
                + (f" error: {st.error}" if st.error else ""))
-
-
-
-# ---------------------------------------------------------------------------
-# A scanner's folder
-
-
-@main.command("watch")
-@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--as", "as_user", required=True, help="Who registers the files.")
-@click.option("--category", required=True, help="Category id, e.g. tenant_archive, contract.")
-@click.option("--level", help="Level (default: the category's).")
-@click.option("--tenant", help="Tenant code.")
-@click.option("--department", help="Owning department code (default: the person's).")
-@click.option("--keep", is_flag=True, help="Keep the originals (each is imported once).")
-@click.option("--once", is_flag=True, help="Import what is there now, then stop.")
-@click.option("--interval", default=5.0, show_default=True, type=float,
-              help="Seconds between scans.")
-@click.option("--settle", default=2.0, show_default=True, type=float,
-              help="A file is taken once unchanged for this many seconds.")
-@click.option("--no-ocr", is_flag=True, help="Do not index here (leave it to `vault index work`).")
-@pass_app
-@handle_errors
-def watch(app: App, folder: Path, as_user: str, category: str, level: str | None,
-          tenant: str | None, department: str | None, keep: bool, once: bool,
-          interval: float, settle: float, no_ocr: bool) -> None:
-    """Import every file dropped into FOLDER (a scanner's target) as USER, extract and
-    index its text (OCR included), and remove the original once stored."""
-    from vault.services import documents, search_index
-    from vault.services import watch as watch_service
-
-    infra = app.infra
-    options = watch_service.Options(
-        category=documents.parse_category(category),
-        level=documents.parse_level(level) if level else None,
-        tenant_code=tenant, department_code=department, keep=keep, settle=max(0.0, settle),
-    )
-    watch_service.check_actor(infra, as_user)
-    refused = 0
-    while True:
-        for item in watch_service.scan(infra, folder, as_user, options):
-            if item.outcome == "imported":
-                click.echo(f"{item.document_id}\t{item.filename}")
-            else:
-                refused += 1
-                click.echo(f"vault: {item.filename}: refused ({item.error}), moved to "
-                           f"{watch_service.REFUSED_DIR}/", err=True)
-        if not no_ocr:
-            search_index.work(infra, max_seconds=None if once else interval * 10)
-        if once:
-            sys.exit(2 if refused else 0)
-        time.sleep(max(0.5, interval))

@@ -1,5 +1,4 @@
-"""`vault tenants …` (租户档案) and `vault notices …` (通知、函件与签收记录), attached to
-`main`.
+"""`vault tenants …`: tenants and their archives (租户档案).
 
 Like every --as command, these run on the server, by an operator who speaks for
 the person named. Exit statuses as elsewhere: 0 done, 1 refused, 2 bad input or an
@@ -8,30 +7,19 @@ unknown object (a tenant or notice out of the person's scope is unknown).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 
-from vault.cli import App, _atomic_file, handle_errors, main, parse_when, pass_app
-from vault.errors import InvalidInput
-
-_AS = "The person acting (the operator speaks for them; no sign-in here)."
-METHODS = ["on_site", "scanned", "electronic"]
-
-
-def _when(app: App, value: Any) -> str:
-    return value.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M") if value else "—"
+from vault.cli.app import (
+    AS_OPERATOR,
+    App,
+    pass_app,
+)
+from vault.cli.output import echo_json
 
 
-# ---------------------------------------------------------------------------
-# vault tenants
-
-
-@main.group()
+@click.group()
 def tenants() -> None:
     """Tenants and their archives (租户档案).
 
@@ -54,7 +42,6 @@ def _tenant_row(t: Any) -> dict[str, Any]:
 @click.option("--as", "as_user", required=True, help="A custodian of the company, or an "
                                                      "administrator.")
 @pass_app
-@handle_errors
 def tenants_add(app: App, code: str, name: str, unit: str | None, contact: str | None,
                 company: str | None, as_user: str) -> None:
     """Add tenant CODE named NAME."""
@@ -75,7 +62,6 @@ def tenants_add(app: App, code: str, name: str, unit: str | None, contact: str |
 @click.option("--as", "as_user", required=True, help="A custodian of the tenant's company, "
                                                      "or an administrator.")
 @pass_app
-@handle_errors
 def tenants_update(app: App, code: str, name: str | None, unit: str | None,
                    contact: str | None, status: str | None, as_user: str) -> None:
     """Change tenant CODE's name, unit, contact or status."""
@@ -93,10 +79,9 @@ def tenants_update(app: App, code: str, name: str | None, unit: str | None,
 @click.option("--search", "text", help="Words in the code, name or unit.")
 @click.option("--status", type=click.Choice(["active", "moved_out"]))
 @click.option("--company", help="Company code.")
-@click.option("--as", "as_user", required=True, help=_AS)
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-@handle_errors
 def tenants_list(app: App, text: str | None, status: str | None, company: str | None,
                  as_user: str, as_json: bool) -> None:
     """The tenants the person may know of, by code."""
@@ -105,7 +90,7 @@ def tenants_list(app: App, text: str | None, status: str | None, company: str | 
     with app.work(as_user) as ctx:
         rows = [_tenant_row(t) for t in tenant_service.list_tenants(ctx, text, status, company)]
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        echo_json(rows)
         return
     for r in rows:
         click.echo(f"{r['code']:<10} {r['name']}  {r['unit'] or '—'}  {r['contact'] or '—'}"
@@ -116,10 +101,9 @@ def tenants_list(app: App, text: str | None, status: str | None, company: str | 
 @tenants.command("show")
 @click.argument("code")
 @click.option("--search", "text", help="Words in the titles.")
-@click.option("--as", "as_user", required=True, help=_AS)
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-@handle_errors
 def tenants_show(app: App, code: str, text: str | None, as_user: str, as_json: bool) -> None:
     """Tenant CODE's archive by category, with counts (audited)."""
     from vault.services import tenants as tenant_service
@@ -136,7 +120,7 @@ def tenants_show(app: App, code: str, text: str | None, as_user: str, as_json: b
                           for _category, docs in arch.groups for d in docs],
         }
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        echo_json(info)
         return
     t = info["tenant"]
     click.echo(f"{t['code']}  {t['name']}  {t['unit'] or '—'}  [{t['status']}]")
@@ -145,129 +129,3 @@ def tenants_show(app: App, code: str, text: str | None, as_user: str, as_json: b
     click.echo(f"  {'total':<22} {info['total']:>4}")
     for d in info["documents"]:
         click.echo(f"{d['id']:>6}  {d['category']:<20} {d['marking']:<16} {d['title']}")
-
-
-# ---------------------------------------------------------------------------
-# vault notices
-
-
-@main.group()
-def notices() -> None:
-    """Notices and letters with their sign-offs (签收记录).
-
-    Recipients are chosen by the notice's registrant, responsible supervisor, the
-    owning department's manager or an HQ executive; sign-offs are recorded by them
-    and the owning department's staff. One sign-off per recipient."""
-
-
-@notices.command("recipients")
-@click.argument("document", type=int)
-@click.option("--tenant", "tenant_codes", multiple=True,
-              help="A recipient's tenant code (repeat); the new full list.")
-@click.option("--as", "as_user", required=True, help=_AS)
-@pass_app
-@handle_errors
-def notices_recipients(app: App, document: int, tenant_codes: tuple[str, ...],
-                       as_user: str) -> None:
-    """Make the given tenants DOCUMENT's recipients (none: remove all who have not
-    signed)."""
-    from vault.services import notices as notice_service
-
-    with app.work(as_user) as ctx:
-        change = notice_service.set_recipients(ctx, document, list(tenant_codes))
-    click.echo(f"notice {document}: {change.total} recipient(s); added "
-               f"{', '.join(change.added) or '—'}; removed {', '.join(change.removed) or '—'}")
-
-
-@notices.command("sign-off")
-@click.argument("document", type=int)
-@click.option("--tenant", required=True, help="The recipient's tenant code.")
-@click.option("--signer", required=True, help="Who signed.")
-@click.option("--method", required=True, type=click.Choice(METHODS))
-@click.option("--at", "at", help="When (2026-11-27T10:30, group time; default now).")
-@click.option("--sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The scanned sign-off sheet (required for --method scanned).")
-@click.option("--note", help="A note kept with the sign-off.")
-@click.option("--as", "as_user", required=True, help=_AS)
-@pass_app
-@handle_errors
-def notices_sign_off(app: App, document: int, tenant: str, signer: str, method: str,
-                     at: str | None, sheet: Path | None, note: str | None,
-                     as_user: str) -> None:
-    """Record that TENANT signed DOCUMENT off."""
-    from vault.services import notices as notice_service
-
-    signed_at = parse_when(at, app.settings) or app.now()
-    stream: BinaryIO | None = None
-    try:
-        if sheet is not None:
-            try:
-                stream = sheet.open("rb")
-            except OSError as exc:
-                raise InvalidInput(f"Cannot read {sheet}: {exc.strerror or exc}.",
-                                   code="cannot_read") from None
-        with app.work(as_user) as ctx:
-            row = notice_service.record_sign_off(
-                ctx, document, tenant, signer, signed_at, method,
-                sheet=(stream, sheet.name) if stream is not None and sheet else None,
-                note=note)
-            sheet_id = row.sheet_document_id
-    finally:
-        if stream is not None:
-            stream.close()
-    extra = f"; sheet stored as document {sheet_id}" if sheet_id else ""
-    click.echo(f"notice {document}: {tenant} signed off ({method}){extra}")
-
-
-@notices.command("progress")
-@click.argument("document", type=int)
-@click.option("--as", "as_user", required=True, help=_AS)
-@click.option("--json", "as_json", is_flag=True)
-@pass_app
-@handle_errors
-def notices_progress(app: App, document: int, as_user: str, as_json: bool) -> None:
-    """Who has signed DOCUMENT off and who has not."""
-    from vault.services import notices as notice_service
-
-    with app.work(as_user) as ctx:
-        p = notice_service.progress(ctx, document)
-        info: dict[str, Any] = {
-            "document": p.document_id, "title": p.title, "total": p.total,
-            "signed": p.signed_count, "unsigned": p.unsigned_count, "percent": p.percent,
-            "recipients": [
-                {"tenant": r.code, "name": r.name, "unit": r.unit, "signed": r.signed,
-                 "signer": r.signer, "signed_at": _when(app, r.signed_at) if r.signed else None,
-                 "method": r.method, "sheet_document": r.sheet_document_id}
-                for r in p.recipients],
-        }
-    if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
-        return
-    click.echo(f"《{info['title']}》 {info['signed']}/{info['total']} signed ({info['percent']}%)")
-    for r in info["recipients"]:
-        if r["signed"]:
-            sheet = f"  sheet {r['sheet_document']}" if r["sheet_document"] else ""
-            click.echo(f"  signed    {r['tenant']:<10} {r['name']}  {r['signer']}  "
-                       f"{r['signed_at']}  {r['method']}{sheet}")
-        else:
-            click.echo(f"  UNSIGNED  {r['tenant']:<10} {r['name']}  {r['unit'] or ''}")
-
-
-@notices.command("export")
-@click.argument("document", type=int)
-@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path),
-              help="The CSV file to write.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-@click.option("--as", "as_user", required=True, help=_AS)
-@pass_app
-@handle_errors
-def notices_export(app: App, document: int, out: Path, force: bool, as_user: str) -> None:
-    """Write DOCUMENT's sign-off list to OUT as CSV (UTF-8 with BOM for Excel; audited)."""
-    from vault.services import notices as notice_service
-
-    with _atomic_file(out, replace=force) as fh:
-        with app.work(as_user) as ctx:
-            text = notice_service.export_csv(ctx, document)
-        fh.write(text.encode("utf-8"))
-    rows = len(list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))) - 1
-    click.echo(f"wrote {out} ({rows} recipient(s))")

@@ -1,0 +1,119 @@
+"""`vault certificates …`: certificates (证照): number, custodian, where the
+paper original is kept, validity.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Any
+
+import click
+
+from vault.cli.app import (
+    AS_OPERATOR,
+    App,
+    pass_app,
+)
+from vault.cli.output import echo_json
+from vault.errors import InvalidInput
+
+
+@click.group()
+def certificates() -> None:
+    """Certificates (证照): number, custodian, where the paper original is, validity.
+
+    Copies and loans of a certificate are asked for with `vault copies request`
+    (kinds copy and lend) and follow the copy-approval rules."""
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option}: not a date {text!r}; write YYYY-MM-DD.",
+                           code="bad_valid_until") from None
+
+
+@certificates.command("list")
+@click.option("--company", help="Company code (HQ executives and compliance: any).")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
+@pass_app
+def certificates_list(app: App, company: str | None, as_json: bool, as_user: str) -> None:
+    """The certificate register of your company (custodians, the GM, HQ executives,
+    compliance)."""
+    from vault.services import accounts
+    from vault.services import certificates as cert_service
+
+    with app.work(as_user) as ctx:
+        company_id = accounts.get_company(ctx.session, company).id if company else None
+        rows: list[dict[str, Any]] = []
+        for found in cert_service.list_certificates(ctx, company_id):
+            cert = found.certificate
+            rows.append({
+                "id": found.document.id, "title": found.document.title,
+                "kind": found.document.category, "company": found.document.company.code,
+                "level": found.level.value, "marking": found.marking,
+                "number": cert.number if cert else None,
+                "custodian": cert.custodian.username if cert and cert.custodian else None,
+                "original_location": cert.original_location if cert else None,
+                "valid_until": cert.valid_until.isoformat() if cert and cert.valid_until
+                else None,
+                "validity": found.validity,
+                "open_loans": [{"id": x.id, "borrower": x.borrower.username,
+                                "due_on": x.due_on.isoformat(),
+                                "lent_at": x.lent_at.isoformat() if x.lent_at else None}
+                               for x in found.open_loans],
+            })
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        loans = ", ".join(f"{x['borrower']} until {x['due_on']}" for x in r["open_loans"])
+        flag = f" ({r['validity']})" if r["validity"] in ("expired", "expiring") else ""
+        click.echo(f"{r['id']:>5}  {r['company']:<4} {r['kind']:<22} {r['title']}  "
+                   f"[{r['marking']}]  no. {r['number'] or '—'}  custodian "
+                   f"{r['custodian'] or '—'}  at {r['original_location'] or '—'}  "
+                   f"valid until {r['valid_until'] or '—'}"
+                   f"{flag}"
+                   f"{'  lent: ' + loans if loans else ''}")
+    click.echo(f"{len(rows)} certificate(s)", err=True)
+
+
+@certificates.command("set")
+@click.argument("document", type=click.IntRange(1, 2**31 - 1))
+@click.option("--number", help="The certificate's number ('' clears it).")
+@click.option("--custodian", help="User name of the person holding the original.")
+@click.option("--location", help="Where the paper original is kept.")
+@click.option("--valid-until", help="Last day of validity, YYYY-MM-DD ('' clears it).")
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
+@pass_app
+def certificates_set(app: App, document: int, number: str | None, custodian: str | None,
+                     location: str | None, valid_until: str | None, as_user: str) -> None:
+    """Record a certificate's details (the owning company's custodian or GM). Only the
+    options given change."""
+    from vault.services import certificates as cert_service
+
+    changes: dict[str, Any] = {}
+    if number is not None:
+        changes["number"] = number
+    if custodian is not None:
+        changes["custodian_username"] = custodian
+    if location is not None:
+        changes["original_location"] = location
+    if valid_until is not None:
+        changes["valid_until"] = _date(valid_until, "--valid-until")
+    if not changes:
+        click.echo("vault: nothing to change: give --number, --custodian, --location or "
+                   "--valid-until.", err=True)
+        sys.exit(2)
+    with app.work(as_user) as ctx:
+        cert = cert_service.set_details(ctx, document, **changes)
+        shown = (cert.number, cert.custodian.username if cert.custodian else None,
+                 cert.original_location, cert.valid_until)
+    click.echo(f"certificate {document}: no. {shown[0] or '—'}, custodian {shown[1] or '—'}, "
+               f"original at {shown[2] or '—'}, valid until "
+               f"{shown[3].isoformat() if shown[3] else '—'}")

@@ -1,0 +1,409 @@
+"""`vault copies …`: requests for copies, excerpts, prints, loans and classification
+changes (SPEC.md §3), and the copy register.
+
+Like every --as command, these run on the server, by an operator who speaks for the
+person named: there is no sign-in and no re-authentication here (the web asks for a
+fresh sign-in before a decision)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vault import policy
+from vault.cli.app import (
+    AS_OPERATOR,
+    App,
+    parse_date,
+    pass_app,
+    stamp,
+)
+from vault.cli.files import atomic_file
+from vault.cli.output import echo_json
+from vault.errors import InvalidInput
+from vault.policy import CopyKind, Level, marking
+
+_KINDS = [k.value for k in CopyKind]
+_COPY_STATUSES = ["issued", "returned", "destroyed"]
+
+
+def _person(user: Any) -> str | None:
+    return user.username if user is not None else None
+
+
+def _request_row(app: App, req: Any, state: str) -> dict[str, Any]:
+    return {
+        "id": req.id, "state": state, "kind": req.kind, "document": req.document_id,
+        "title": req.document.title, "level": req.level_at_request,
+        "requester": req.requester.username, "purpose": req.purpose,
+        "pages": req.pages, "approved_pages": req.approved_pages,
+        "due_on": req.due_on.isoformat() if req.due_on else None,
+        "new_level": req.new_level, "new_period": req.new_period,
+        "default_no": req.default_no, "created_at": stamp(app, req.created_at),
+        "decided_by": _person(req.decided_by), "decided_at": stamp(app, req.decided_at),
+        "decision_note": req.decision_note, "window_until": stamp(app, req.window_until),
+    }
+
+
+def _copy_row(app: App, copy: Any, level_now: str) -> dict[str, Any]:
+    return {
+        "id": copy.id, "label": copy.label, "status": copy.status,
+        "document": copy.document_id, "title": copy.document.title, "kind": copy.kind,
+        "version": copy.version_number, "pages": copy.pages, "request": copy.request_id,
+        "recipient": copy.recipient.username, "recipient_name": copy.recipient.name,
+        "approved_by": _person(copy.approved_by),
+        "approved_by_name": copy.approved_by.name if copy.approved_by else None,
+        "issued_at": stamp(app, copy.issued_at), "level_at_issue": copy.level_at_issue,
+        "period_at_issue": copy.period_at_issue, "level_now": level_now,
+        "stamped": copy.stamped, "sha256": copy.sha256, "size": copy.size,
+        "closed_at": stamp(app, copy.closed_at), "closed_by": _person(copy.closed_by),
+        "closed_note": copy.closed_note,
+    }
+
+
+def loan_row(app: App, loan: Any, state: str) -> dict[str, Any]:
+    return {
+        "id": loan.id, "state": state, "document": loan.document_id,
+        "title": loan.document.title, "request": loan.request_id,
+        "borrower": loan.borrower.username, "approved_by": _person(loan.approved_by),
+        "approved_at": stamp(app, loan.approved_at), "due_on": loan.due_on.isoformat(),
+        "lent_at": stamp(app, loan.lent_at), "lent_by": _person(loan.lent_by),
+        "returned_at": stamp(app, loan.returned_at),
+        "returned_by": _person(loan.returned_by), "note": loan.note,
+    }
+
+
+def company_id(ctx: Any, code: str | None) -> int | None:
+    from vault.services import accounts
+
+    return accounts.get_company(ctx.session, code).id if code else None
+
+
+@click.group()
+def copies() -> None:
+    """Requests for copies, excerpts, prints, loans and classification changes; the
+    copy register.
+
+    Every command acts as --as USER. The CLI runs on the server, by an operator who
+    speaks for that person: it neither signs in nor re-authenticates (the web asks
+    for a fresh sign-in before a decision). Exit 2 for bad input or an unknown
+    request, 1 for a refusal."""
+
+
+@copies.command("request")
+@click.argument("document", type=int)
+@click.option("--kind", required=True, type=click.Choice(_KINDS),
+              help="copy, excerpt (pages), print, lend (certificates and paper originals), "
+                   "extend (the period), downgrade, declassify (early).")
+@click.option("--purpose", required=True, help="Why it is needed (the approver reads it).")
+@click.option("--pages", help="Excerpt: the pages, e.g. 1-3,5.")
+@click.option("--due", help="Loan: the return date YYYY-MM-DD.")
+@click.option("--level", help="Downgrade: the new, lower level.")
+@click.option("--period", help="Extension: the new period, e.g. 15y or 2040-12-31.")
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
+@pass_app
+def copies_request(app: App, document: int, kind: str, purpose: str, pages: str | None,
+                   due: str | None, level: str | None, period: str | None,
+                   as_user: str) -> None:
+    """Ask for a copy (or excerpt, print, loan, classification change) of DOCUMENT.
+
+    Prints the request id and who may decide it."""
+    from vault.services import copies as copy_service
+    from vault.services import documents
+
+    due_on = parse_date(due, "--due")
+    new_level = documents.parse_level(level) if level else None
+    new_period = documents.parse_period(period) if period else None
+    with app.work(as_user) as ctx:
+        req = copy_service.request(ctx, document, copy_service.parse_kind(kind), purpose,
+                                   pages=pages, new_level=new_level, new_period=new_period,
+                                   due_on=due_on)
+        facts = copy_service.copy_facts(ctx, req)
+        route = [s.value for s in policy.copy_route(facts.document, facts.kind,
+                                                    ctx.now, facts.requester).approvers]
+        approvers = [(u.username, u.name) for u in copy_service.approvers_for(ctx, req)]
+        mark = marking(Level(req.level_at_request), documents.period_of(req.document))
+        req_id, title, default_no = req.id, req.document.title, req.default_no
+    click.echo(f"request {req_id}: {kind} of document {document} 《{title}》 [{mark}], pending")
+    click.echo(f"route: {', '.join(route)}")
+    click.echo("approval from:")
+    for username, name in approvers:
+        click.echo(f"  {username} ({name})")
+    if not approvers:
+        click.echo("  (nobody holds the approving office now)")
+    if default_no:
+        click.echo("note: the default answer for 绝密 copies is no (原则上不允许); "
+                   "the approver must be persuaded by the purpose")
+
+
+@copies.command("list")
+@click.option("--to-decide", is_flag=True,
+              help="Pending requests you may decide now (default: your own requests).")
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def copies_list(app: App, to_decide: bool, as_user: str, as_json: bool) -> None:
+    """Your requests, newest first; with --to-decide, the ones waiting for you."""
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        found = copy_service.to_decide(ctx) if to_decide else copy_service.mine(ctx)
+        rows = [_request_row(app, r, copy_service.state(r, ctx.now)) for r in found]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        flag = "  [default no]" if r["default_no"] and r["state"] == "pending" else ""
+        click.echo(f"{r['id']:>5}  {r['state']:<9} {r['kind']:<10} {r['document']:>5} "
+                   f"{r['requester']:<16} {r['created_at']}  《{r['title']}》{flag}")
+    click.echo(f"{len(rows)} request(s)", err=True)
+
+
+@copies.command("show")
+@click.argument("request_id", metavar="REQUEST", type=int)
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def copies_show(app: App, request_id: int, as_user: str, as_json: bool) -> None:
+    """A request's metadata, route, decision and the requester's recent copies (never
+    the file's content)."""
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        view = copy_service.show(ctx, request_id)
+        info = _request_row(app, view.request, view.state)
+        info.update({
+            "may_decide": view.may_decide, "decide_reason": view.decide_reason,
+            "may_download": view.may_download,
+            "approvers": [u.username for u in view.approvers],
+            "copy": view.copy.label if view.copy else None,
+            "loan": view.loan.id if view.loan else None,
+            "requester_history": [
+                {"label": c.label, "issued_at": stamp(app, c.issued_at), "status": c.status}
+                for c in view.history
+            ],
+        })
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"request {info['id']}: {info['kind']} of document {info['document']} "
+               f"《{info['title']}》 ({info['level']})")
+    for key in ("state", "requester", "purpose", "pages", "approved_pages", "due_on",
+                "new_level", "new_period", "created_at", "decided_by", "decided_at",
+                "decision_note", "window_until", "copy", "loan"):
+        if info[key] is not None:
+            click.echo(f"  {key:<16} {info[key]}")
+    if info["default_no"]:
+        click.echo("  note             the default answer for 绝密 copies is no (原则上不允许)")
+    if info["state"] == "pending":
+        click.echo(f"  approvers        {', '.join(info['approvers']) or '(nobody now)'}")
+        click.echo(f"  you may decide   {'yes' if info['may_decide'] else 'no'} "
+                   f"({info['decide_reason']})")
+    if info["may_download"]:
+        click.echo(f"  download         once, before {info['window_until']}: "
+                   f"vault copies download {info['id']} --as {info['requester']} -o FILE")
+    history = info["requester_history"]
+    click.echo(f"  requester's recent copies: {len(history) or 'none'}")
+    for item in history:
+        click.echo(f"    {item['issued_at']}  {item['label']}  {item['status']}")
+
+
+@copies.command("approve")
+@click.argument("request_id", metavar="REQUEST", type=int)
+@click.option("--window-hours", type=int,
+              help="A shorter download window in hours (default: VAULT_COPY_WINDOW_HOURS).")
+@click.option("--pages", help="Excerpt: approve fewer pages than asked, e.g. 1-2.")
+@click.option("--note", help="A note kept with the decision.")
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
+@pass_app
+def copies_approve(app: App, request_id: int, window_hours: int | None, pages: str | None,
+                   note: str | None, as_user: str) -> None:
+    """Approve REQUEST (never your own; only while you hold the approving office).
+
+    No re-authentication here: the operator on the server answers for it."""
+    from vault.services import copies as copy_service
+    from vault.services import documents
+
+    with app.work(as_user) as ctx:
+        req = copy_service.approve(ctx, request_id, window_hours=window_hours, pages=pages,
+                                   note=note)
+        kind = CopyKind(req.kind)
+        requester, until = req.requester.username, stamp(app, req.window_until)
+        doc = req.document
+        mark = marking(documents.effective_level(ctx, doc), documents.period_of(doc))
+        due_on = req.due_on
+    click.echo(f"request {request_id} approved")
+    if kind in copy_service.DELIVERING:
+        click.echo(f"{requester} may download it once, before {until}")
+    elif kind is CopyKind.LEND:
+        click.echo(f"loan opened: the custodian hands the original to {requester}, "
+                   f"due back {due_on}")
+    else:
+        click.echo(f"document {doc.id} is now [{mark}]")
+
+
+@copies.command("reject")
+@click.argument("request_id", metavar="REQUEST", type=int)
+@click.option("--reason", required=True, help="Why (the requester reads it).")
+@click.option("--as", "as_user", required=True, help=AS_OPERATOR)
+@pass_app
+def copies_reject(app: App, request_id: int, reason: str, as_user: str) -> None:
+    """Reject REQUEST with a reason.
+
+    No re-authentication here: the operator on the server answers for it."""
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        copy_service.reject(ctx, request_id, reason)
+    click.echo(f"request {request_id} rejected")
+
+
+@copies.command("cancel")
+@click.argument("request_id", metavar="REQUEST", type=int)
+@click.option("--as", "as_user", required=True, help="The requester.")
+@pass_app
+def copies_cancel(app: App, request_id: int, as_user: str) -> None:
+    """Withdraw your own pending REQUEST."""
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        copy_service.cancel(ctx, request_id)
+    click.echo(f"request {request_id} cancelled")
+
+
+@copies.command("issue")
+@click.argument("request_id", metavar="REQUEST", type=int)
+@click.option("--note", help="Kept in the audit trail.")
+@click.option("--as", "as_user", required=True, help="The owning company's custodian.")
+@pass_app
+def copies_issue(app: App, request_id: int, note: str | None, as_user: str) -> None:
+    """Issue the approved photocopy of a paper-only certificate (REQUEST): the copy
+    register gets its row; write the copy number printed here on the paper copy."""
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        copy = copy_service.issue_photocopy(ctx, request_id, note)
+        copy_label, recipient = copy.label, copy.recipient.username
+    click.echo(f"issued {copy_label} to {recipient}; write this copy number on the "
+               "photocopy (复印件视同原件)")
+
+
+@copies.command("download")
+@click.argument("request_id", metavar="REQUEST", type=int)
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path),
+              help="The file to write.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--as", "as_user", required=True, help="The requester.")
+@pass_app
+def copies_download(app: App, request_id: int, out: Path, force: bool, as_user: str) -> None:
+    """Write the approved copy of REQUEST to OUT: numbered, stamped on every page and
+    registered. An approval gives one download, within its window."""
+    from vault.services import copies as copy_service
+
+    delivered: str | None = None
+    try:
+        # The file is opened before the approval is spent: an unwritable OUT costs nothing.
+        with atomic_file(out, replace=force) as fh:
+            with app.work(as_user) as ctx:
+                delivery = copy_service.download(ctx, request_id)
+                delivered, stamped = delivery.copy.label, delivery.copy.stamped
+            with click.progressbar(length=max(delivery.size, 1), label="writing",
+                                   file=sys.stderr) as bar:
+                for chunk in delivery.chunks:
+                    fh.write(chunk)
+                    bar.update(len(chunk))
+    except InvalidInput as exc:
+        if delivered is not None and exc.code == "cannot_write":
+            raise InvalidInput(f"{exc.message} Copy {delivered} is registered to {as_user} but "
+                               "was not written; tell the custodian.", code=exc.code) from None
+        raise
+    how = "stamped" if stamped else "not stampable: delivered as stored, fingerprint registered"
+    click.echo(f"wrote {out} ({delivery.size} bytes): copy {delivered} ({how})")
+
+
+@copies.command("register")
+@click.option("--status", type=click.Choice(_COPY_STATUSES))
+@click.option("--document", "document_id", type=int, help="Only copies of this document.")
+@click.option("--company", help="Company code (default: your own; HQ executives and "
+                                "compliance: every company).")
+@click.option("--as", "as_user", required=True, help="A custodian, GM, HQ executive or "
+                                                     "compliance officer.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def copies_register(app: App, status: str | None, document_id: int | None, company: str | None,
+                    as_user: str, as_json: bool) -> None:
+    """The copy register (复印件视同原件): every copy that left Vault, newest first."""
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        found = copy_service.copy_register(ctx, company_id=company_id(ctx, company),
+                                           status=status, document_id=document_id)
+        rows = [_copy_row(app, c, copy_service.copy_level(ctx, c).value) for c in found]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['label']:<24} {r['status']:<9} {r['recipient']:<16} "
+                   f"approved by {r['approved_by'] or '—':<16} {r['issued_at']}  "
+                   f"《{r['title']}》")
+    click.echo(f"{len(rows)} copy(ies)", err=True)
+
+
+@copies.command("lookup")
+@click.argument("number")
+@click.option("--as", "as_user", required=True, help="A register reader, or the recipient.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def copies_lookup(app: App, number: str, as_user: str, as_json: bool) -> None:
+    """Who received copy NUMBER (as printed on it, e.g. "机密-2026-0042 副本 3"), who
+    approved it, and when."""
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        copy = copy_service.lookup(ctx, number)
+        info = _copy_row(app, copy, copy_service.copy_level(ctx, copy).value)
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"{info['label']}  《{info['title']}》 (document {info['document']})")
+    click.echo(f"  recipient        {info['recipient']} ({info['recipient_name']})")
+    approver = (f"{info['approved_by']} ({info['approved_by_name']})" if info["approved_by"]
+                else "—")
+    click.echo(f"  approved by      {approver}")
+    for key in ("issued_at", "kind", "version", "pages", "level_at_issue", "period_at_issue",
+                "level_now", "stamped", "sha256", "status", "closed_at", "closed_by",
+                "closed_note"):
+        if info[key] is not None:
+            click.echo(f"  {key:<16} {info[key]}")
+
+
+def _close_copy(app: App, copy_id: int, status: str, note: str | None, as_user: str) -> None:
+    from vault.services import copies as copy_service
+
+    with app.work(as_user) as ctx:
+        copy = copy_service.close_copy(ctx, copy_id, status, note)
+        copy_label = copy.label
+    click.echo(f"copy {copy_id} ({copy_label}) recorded as {status}")
+
+
+@copies.command("return")
+@click.argument("copy_id", metavar="COPY", type=int)
+@click.option("--note", help="Kept in the register.")
+@click.option("--as", "as_user", required=True, help="The owning company's custodian.")
+@pass_app
+def copies_return(app: App, copy_id: int, note: str | None, as_user: str) -> None:
+    """Record that registered copy COPY (its id in the register) came back."""
+    _close_copy(app, copy_id, "returned", note, as_user)
+
+
+@copies.command("destroy")
+@click.argument("copy_id", metavar="COPY", type=int)
+@click.option("--note", help="Kept in the register (e.g. how it was destroyed).")
+@click.option("--as", "as_user", required=True, help="The owning company's custodian.")
+@pass_app
+def copies_destroy(app: App, copy_id: int, note: str | None, as_user: str) -> None:
+    """Record that registered copy COPY (its id in the register) was destroyed."""
+    _close_copy(app, copy_id, "destroyed", note, as_user)
