@@ -167,6 +167,8 @@ class Reason(StrEnum):
     NO_FIXED_END = "no_fixed_end"
     NOT_RESPONSIBLE = "not_responsible"
     CANNOT_VIEW = "cannot_view"
+    NO_CONTENT = "no_content"  # a copy asked of a paper original with no stored file
+    NOTHING_TO_LEND = "nothing_to_lend"  # a loan asked of a file that exists only in Vault
     # metadata only
     COMPLIANCE = "compliance"
     CUSTODIAN = "custodian"
@@ -698,6 +700,32 @@ def photocopiable(doc: DocumentFacts, kind: CopyKind) -> bool:
     return kind is CopyKind.COPY and doc.paper_original and doc.category in CERTIFICATES
 
 
+def can_ask(
+    subject: Subject, doc: DocumentFacts, kind: CopyKind, stored: bool, now: datetime
+) -> Decision:
+    """Whether ``subject`` may send a request of ``kind`` for ``doc`` now, as the
+    request form and the document page offer it and the service accepts it
+    (``stored``: the file has a stored version). In this order:
+
+    - `can_request` (who may ask at all; it refuses what no route takes, e.g. a
+      change asked of an internal file);
+    - no approval needed (an internal file is downloaded directly:
+      ``no_approval_needed``);
+    - what is asked must exist: a copy, excerpt or print needs stored content,
+      except a photocopy of a paper-only certificate (`photocopiable`); a loan needs
+      a certificate or a paper original (`lendable`)."""
+    decision = can_request(subject, doc, kind, now)
+    if not decision.allowed:
+        return decision
+    if not copy_route(doc, kind, now, subject).required:
+        return _deny(Reason.NO_APPROVAL_NEEDED)
+    if kind in REPRODUCTION_KINDS and not stored and not photocopiable(doc, kind):
+        return _deny(Reason.NO_CONTENT)
+    if kind is CopyKind.LEND and not lendable(doc):
+        return _deny(Reason.NOTHING_TO_LEND)
+    return decision
+
+
 def loan_due_ok(today: date, due_on: date) -> bool:
     """A loan's return date: from today up to ``MAX_LOAN_DAYS`` ahead."""
     return today <= due_on <= today + timedelta(days=MAX_LOAN_DAYS)
@@ -735,6 +763,22 @@ def can_approve(subject: Subject, request: CopyFacts, now: datetime) -> Decision
         if matches_scope(subject, request.document, scope):
             return _allow(_SCOPE_REASON[scope])
     return _deny(Reason.NOT_AN_APPROVER)
+
+
+# The roles that hold an approving office (`matches_scope`) for some file: the SQL
+# prefilter of approver candidates and of the "to decide" list selects them.
+APPROVING_ROLES = frozenset({Role.HQ_EXECUTIVE, Role.COMPANY_GM, Role.DEPT_MANAGER})
+
+
+def may_approve_some(subject: Subject) -> bool:
+    """Whether ``subject`` could approve any request at all: active and holding a role
+    of ``APPROVING_ROLES``. A prefilter only (who approves *this* request is
+    `can_approve`); tests check that nobody outside it approves anything."""
+    if not subject.active:
+        return False
+    # The hq_executive role counts only for someone employed by the HQ company.
+    return subject.is_hq_executive or any(
+        subject.has(r) for r in APPROVING_ROLES - {Role.HQ_EXECUTIVE})
 
 
 def eligible_approvers(
@@ -862,6 +906,21 @@ def can_reclassify(
     if not (current.classified or new_level.classified):
         return _deny(Reason.NOT_CLASSIFIED)
     return _allow(Reason.APPROVER)
+
+
+def can_add_version(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
+    """Who may store a new version of a file: someone who may read it and is its
+    registrant or responsible supervisor, or an HQ executive."""
+    view = can_view(subject, doc, now)
+    if not view.allowed:
+        return view
+    if subject.user_id == doc.registrant_id:
+        return _allow(Reason.REGISTRANT)
+    if subject.user_id == doc.supervisor_id:
+        return _allow(Reason.RESPONSIBLE_SUPERVISOR)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    return _deny(Reason.NOT_RESPONSIBLE)
 
 
 # The annual review (年度审核): a classified file is due once this long has passed

@@ -126,6 +126,26 @@ def test_sql_scope_is_the_policy(world: Infra) -> None:
                           for d in docs}
 
 
+def test_sql_review_scope_is_the_policy(world: Infra) -> None:
+    """The review queue's SQL narrows to exactly the files `policy.can_review` allows."""
+    with world.sessions() as s:
+        docs = list(s.scalars(select(Document).order_by(Document.id)))
+        sizes = {}
+        for user_id in sorted(PEOPLE):
+            user = s.get(User, user_id)
+            assert user is not None
+            subject = accounts.subject_of(user)
+            expected = {d.id for d in docs
+                        if policy.can_review(subject, documents.facts(d), NOW).allowed}
+            got = set(s.scalars(select(Document.id).where(scope.review_scope(subject, NOW))))
+            assert (user_id, sorted(got - expected), sorted(expected - got)) == (user_id, [], [])
+            sizes[user_id] = len(got)
+    # Not trivial: HQ executives, GMs, managers, supervisors and registrants review some.
+    assert sizes[101] > sizes[203] > 0 and sizes[208] > 0 and sizes[210] > 0
+    assert sizes[211] > 0 and sizes[106] > 0
+    assert sizes[105] == sizes[103] == sizes[201] == sizes[209] == sizes[302] == 0
+
+
 def test_the_world_is_not_trivial(world: Infra) -> None:
     """Each person sees some documents and misses others (except the all-seeing)."""
     with world.sessions() as s:

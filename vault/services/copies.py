@@ -37,7 +37,7 @@ from vault.models import (
     User,
     UserRole,
 )
-from vault.policy import CopyKind, Level, Period, Role
+from vault.policy import CopyKind, Level, Period
 from vault.services import accounts, documents, notifications
 from vault.services.context import Ctx
 
@@ -259,7 +259,7 @@ def _current_version(doc: Document) -> DocumentVersion | None:
 
 
 def _approver_candidates(ctx: Ctx) -> list[User]:
-    roles = [Role.HQ_EXECUTIVE.value, Role.COMPANY_GM.value, Role.DEPT_MANAGER.value]
+    roles = sorted(r.value for r in policy.APPROVING_ROLES)
     stmt = (
         select(User).join(UserRole).where(User.active.is_(True), UserRole.role.in_(roles))
         .order_by(User.id)
@@ -319,14 +319,17 @@ def request(
     text = _purpose(purpose)
     version = _current_version(doc)
     fields: dict[str, Any] = {}
-    if kind in DELIVERING and version is None and policy.photocopiable(doc_facts, kind):
+    # What is asked must exist (the rest of policy.can_ask was checked above).
+    ask = policy.can_ask(subject, doc_facts, kind, version is not None, ctx.now)
+    if ask.reason is policy.Reason.NO_CONTENT:
+        raise refuse(InvalidInput(
+            "This record is a paper original with no stored file; ask for a loan instead.",
+            code="no_content"), "no_content")
+    if kind in DELIVERING and version is None:  # a photocopy of a paper-only certificate
         if pages:
             raise InvalidInput("Pages are given only for an excerpt.", code="bad_pages")
     elif kind in DELIVERING:
-        if version is None:
-            raise refuse(InvalidInput(
-                "This record is a paper original with no stored file; ask for a loan instead.",
-                code="no_content"), "no_content")
+        assert version is not None
         if kind is CopyKind.EXCERPT:
             if not stamping.can_stamp(version.media_type):
                 raise refuse(InvalidInput(
@@ -338,7 +341,7 @@ def request(
     elif pages:
         raise InvalidInput("Pages are given only for an excerpt.", code="bad_pages")
     if kind is CopyKind.LEND:
-        if not policy.lendable(doc_facts):
+        if ask.reason is policy.Reason.NOTHING_TO_LEND:
             raise refuse(InvalidInput(
                 "Only certificates and paper originals are lent; ask for a copy instead.",
                 code="nothing_to_lend"), "nothing_to_lend")
@@ -498,9 +501,7 @@ def mine(ctx: Ctx, limit: int = 100) -> list[CopyRequest]:
 def to_decide(ctx: Ctx) -> list[CopyRequest]:
     """Pending requests the actor may decide now (checked one by one by the policy)."""
     subject = ctx.subject
-    if not subject.active or not (
-        subject.is_hq_executive or subject.has(Role.COMPANY_GM) or subject.has(Role.DEPT_MANAGER)
-    ):
+    if not policy.may_approve_some(subject):
         return []
     pending = ctx.session.scalars(
         select(CopyRequest).where(CopyRequest.status == PENDING).order_by(CopyRequest.id)
@@ -918,7 +919,7 @@ def stamp_lines(ctx: Ctx, level: Level, period: Period, copy_label: str,
 def _register_scope(ctx: Ctx, company_id: int | None, action: Action) -> list[int] | None:
     """Company ids the actor may read registers of (None: every company)."""
     subject = ctx.subject
-    if subject.active and (subject.has(Role.COMPLIANCE) or subject.is_hq_executive):
+    if policy.reads_every_company(subject):
         return None if company_id is None else [company_id]
     target = company_id if company_id is not None else subject.company_id
     decision = policy.can_read_register(subject, target)

@@ -325,7 +325,6 @@ def page(ctx: Ctx, doc_id: int, lang: str = "zh") -> DocPage:
     level = policy.effective_level(doc_facts, now)
     period = documents.period_of(doc)
     view = policy.can_view(subject, doc_facts, now)
-    responsible = subject.user_id in (doc.registrant_id, doc.supervisor_id)
     may_grant = policy.can_grant(subject, doc_facts, now).allowed
     people = list(ctx.session.scalars(
         select(User).where(User.active.is_(True)).order_by(User.company_id, User.name)))
@@ -376,8 +375,7 @@ def page(ctx: Ctx, doc_id: int, lang: str = "zh") -> DocPage:
         view_reason=view.reason.value,
         may_download=bool(latest) and policy.can_download(subject, doc_facts, now).allowed,
         may_grant=may_grant,
-        # documents.add_version's rule: someone who may view and is responsible for it.
-        may_add_version=view.allowed and (responsible or subject.is_hq_executive),
+        may_add_version=policy.can_add_version(subject, doc_facts, now).allowed,
         grant_candidates=candidates,
         viewer_kind=(viewer.kind_of(latest[-1].media_type, latest[-1].size).value
                      if latest else viewer.Kind.NONE.value),

@@ -443,9 +443,7 @@ def _tell_hq_executives(ctx: Ctx, doc: Document, old: Level | None) -> None:
 def add_version(ctx: Ctx, doc_id: int, content: BinaryIO, filename: str) -> DocumentVersion:
     """A new version: by the registrant, the responsible supervisor or an HQ executive."""
     doc = load(ctx, doc_id, Action.DOCUMENT_VERSION_ADD, need="view")
-    subject = ctx.subject
-    responsible = subject.user_id in (doc.registrant_id, doc.supervisor_id)
-    if not responsible and not subject.is_hq_executive:
+    if not policy.can_add_version(ctx.subject, facts(doc, ctx.settings.tz), ctx.now).allowed:
         raise ctx.refuse(
             Forbidden("Only the registrant or the responsible supervisor adds versions.",
                       code="not_responsible"),

@@ -22,14 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from vault import policy
 from vault.actions import Action
 from vault.errors import Forbidden, InvalidInput
 from vault.models import ClassificationChange, Document
-from vault.policy import Level, Period, Role
-from vault.services import documents
+from vault.policy import Level, Period
+from vault.services import documents, scope
 from vault.services.context import Ctx
 
 MAX_NOTE = 1000
@@ -94,20 +94,14 @@ def _item(ctx: Ctx, doc: Document, lang: str) -> Item | None:
 
 def queue(ctx: Ctx, lang: str = "zh") -> list[Item]:
     """The classified files the actor reviews that are due, longest unreviewed first."""
-    actor = ctx.actor
-    subject = ctx.subject
-    assert actor is not None
+    assert ctx.actor is not None
     cutoff = ctx.now - policy.REVIEW_INTERVAL
     last = func.coalesce(Document.reviewed_at, Document.created_at)
-    # SQL narrows to files the actor could review; the policy decides each one.
-    mine = [Document.supervisor_id == actor.id, Document.registrant_id == actor.id]
-    if subject.has(Role.DEPT_MANAGER) or subject.has(Role.COMPANY_GM) or subject.is_hq_executive:
-        mine.append(Document.company_id == actor.company_id)
-    if subject.is_hq_executive:
-        mine.append(Document.level == Level.TOP_SECRET.value)
+    # SQL narrows to the files the policy lets the actor review (scope.review_scope is
+    # checked against policy.can_review); the policy still decides each one.
     stmt = (
         select(Document)
-        .where(Document.level != Level.INTERNAL.value, last <= cutoff, or_(*mine))
+        .where(scope.review_scope(ctx.subject, ctx.now), last <= cutoff)
         .order_by(last, Document.id)
     )
     items = []

@@ -1,5 +1,6 @@
 """`policy.can_see_metadata` as a SQL condition on `Document`, for searches that must
-leave out-of-scope files out of every count before anything is counted or ranked.
+leave out-of-scope files out of every count before anything is counted or ranked;
+`policy.can_review` as one for the annual review's queue (`review_scope`).
 
 The policy stays the rule: this is its translation for one subject at one moment,
 and tests/integration/test_search_scope.py checks that the condition selects
@@ -28,7 +29,7 @@ from sqlalchemy import ColumnElement, and_, case, false, or_, select, true
 from sqlalchemy.sql.elements import Case
 
 from vault import policy
-from vault.models import Document, Grant
+from vault.models import Company, Document, Grant
 from vault.policy import Level, Role, Subject
 
 _CLASSIFIED = (Level.CONFIDENTIAL.value, Level.SECRET.value, Level.TOP_SECRET.value)
@@ -107,3 +108,31 @@ def metadata_scope(subject: Subject, now: datetime) -> ColumnElement[bool]:
     if subject.has(Role.CUSTODIAN):
         ways.append(Document.company_id == subject.company_id)
     return or_(*ways)
+
+
+def review_scope(subject: Subject, now: datetime) -> ColumnElement[bool]:
+    """Documents ``subject`` reviews at ``now`` (`policy.can_review`), read like it:
+    classified files whose period has not ended; 绝密 and HQ-owned ones for HQ
+    executives; otherwise (not 绝密) the responsible supervisor, the registrant, for
+    秘密 the owning department's manager, and the owning company's GM (not for
+    HQ-owned files, whose office is the HQ executives'). Checked against the policy
+    by tests/integration/test_search_scope.py."""
+    if not subject.active:
+        return false()
+    uid = subject.user_id
+    hq_owned = Document.company_id.in_(select(Company.id).where(Company.is_hq.is_(True)))
+    ways: list[ColumnElement[bool]] = []
+    if subject.is_hq_executive:
+        ways.append(or_(hq_owned, Document.level == Level.TOP_SECRET.value))
+    lower: list[ColumnElement[bool]] = [
+        Document.supervisor_id == uid,
+        Document.registrant_id == uid,
+    ]
+    if subject.has(Role.DEPT_MANAGER) and subject.department_id is not None:
+        lower.append(and_(Document.level == Level.CONFIDENTIAL.value,
+                          Document.company_id == subject.company_id,
+                          Document.department_id == subject.department_id))
+    if subject.has(Role.COMPANY_GM):
+        lower.append(and_(~hq_owned, Document.company_id == subject.company_id))
+    ways.append(and_(Document.level != Level.TOP_SECRET.value, or_(*lower)))
+    return and_(Document.level.in_(_CLASSIFIED), ~ended(now), or_(*ways))

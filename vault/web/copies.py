@@ -371,18 +371,8 @@ def _form_context(ctx: Ctx, doc_id: int, kind: CopyKind) -> dict[str, Any]:
     decision = policy.can_request(ctx.subject, doc_facts, kind, ctx.now)
     level = policy.effective_level(doc_facts, ctx.now)
     stored = any(v.blob_id is not None for v in doc.versions)
-    certificate = doc.category in {c.value for c in policy.CERTIFICATES}
-    blocked = None
-    if not decision.allowed:
-        blocked = decision.reason.value
-    elif route.refused:
-        blocked = route.reason.value
-    elif not route.required:
-        blocked = "no_approval_needed"
-    elif kind in copies.DELIVERING and not stored and not policy.photocopiable(doc_facts, kind):
-        blocked = "no_content"
-    elif kind is CopyKind.LEND and not (certificate or doc.has_paper_original):
-        blocked = "nothing_to_lend"
+    ask = policy.can_ask(ctx.subject, doc_facts, kind, stored, ctx.now)
+    blocked = None if ask.allowed else ask.reason.value
     lower = [lv.value for lv in Level if lv.classified and lv.rank < level.rank]
     return {
         "doc": _doc_row(ctx, doc, lang()), "kind": kind.value, "route": route,
@@ -780,19 +770,12 @@ def copies_for_document(doc_id: int) -> dict[str, Any]:
         doc_facts = documents.facts(doc, ctx.settings.tz)
         subject = ctx.subject
         stored = any(v.blob_id is not None for v in doc.versions)
-        certificate = doc.category in {c.value for c in policy.CERTIFICATES}
-        options = []
-        for kind in CopyKind:
-            if (kind in copies.DELIVERING and not stored
-                    and not policy.photocopiable(doc_facts, kind)):
-                continue
-            if kind is CopyKind.LEND and not (certificate or doc.has_paper_original):
-                continue
-            route = policy.copy_route(doc_facts, kind, ctx.now, subject)
-            if route.refused or not route.required:
-                continue
-            if policy.can_request(subject, doc_facts, kind, ctx.now).allowed:
-                options.append({"kind": kind.value, "default_no": route.default_no})
+        options = [
+            {"kind": kind.value,
+             "default_no": policy.copy_route(doc_facts, kind, ctx.now, subject).default_no}
+            for kind in CopyKind
+            if policy.can_ask(subject, doc_facts, kind, stored, ctx.now).allowed
+        ]
         reqs = list(copies.requests_for_document(ctx, doc_id))
         labels = {c.request_id: c.label for c in ctx.session.scalars(
             select(RegisteredCopy).where(RegisteredCopy.request_id.in_([r.id for r in reqs])))

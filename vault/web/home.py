@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 
-from vault.policy import Role
+from vault import policy
 from vault.services import document_pages
 from vault.web import copies, support
 
@@ -21,10 +21,8 @@ def index() -> str:
     with support.work() as ctx:
         needs = document_pages.home(ctx, lang)
         copy_home = copies.home_facts(ctx)
-        subject = ctx.subject
         # Whether to say "nothing to decide": a display choice, the service decides.
-        copy_home["approver"] = subject.is_hq_executive or any(
-            subject.has(r) for r in (Role.COMPANY_GM, Role.DEPT_MANAGER))
+        copy_home["approver"] = policy.may_approve_some(ctx.subject)
     return render_template("home.html", needs=needs, copy_home=copy_home)
 
 

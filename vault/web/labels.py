@@ -169,6 +169,8 @@ REASONS: dict[str, Any] = {
     'no_fixed_end': lazy_gettext("the period has no fixed end"),
     'not_responsible': lazy_gettext("not responsible for the file"),
     'cannot_view': lazy_gettext("may not read the file"),
+    'no_content': lazy_gettext("no stored file to copy"),
+    'nothing_to_lend': lazy_gettext("nothing on paper to lend"),
     'compliance': lazy_gettext("compliance officer"),
     'custodian': lazy_gettext("custodian"),
     'approving_office': lazy_gettext("approving office"),
