@@ -137,24 +137,29 @@ def pg_bindir() -> Path:
 
 
 @contextmanager
-def postgres(*settings: str) -> Iterator[str]:
+def postgres(*settings: str, keep: Path | None = None) -> Iterator[str]:
     """A private PostgreSQL cluster on a Unix socket (as the postgres user when run
-    as root); yields a URL template with ``{db}`` for the database name."""
+    as root); yields a URL template with ``{db}`` for the database name. With
+    ``keep``, the cluster lives in that folder and outlives the call: a cluster
+    already there is started again instead of created (benchmarks that generate
+    for an hour measure again without generating again)."""
     bindir = pg_bindir()
-    root = Path(tempfile.mkdtemp(prefix="vault-pg-"))
+    root = keep if keep is not None else Path(tempfile.mkdtemp(prefix="vault-pg-"))
     data, sock = root / "data", root / "sock"
-    sock.mkdir()
+    root.mkdir(parents=True, exist_ok=True)
+    sock.mkdir(exist_ok=True)
     as_user: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
         shutil.chown(sock, "postgres", "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
-    subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "vault",
-         "--no-sync", "-E", "UTF8", "--locale", "C"],
-        check=True, capture_output=True,
-    )
+    if not (data / "PG_VERSION").exists():
+        subprocess.run(
+            [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "vault",
+             "--no-sync", "-E", "UTF8", "--locale", "C"],
+            check=True, capture_output=True,
+        )
     log = root / "server.log"
     options = " ".join(f"-c {s}" for s in settings)
     started = subprocess.run(
@@ -170,18 +175,24 @@ def postgres(*settings: str) -> Iterator[str]:
         yield f"postgresql+psycopg://vault@/{{db}}?host={sock}&port={port}"
     finally:
         subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m",
+             "fast" if keep is not None else "immediate", "stop"],
             capture_output=True,
         )
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(root, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
-def create_database(base: str, name: str, template: str | None = None) -> str:
+def create_database(base: str, name: str, template: str | None = None,
+                    ctype: str | None = None) -> str:
+    """A new database; ``ctype`` sets its character classes (``C.utf8``: pg_trgm then
+    makes trigrams of Chinese characters too, which the cluster's C locale skips)."""
     import psycopg
 
     url = base.format(db="postgres").replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
         suffix = f' TEMPLATE "{template}"' if template else ""
+        if ctype:
+            suffix = f" TEMPLATE template0 LC_CTYPE '{ctype}' LC_COLLATE 'C'"
         conn.execute(f'CREATE DATABASE "{name}"{suffix}')  # type: ignore[arg-type]
     return base.format(db=name)

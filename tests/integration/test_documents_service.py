@@ -18,7 +18,7 @@ from vault.audit.models import AuditEvent
 from vault.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound
 from vault.models import ClassificationChange, Document, DocumentVersion
 from vault.policy import Category, Level, Period
-from vault.services import accounts, declassify, documents, grants, keys, samples
+from vault.services import accounts, declassify, document_pages, documents, grants, keys, samples
 from vault.services.context import Infra, unit_of_work
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -272,6 +272,35 @@ def test_search_scope_and_counts(org: Infra) -> None:
     assert ids("clerk", page=2, per_page=1) == ([contract], 2)
     with pytest.raises(InvalidInput):
         ids("clerk", page=0)
+
+
+def test_a_capped_count_stops_at_the_cap(org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big lists count up to `count_cap` matches in scope and say so; without a cap,
+    or under it, the count is exact. Out-of-scope files count for nothing."""
+    secret = register(org, title="季度财务报表", category=Category.FINANCIAL_REPORT,
+                      actor="accountant")
+    mine = [register(org, title=f"通知 {i}") for i in range(4)]
+
+    def counted(actor: str, cap: int | None, **q: object) -> tuple[int, bool, list[int]]:
+        with unit_of_work(org, actor, NOW) as ctx:
+            page = documents.search(ctx, documents.Query(count_cap=cap, **q))  # type: ignore[arg-type]
+            return page.total, page.total_capped, [d.id for d in page.items]
+
+    assert counted("clerk", None) == (4, False, mine[::-1])
+    assert counted("clerk", 4) == (4, False, mine[::-1])
+    assert counted("clerk", 3) == (3, True, mine[::-1])
+    assert counted("clerk", 1, per_page=2, page=2) == (1, True, mine[1::-1])
+    assert counted("ceo", 4) == (4, True, [*mine[::-1], secret])  # the page is whole
+    assert counted("ceo", 5) == (5, False, [*mine[::-1], secret])
+    assert counted("clerk", 3, text="财务") == (0, False, [])
+    # The list page (and `vault ls`) count up to documents.COUNT_CAP.
+    with unit_of_work(org, "clerk", NOW) as ctx:
+        found = document_pages.browse(ctx, documents.Query())
+    assert (found.total, found.total_capped, found.pages) == (4, False, 1)
+    monkeypatch.setattr(documents, "COUNT_CAP", 2)
+    with unit_of_work(org, "clerk", NOW) as ctx:
+        found = document_pages.browse(ctx, documents.Query(per_page=1))
+    assert (found.total, found.total_capped, found.pages) == (2, True, 2)
 
 
 def test_show_metadata_and_who_may_view(org: Infra) -> None:

@@ -101,6 +101,26 @@ def test_a_file_falls_due_365_days_after_its_last_review(group: Infra) -> None:
         assert (item.may_reclassify, item.may_declassify) == (True, True)
 
 
+@pytest.mark.parametrize("batch", [1, 2, 400])
+def test_the_queue_shows_the_longest_unreviewed_first_up_to_its_limit(
+        group: Infra, monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
+    monkeypatch.setattr(review, "QUEUE_BATCH", batch)
+    docs = [register(group, f"合同 {i}", Level.CONFIDENTIAL, YEAR_AGO - timedelta(days=10 - i))
+            for i in range(5)]
+    # Older still, and the supervisor's, but 机密 is not the department manager's.
+    secret = register(group, "机密纪要", Level.SECRET, YEAR_AGO - timedelta(days=30))
+    register(group, "近期合同", Level.CONFIDENTIAL, YEAR_AGO + timedelta(days=1))  # not due
+    with unit_of_work(group, "boss", NOW) as ctx:
+        assert [i.document.id for i in review.queue(ctx, limit=None)] == [secret, *docs]
+        assert [i.document.id for i in review.queue(ctx, limit=2)] == [secret, *docs[:1]]
+        assert [i.document.id for i in review.queue(ctx, limit=7)] == [secret, *docs]
+        assert [i.document.id for i in review.queue(ctx)] == [secret, *docs]
+    with unit_of_work(group, "manager", NOW) as ctx:
+        assert [i.document.id for i in review.queue(ctx, limit=2)] == docs[:2]
+        assert [i.document.id for i in review.queue(ctx, limit=5)] == docs
+        assert [i.document.id for i in review.queue(ctx, limit=None)] == docs
+
+
 def test_confirm_records_history_and_event_and_restarts_the_year(group: Infra) -> None:
     doc = register(group, "秘密合同", Level.CONFIDENTIAL, YEAR_AGO - timedelta(days=1))
     with unit_of_work(group, "boss", NOW) as ctx:

@@ -137,6 +137,7 @@ def ls(app: App, as_user: str, as_json: bool, text: str | None, category: str | 
 
     query = document_query(text, category, level, tenant, company, department,
                            issued_from, issued_to, page, per_page)
+    query.count_cap = documents.COUNT_CAP  # "10000+": a million files are not counted
     with app.work(as_user) as ctx:
         result = documents.search(ctx, query)
         rows = [_doc_row(d, result.levels[d.id]) for d in result.items]
@@ -145,7 +146,8 @@ def ls(app: App, as_user: str, as_json: bool, text: str | None, category: str | 
         return
     for r in rows:
         click.echo(f"{r['id']:>6}  {r['level']:<13} {r['category']:<20} {r['title']}")
-    click.echo(f"{result.total} document(s)", err=True)
+    more = "+" if result.total_capped else ""
+    click.echo(f"{result.total}{more} document(s)", err=True)
 
 
 @click.command("show")

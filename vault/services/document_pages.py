@@ -8,7 +8,7 @@ Secrecy decisions come from `vault.policy`; content goes through
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, BinaryIO
 
@@ -192,6 +192,8 @@ class Browse:
     companies: list[Choice]
     departments: list[Choice]  # value "COMPANY/DEPT"
     tenants: list[Choice]
+    #: More than ``total`` (`documents.COUNT_CAP`) match: the list says "10,000+".
+    total_capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -200,8 +202,9 @@ class Browse:
 
 def browse(ctx: Ctx, query: documents.Query, lang: str = "zh") -> Browse:
     """One page of the documents in the actor's scope matching ``query`` (audited as a
-    search); the filters' choices. Documents out of scope are absent, counts included."""
-    found = documents.search(ctx, query)
+    search); the filters' choices. Documents out of scope are absent, counts included
+    (up to `documents.COUNT_CAP`: beyond it the list says "10,000+")."""
+    found = documents.search(ctx, replace(query, count_cap=documents.COUNT_CAP))
     drawn = _with_thumbnails(ctx, found.items)
     rows = [_row(ctx, d, found.levels[d.id], lang, d.id in drawn) for d in found.items]
     companies = list(ctx.session.scalars(select(Company).order_by(Company.is_hq.desc(),
@@ -220,6 +223,7 @@ def browse(ctx: Ctx, query: documents.Query, lang: str = "zh") -> Browse:
         companies=[Choice(c.code, c.name) for c in companies],
         departments=[Choice(f"{code}/{d.code}", f"{d.name} ({code})") for d, code in depts],
         tenants=[Choice(t.code, f"{t.name} ({t.code})") for t in tenants],
+        total_capped=found.total_capped,
     )
 
 

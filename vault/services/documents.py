@@ -554,6 +554,10 @@ class Query:
     per_page: int = 50
     #: One of `SORT_KEYS`, "-" in front for descending; "" = newest registered first.
     sort: str = ""
+    #: Count at most this many matches (``None``: count them all). A million files
+    #: in scope take seconds to count and nobody pages through them: the list says
+    #: "10,000+" and asks for a narrower search.
+    count_cap: int | None = None
 
 
 #: The columns a list may be sorted by (anything else is refused, never put in SQL);
@@ -578,6 +582,10 @@ def _order(sort: str, now: datetime) -> list[Any]:
     return [column.desc() if descending else column.asc(), Document.id.desc()]
 
 
+#: The cap of the lists people page through (web document list, `vault ls`).
+COUNT_CAP = 10_000
+
+
 @dataclass
 class Page:
     items: list[Document]
@@ -585,6 +593,8 @@ class Page:
     page: int
     per_page: int
     levels: dict[int, Level] = field(default_factory=dict)
+    #: More than ``total`` (= the query's ``count_cap``) match; they were not counted.
+    total_capped: bool = False
 
 
 def search(ctx: Ctx, query: Query) -> Page:
@@ -619,9 +629,13 @@ def search(ctx: Ctx, query: Query) -> Page:
     stmt = stmt.where(scope.metadata_scope(subject, ctx.now))
     if query.level:
         stmt = stmt.where(scope.effective_level(ctx.now) == query.level.value)
-    total = ctx.session.scalar(
-        select(func.count()).select_from(stmt.order_by(None).with_only_columns(Document.id)
-                                         .subquery())) or 0
+    counted = stmt.order_by(None).with_only_columns(Document.id)
+    if query.count_cap is not None:
+        counted = counted.limit(query.count_cap + 1)
+    total = ctx.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    capped = False
+    if query.count_cap is not None and total > query.count_cap:
+        total, capped = query.count_cap, True
     start = (query.page - 1) * query.per_page
     visible: list[Document] = []
     levels: dict[int, Level] = {}
@@ -634,7 +648,7 @@ def search(ctx: Ctx, query: Query) -> Page:
             continue
         visible.append(doc)
         levels[doc.id] = level
-    return Page(visible, total, query.page, query.per_page, levels)
+    return Page(visible, total, query.page, query.per_page, levels, capped)
 
 
 def describe(ctx: Ctx, doc: Document, lang: str = "zh") -> dict[str, Any]:

@@ -107,7 +107,7 @@ def _page(errors: dict[int, str] | None = None, status: int = 200, failed: int =
     levels = [lv.value for lv in (Level.TOP_SECRET, Level.SECRET, Level.CONFIDENTIAL)]
     return render_template("review/index.html", rows=rows, errors=errors or {},
                            form=request.form if errors else {}, levels=levels,
-                           failed=failed), status
+                           failed=failed, limit=review.QUEUE_LIMIT), status
 
 
 def _form_error(doc_id: int, exc: InvalidInput) -> Any:
