@@ -132,7 +132,7 @@ def documents_and_grants(infra: Infra) -> None:
             INSERT INTO grants (document_id, grantee_id, grantor_id, level, created_at)
             SELECT d.id, st.user_id, d.registrant_id, d.level, :now
               FROM documents d JOIN staff st ON st.k = (d.id * 7) % :staff
-             WHERE d.level <> 'internal' AND d.id % 20 = 3
+             WHERE d.level <> 'internal' AND (d.id / 20) % 20 = 3
         """), {"staff": n_staff, "now": NOW.replace(tzinfo=None)})
     with infra.sessions.kw["bind"].connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))

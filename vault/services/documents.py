@@ -16,7 +16,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any, BinaryIO
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from vault import filetype, policy
 from vault.actions import Action, Outcome
@@ -639,7 +639,11 @@ def search(ctx: Ctx, query: Query) -> Page:
     start = (query.page - 1) * query.per_page
     visible: list[Document] = []
     levels: dict[int, Level] = {}
-    for doc in ctx.session.scalars(stmt.offset(start).limit(query.per_page)):
+    # A page spans companies, departments and tenants: one query each for them, not
+    # one lazy load per row (the list shows all three; the policy reads the company).
+    rows = stmt.options(selectinload(Document.company), selectinload(Document.department),
+                        selectinload(Document.tenant))
+    for doc in ctx.session.scalars(rows.offset(start).limit(query.per_page)):
         doc_facts = facts(doc, tz)
         if not policy.can_see_metadata(subject, doc_facts, ctx.now).allowed:
             continue

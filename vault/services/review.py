@@ -22,17 +22,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, union
+from sqlalchemy.orm import selectinload
 
 from vault import policy
 from vault.actions import Action
 from vault.errors import Forbidden, InvalidInput
-from vault.models import ClassificationChange, Document
-from vault.policy import Level, Period
+from vault.models import ClassificationChange, Company, Document
+from vault.policy import Level, Period, Role
 from vault.services import documents, scope
 from vault.services.context import Ctx
 
 MAX_NOTE = 1000
+#: The queue shows the files longest unreviewed first, this many at a time: a general
+#: manager of a large subsidiary can have thousands due, and reviewing the first ones
+#: brings up the next.
+QUEUE_LIMIT = 200
+#: Rows read at a time while filling the queue (the policy may leave some out).
+QUEUE_BATCH = 100
 
 _REFUSALS = {
     policy.Reason.NOT_CLASSIFIED: "Only classified files are reviewed; this one is internal.",
@@ -92,24 +99,64 @@ def _item(ctx: Ctx, doc: Document, lang: str) -> Item | None:
     )
 
 
-def queue(ctx: Ctx, lang: str = "zh") -> list[Item]:
-    """The classified files the actor reviews that are due, longest unreviewed first."""
+def _ways(ctx: Ctx) -> list[ColumnElement[bool]]:
+    """Conditions that together cover `scope.review_scope` for the actor, each with an
+    index that reads it in queue order (migration 0011_scale: (supervisor_id |
+    registrant_id | company_id | level, coalesce(reviewed_at, created_at), id))."""
+    subject = ctx.subject
+    uid = subject.user_id
+    ways = [Document.supervisor_id == uid, Document.registrant_id == uid]
+    if subject.has(Role.DEPT_MANAGER) or subject.has(Role.COMPANY_GM):
+        ways.append(Document.company_id == subject.company_id)
+    if subject.is_hq_executive:
+        ways.append(Document.level == Level.TOP_SECRET.value)
+        ways.extend(Document.company_id == hq for hq in ctx.session.scalars(
+            select(Company.id).where(Company.is_hq.is_(True))))
+    return ways
+
+
+def queue(ctx: Ctx, lang: str = "zh", limit: int | None = QUEUE_LIMIT) -> list[Item]:
+    """The classified files the actor reviews that are due, longest unreviewed first
+    (the first ``limit`` of them; ``None``: all)."""
     assert ctx.actor is not None
     cutoff = ctx.now - policy.REVIEW_INTERVAL
     last = func.coalesce(Document.reviewed_at, Document.created_at)
     # SQL narrows to the files the policy lets the actor review (scope.review_scope is
     # checked against policy.can_review); the policy still decides each one.
-    stmt = (
-        select(Document)
-        .where(scope.review_scope(ctx.subject, ctx.now), last <= cutoff)
-        .order_by(last, Document.id)
-    )
-    items = []
-    for doc in ctx.session.scalars(stmt):
-        item = _item(ctx, doc, lang)
-        if item is not None:
-            items.append(item)
-    return items
+    due = (scope.review_scope(ctx.subject, ctx.now), last <= cutoff)
+    ways = _ways(ctx)
+
+    def page(offset: int, size: int | None) -> list[Document]:
+        """Each way read in its index's order and cut at the page's end, then merged:
+        one OR of the ways would read every due file of the group to sort them."""
+        parts = []
+        for way in ways:
+            one = select(Document.id, last.label("last")).where(way, *due).order_by(
+                last, Document.id)
+            if size is not None:
+                one = one.limit(offset + size)
+            parts.append(select(one.subquery()))
+        merged = union(*parts).subquery()
+        stmt = (select(Document).join(merged, merged.c.id == Document.id)
+                .options(selectinload(Document.company), selectinload(Document.department),
+                         selectinload(Document.supervisor))
+                .order_by(merged.c.last, Document.id).offset(offset).limit(size))
+        return list(ctx.session.scalars(stmt))
+
+    batch = max(limit, QUEUE_BATCH) if limit is not None else None
+    items: list[Item] = []
+    offset = 0
+    while True:
+        docs = page(offset, batch)
+        for doc in docs:
+            item = _item(ctx, doc, lang)
+            if item is not None:
+                items.append(item)
+                if limit is not None and len(items) == limit:
+                    return items
+        if batch is None or len(docs) < batch:
+            return items
+        offset += batch
 
 
 def _reviewable(ctx: Ctx, doc_id: int) -> tuple[Document, policy.Decision, Level]:
