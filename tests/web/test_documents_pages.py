@@ -442,6 +442,27 @@ def test_search_is_paginated(app: Flask, login_as: Login) -> None:
     assert client.get("/documents/?page=abc").status_code == 200
 
 
+def test_a_big_list_says_more_than_instead_of_counting(app: Flask, login_as: Login,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    infra = app.extensions["vault.infra"]
+    from vault.services import documents
+
+    with unit_of_work(infra, "clerk") as ctx:
+        for i in range(4):
+            documents.register(ctx, title=f"纸质档案 {i:02d}", category=Category.NOTICE,
+                               paper_original=True)
+    monkeypatch.setattr(documents, "COUNT_CAP", 3)
+    client = login_as("clerk")
+    page = client.get("/documents/").get_data(as_text=True)
+    assert "找到的文件超过 3 份：请缩小搜索范围以计数。" in page
+    assert len(re.findall(r'<a href="/documents/\d+">', page)) == 4  # the page is whole
+    client.get("/lang/en")
+    page = client.get("/documents/?q=档案 01").get_data(as_text=True)
+    assert "1 documents found." in page and "More than" not in page
+    page = client.get("/documents/").get_data(as_text=True)
+    assert "More than 3 documents found: narrow the search to count them." in page
+
+
 # ---------------------------------------------------------------------------
 # The document page, grants, versions
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from doctools import events  # noqa: I001 - tests/web/doctools.py
 from flask import Flask
 from flask.testing import FlaskClient
@@ -17,7 +18,7 @@ from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
 
 from vault.models import Document
 from vault.policy import Category, Level
-from vault.services import accounts, documents, samples
+from vault.services import accounts, documents, review, samples
 from vault.services.context import unit_of_work
 
 Login = Callable[[str], FlaskClient]
@@ -74,6 +75,18 @@ def test_the_queue_in_chinese_and_english(app: Flask, login_as: Login) -> None:
     assert "Annual review" in page and "1 files to review" in page
     assert "CONFIDENTIAL★10 years" in page and "Confirm as it is" in page
     assert "never (registered" in page and "responsible supervisor" in page
+
+
+def test_a_long_queue_shows_its_first_files(app: Flask, login_as: Login,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = [_old_doc(app, f"合同 {i}", Level.CONFIDENTIAL) for i in range(3)]
+    boss = login_as("boss")
+    assert "review-more" not in _text(boss.get("/review"))
+    monkeypatch.setattr(review, "QUEUE_LIMIT", 2)
+    page = _text(boss.get("/review"))
+    assert "待审核文件 2 份" in page and 'id="review-more"' in page
+    assert "以下是最久未审核的 2 份文件" in page
+    assert [f'id="review-{d}"' in page for d in docs] == [True, True, False]
 
 
 def test_nothing_to_review(app: Flask, login_as: Login) -> None:

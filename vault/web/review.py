@@ -103,7 +103,7 @@ def _row(item: review.Item) -> dict[str, Any]:
 
 def _page(errors: dict[int, str] | None = None, status: int = 200, failed: int = 0) -> Any:
     with support.work() as ctx:
-        rows = [_row(i) for i in review.queue(ctx, _lang())]
+        rows = [_row(i) for i in review.queue(ctx, _lang(), review.QUEUE_LIMIT)]
     levels = [lv.value for lv in (Level.TOP_SECRET, Level.SECRET, Level.CONFIDENTIAL)]
     return render_template("review/index.html", rows=rows, errors=errors or {},
                            form=request.form if errors else {}, levels=levels,
