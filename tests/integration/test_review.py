@@ -10,16 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from vault import db
 from vault.actions import Action, Outcome
 from vault.audit.models import AuditEvent
 from vault.cli import main
 from vault.errors import Forbidden, InvalidInput, NotFound
-from vault.models import ClassificationChange, Document
+from vault.models import ClassificationChange, Document, User
 from vault.policy import Category, Level, Period
-from vault.services import accounts, documents, review, samples
+from vault.services import accounts, documents, review, samples, scope
 from vault.services.context import Infra, unit_of_work
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -99,6 +99,33 @@ def test_a_file_falls_due_365_days_after_its_last_review(group: Infra) -> None:
         (item,) = review.queue(ctx)
         assert item.reason.value == "owning_company_gm"
         assert (item.may_reclassify, item.may_declassify) == (True, True)
+
+
+def test_the_ways_of_the_queue_cover_the_review_scope(group: Infra) -> None:
+    """The queue reads one index per way (supervised, registered, company, 绝密, HQ-owned)
+    and merges them: for everyone, exactly the files of scope.review_scope, in order."""
+    old = YEAR_AGO - timedelta(days=30)
+    for i, (level, registrant, supervisor) in enumerate([
+            (Level.CONFIDENTIAL, "clerk", "boss"), (Level.SECRET, "clerk", "boss"),
+            (Level.TOP_SECRET, "clerk", "boss"), (Level.CONFIDENTIAL, "hqclerk", "hqclerk"),
+            (Level.SECRET, "hqclerk", "hqclerk"), (Level.TOP_SECRET, "hqclerk", "hqclerk"),
+            (Level.INTERNAL, "clerk", "boss"), (Level.SECRET, "boss", "gm")]):
+        register(group, f"文件 {i}", level, old + timedelta(days=i), registrant=registrant,
+                 supervisor=supervisor)
+    last = func.coalesce(Document.reviewed_at, Document.created_at)
+    with group.sessions() as s:
+        people = list(s.scalars(select(User.username).order_by(User.username)))
+    assert len(people) > 5
+    seen = 0
+    for who in people:
+        with unit_of_work(group, who, NOW) as ctx:
+            expected = list(ctx.session.scalars(
+                select(Document.id).where(scope.review_scope(ctx.subject, ctx.now),
+                                          last <= NOW - timedelta(days=365))
+                .order_by(last, Document.id)))
+            assert [i.document.id for i in review.queue(ctx, limit=None)] == expected, who
+            seen += len(expected)
+    assert seen >= 10
 
 
 @pytest.mark.parametrize("batch", [1, 2, 400])
