@@ -13,8 +13,8 @@ if TYPE_CHECKING:  # Flask is imported by create_app only: `vault --help` must n
 # Each area keeps its own catalogue, vault/translations/<area>/zh/ (Babel reads zh_CN
 # as zh_Hans_CN, which gettext finds under zh); Flask-Babel merges them. Source
 # strings are English; zh_CN is the default locale.
-TRANSLATION_AREAS = ("core", "documents", "api", "admin", "copies",
-                     "recordings", "review", "tenants", "leaks", "service", "search")
+TRANSLATION_AREAS = ("core", "documents", "api", "admin", "copies", "recordings", "review",
+                     "tenants", "leaks", "service", "search", "dashboards")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -69,6 +69,7 @@ class Action(StrEnum):
     ORG_COMPANY_ADD = "org:company_add"
     ORG_DEPARTMENT_ADD = "org:department_add"
     ORG_VIEW = "org:view"
+    OVERVIEW_VIEW = "overview:view"
     RECORDING_ARCHIVE = "recording:archive"
     RECORDING_PURGE = "recording:purge"
     REGISTER_VIEW = "register:view"

@@ -970,6 +970,17 @@ def can_review_audit(subject: Subject) -> Decision:
     return _deny(Reason.NOT_COMPLIANCE)
 
 
+def can_read_overview(subject: Subject) -> Decision:
+    """The executives' overview (pending approvals and leak reports group-wide, as
+    counts and charts): the HQ executives, who decide the top approvals and must act
+    on a leak within 24 hours. Compliance has its own dashboard (`can_review_audit`)."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.is_hq_executive:
+        return _allow(Reason.HQ_EXECUTIVE)
+    return _deny(Reason.NOT_HQ_EXECUTIVE)
+
+
 def can_administer(subject: Subject) -> Decision:
     """Managing people, the organisation and keys: administrators, who get no
     content by that role (SPEC.md §2)."""

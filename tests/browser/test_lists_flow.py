@@ -46,7 +46,8 @@ def test_thumbnails_sorting_and_pages_that_keep_filters(
     # may not read (not designated) shows no picture.
     thumb = page.locator(f'img.thumb[src="/documents/{made["合同"]}/thumbnail.png"]')
     thumb.scroll_into_view_if_needed()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=thumb.element_handle())
     assert thumb.evaluate("img => img.naturalWidth") == 160
     assert page.locator(f'img.thumb[src="/documents/{made["方案"]}/thumbnail.png"]').count() == 0
     shot("thumbnails")

@@ -40,6 +40,7 @@ def routes_of_api() -> None:
 def register(app: Flask) -> None:
     from vault.web import admin, api, auth, compliance, copies, documents, home, support, tokens
     from vault.web import certificates as certificates_area
+    from vault.web import dashboards as dashboards_area
     from vault.web import leaks as leaks_area
     from vault.web import recordings as recordings_area
     from vault.web import review as review_area
@@ -65,6 +66,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(certificates_area.bp)
     app.register_blueprint(service_area.bp)
     app.register_blueprint(search_area.bp)
+    app.register_blueprint(dashboards_area.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies: nothing to forge
 
     app.before_request(support.before_request)

@@ -67,6 +67,7 @@ ACTIONS: dict[str, Any] = {
     'document:view': lazy_gettext("Read a document"),
     'document:view_metadata': lazy_gettext("Opened a document's page"),
     'grant:create': lazy_gettext("Granted access"),
+    'overview:view': lazy_gettext("Viewed the executives' overview"),
     'grant:revoke': lazy_gettext("Revoked access"),
     'job:run': lazy_gettext("Ran a scheduled job"),
     'key:generate': lazy_gettext("Generated a key"),
@@ -220,6 +221,7 @@ REASONS: dict[str, Any] = {
     'rejected': lazy_gettext("rejected"),
     'released': lazy_gettext("released"),
     'rendered': lazy_gettext("shown as pages"),
+    'dashboard': lazy_gettext("dashboard"),
     'thumbnail': lazy_gettext("shown as a thumbnail"),
     'reported': lazy_gettext("reported"),
     'requested': lazy_gettext("requested"),
@@ -284,6 +286,7 @@ OBJECTS: dict[str, Any] = {
     'certificate': lazy_gettext("certificate"),
     'recording': lazy_gettext("recording"),
     'notice': lazy_gettext("notice"),
+    'overview': lazy_gettext("overview of approvals and leak reports"),
 }
 
 DETAIL_FIELDS: dict[str, Any] = {
@@ -398,6 +401,8 @@ DETAIL_FIELDS: dict[str, Any] = {
     'via': lazy_gettext("via"),
     'visited_on': lazy_gettext("visited on"),
     'whole': lazy_gettext("whole file"),
+    'pending': lazy_gettext("pending approvals"),
+    'open_leaks': lazy_gettext("open leak reports"),
     'handler': lazy_gettext("handled by"),
     'search': lazy_gettext("search"),
 }

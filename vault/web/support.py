@@ -96,8 +96,8 @@ NAV_ORDER = ("documents.index", "documents.new", "copies.index", "copies.copy_re
              "tenants.index", "service.requests_index", "service.visits_index",
              "service.deposits_index", "recordings.index", "review.index",
              "certificates.index", "leaks.index",
-             "compliance.trail", "admin.index", "leaks.new", "copies.inbox", "auth.security",
-             "tokens.index")
+             "dashboards.compliance", "compliance.trail", "admin.index", "leaks.new",
+             "dashboards.executive", "copies.inbox", "auth.security", "tokens.index")
 
 # The menu is grouped by task (文件 / 审批 / 登记簿 / 档案 / 合规 / 管理); the person's
 # own settings sit beside their name. An endpoint no group names (an area added
@@ -119,7 +119,8 @@ NAV_GROUP_OF: dict[str, str] = {
     "service.deposits_index": "registers",
     "certificates.index": "archives",
     "review.index": "compliance", "leaks.new": "compliance", "leaks.index": "compliance",
-    "compliance.trail": "compliance",
+    "compliance.trail": "compliance", "dashboards.compliance": "compliance",
+    "dashboards.executive": "approvals",
     "admin.index": "admin",
     "auth.security": "personal", "tokens.index": "personal",
 }
