@@ -31,11 +31,19 @@ import unicodedata
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pypdf.errors import FileNotDecryptedError, PyPdfError
+
+from vault import imaging
+from vault.imaging import (
+    MAX_IMAGE_PIXELS,
+    MAX_PAGE_PIXELS,
+    MAX_PAGE_SIDE,
+    fit_scale,
+    image_fits,
+)
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
@@ -66,39 +74,6 @@ _IMAGE_FORMATS: dict[str, str] = {
 STAMPABLE: frozenset[str] = frozenset({PDF, *_IMAGE_FORMATS})
 
 MAX_PAGES = 10_000  # the most pages an excerpt may name
-
-# Page size bounds, shared with the viewer (a 581-byte PDF can declare a page of
-# 300 × 200,000 points). A page is drawn at most MAX_PAGE_PIXELS with no side over
-# MAX_PAGE_SIDE, scaled down to fit; if that leaves its short side under
-# MIN_PAGE_SIDE pixels (a sliver nobody can read), or its size is not a finite
-# positive number, the page is hostile: "cannot show this page".
-MAX_PAGE_PIXELS = 25_000_000
-MAX_PAGE_SIDE = 10_000
-MIN_PAGE_SIDE = 32
-# Images are kept at their size in a copy (and decoded whole to view): refused
-# above this, read from the header before decoding (a 600 dpi A4 scan is 35 MP).
-MAX_IMAGE_PIXELS = 50_000_000
-
-
-def fit_scale(width: float, height: float, wanted: float) -> float | None:
-    """The scale (pixels per point) at most ``wanted`` at which a page of
-    ``width`` × ``height`` points stays within MAX_PAGE_PIXELS and MAX_PAGE_SIDE;
-    None for a hostile page (not finite, not positive, or a sliver once bounded)."""
-    if not all(math.isfinite(v) and v > 0 for v in (width, height, wanted)):
-        return None
-    scale = min(
-        wanted,
-        math.sqrt(MAX_PAGE_PIXELS / (width * height)),
-        MAX_PAGE_SIDE / max(width, height),
-    )
-    if min(width, height) * scale < MIN_PAGE_SIDE:
-        return None
-    return scale
-
-
-def image_fits(width: int, height: int) -> bool:
-    """Whether an image of this size may be decoded (viewer) or stamped."""
-    return 0 < width and 0 < height and width * height <= MAX_IMAGE_PIXELS
 
 _RED = (0.75, 0.0, 0.0)
 _RED_RGB = (190, 0, 0)
@@ -507,13 +482,6 @@ def _open_image(media_type: str, data: bytes) -> Any:
     return img
 
 
-@lru_cache(maxsize=64)
-def _image_font(path: str, size: int) -> Any:
-    from PIL import ImageFont
-
-    return ImageFont.truetype(path, size, index=0)
-
-
 def _stamp_image(media_type: str, data: bytes, mark: Stamp, font_file: Path) -> bytes:
     from PIL import Image, ImageOps
 
@@ -572,13 +540,10 @@ def _image_overlay(size: tuple[int, int], mark: Stamp, font_file: str) -> Any:
     # Faint diagonal repeat.
     diagonal = "  ".join(lines[1:3] if len(lines) > 2 else lines)
     dsize = max(10, min(width, height) // 24)
-    dfont = _image_font(font_file, dsize)
-    left, top, right, bottom = dfont.getbbox(diagonal)
-    tile = Image.new("RGBA", (right - left + 2, bottom - top + 2), (0, 0, 0, 0))
-    ImageDraw.Draw(tile).text((1 - left, 1 - top), diagonal, font=dfont,
-                              fill=(*_RED_RGB, 40))
+    dfont = imaging.font(font_file, dsize)
+    left, _top, right, _bottom = dfont.getbbox(diagonal)
     angle = math.atan2(height, width)
-    tile = tile.rotate(math.degrees(angle), resample=Image.Resampling.BICUBIC, expand=True)
+    tile = imaging.text_tile(diagonal, dfont, (*_RED_RGB, 40), math.degrees(angle))
     # Tiles on a lattice along the text's direction (rows staggered by half a tile).
     along = (math.cos(angle), -math.sin(angle))
     across = (math.sin(angle), math.cos(angle))
@@ -591,15 +556,16 @@ def _image_overlay(size: tuple[int, int], mark: Stamp, font_file: str) -> Any:
             t = (i + (j % 2) / 2) * length
             cx = width / 2 + t * along[0] + j * spacing * across[0]
             cy = height / 2 + t * along[1] + j * spacing * across[1]
-            _paste(overlay, tile, int(cx - tile.width / 2), int(cy - tile.height / 2))
+            imaging.paste_clipped(overlay, tile, int(cx - tile.width / 2),
+                                  int(cy - tile.height / 2))
 
     # The box, in the bottom-right margin: font size scaled to the image (about
     # width/85), shrunk so the widest line fits.
     fsize = max(10, width // 85)
-    font = _image_font(font_file, fsize)
+    font = imaging.font(font_file, fsize)
     while fsize > 6 and _widest(font, lines) > width * 0.9:
         fsize = max(6, fsize * 9 // 10)
-        font = _image_font(font_file, fsize)
+        font = imaging.font(font_file, fsize)
     ascent, descent = font.getmetrics()
     leading = ascent + descent + max(1, fsize // 5)
     pad = max(2, fsize // 2)
@@ -620,13 +586,6 @@ def _image_overlay(size: tuple[int, int], mark: Stamp, font_file: str) -> Any:
 
 def _widest(font: Any, lines: Sequence[str]) -> int:
     return max(int(math.ceil(font.getlength(line))) for line in lines)
-
-
-def _paste(overlay: Any, tile: Any, x: int, y: int) -> None:
-    dx, dy = max(x, 0), max(y, 0)
-    sx, sy = dx - x, dy - y
-    if sx < tile.width and sy < tile.height and dx < overlay.width and dy < overlay.height:
-        overlay.alpha_composite(tile, dest=(dx, dy), source=(sx, sy))
 
 
 def pdf_font(font_file: Path) -> str:

@@ -13,12 +13,13 @@ import pytest
 from hostile_pages import hostile_pdf, run_limited  # sibling test module
 from PIL import Image, ImageChops, ImageDraw
 
-from vault import stamping
+from vault import imaging
 from vault.config import Settings
+from vault.crypto.spool import SpooledEncryptedFile
 from vault.errors import ConfigError, InvalidInput, NotFound
 from vault.services import samples, viewer
 from vault.services.viewer import Kind
-from vault.web.documents import SpooledEncryptedFile, content_disposition
+from vault.web.documents import content_disposition
 
 FONT = Settings.__dataclass_fields__["font_file"].default
 assert isinstance(FONT, Path)
@@ -270,9 +271,9 @@ def test_huge_pdf_page_is_scaled_down_within_the_pixel_bound(
     out = rendered[box]
     assert "size" in out, out
     width, height = out["size"]
-    assert width * height <= stamping.MAX_PAGE_PIXELS
-    assert max(width, height) <= stamping.MAX_PAGE_SIDE
-    assert min(width, height) >= stamping.MIN_PAGE_SIDE
+    assert width * height <= imaging.MAX_PAGE_PIXELS
+    assert max(width, height) <= imaging.MAX_PAGE_SIDE
+    assert min(width, height) >= imaging.MIN_PAGE_SIDE
     # The shape is kept (within rounding).
     assert abs(width / height - box[0] / box[1]) <= 0.02 * box[0] / box[1]
 
@@ -298,7 +299,7 @@ def test_image_over_the_pixel_bound_is_refused_from_its_header() -> None:
 
 
 def test_page_scale_bounds() -> None:
-    assert stamping.fit_scale(595, 842, 2.0) == 2.0  # A4 at the viewer's scale: unchanged
-    assert stamping.fit_scale(300, 20000, 4.0) == pytest.approx(0.5)
+    assert imaging.fit_scale(595, 842, 2.0) == 2.0  # A4 at the viewer's scale: unchanged
+    assert imaging.fit_scale(300, 20000, 4.0) == pytest.approx(0.5)
     for bad in [(0, 100), (-5, 100), (float("nan"), 100), (float("inf"), 100), (300, 200000)]:
-        assert stamping.fit_scale(bad[0], bad[1], 1.0) is None
+        assert imaging.fit_scale(bad[0], bad[1], 1.0) is None

@@ -28,10 +28,10 @@ from werkzeug.test import TestResponse
 from vault import create_app
 from vault.actions import Action
 from vault.audit.models import AuditEvent
+from vault.crypto import spool
 from vault.models import Document, DocumentVersion
 from vault.services import tokens
 from vault.services.context import Infra, unit_of_work
-from vault.web import documents as web_documents
 from vault.web import streaming
 
 API = "/api/v1"
@@ -129,19 +129,19 @@ def no_spool(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("the upload went through the spool")
 
-    monkeypatch.setattr(web_documents.SpooledEncryptedFile, "__init__", refuse)
+    monkeypatch.setattr(spool.SpooledEncryptedFile, "__init__", refuse)
 
 
 @pytest.fixture
 def spool_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     made: list[int] = []
-    original = web_documents.SpooledEncryptedFile.__init__
+    original = spool.SpooledEncryptedFile.__init__
 
     def counting(self: Any, *args: Any, **kwargs: Any) -> None:
         made.append(1)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(web_documents.SpooledEncryptedFile, "__init__", counting)
+    monkeypatch.setattr(spool.SpooledEncryptedFile, "__init__", counting)
     return made
 
 

@@ -25,7 +25,6 @@ from sqlalchemy import func, or_, select, update
 
 from vault import policy, stamping
 from vault.actions import Action
-from vault.crypto import envelope
 from vault.errors import Conflict, Forbidden, InvalidInput, NotFound, VaultError
 from vault.models import (
     ClassificationChange,
@@ -39,6 +38,7 @@ from vault.models import (
 )
 from vault.policy import CopyKind, Level, Period
 from vault.services import accounts, documents, notifications
+from vault.services.content import StoredVersion, open_version, read_version
 from vault.services.context import Ctx
 
 PENDING, APPROVED, REJECTED, CANCELLED, SPENT, VOID = (
@@ -780,14 +780,7 @@ def download(ctx: Ctx, req_id: int, lang: str = "zh") -> Delivery:
     ) or 0) + 1
     # The copy number carries the level of the original at issue (复印件视同原件).
     copy_label = label(level, doc, number)
-    key = ctx.infra.keyring.unwrap(ver.master_key_id, ver.wrapped_key)
-    blobs = ctx.infra.blobs
-    blob_id, doc_id, vnum = ver.blob_id, doc.id, ver.number
-
-    def plain() -> Iterator[bytes]:
-        with blobs.open(blob_id) as fh:
-            yield from envelope.decrypt_stream(key, fh, document_id=doc_id, version=vnum)
-
+    stored = StoredVersion.of(ver)
     media_type = ver.media_type or "application/octet-stream"
     stamped = stamping.can_stamp(media_type)
     pages = req.approved_pages or req.pages
@@ -800,7 +793,7 @@ def download(ctx: Ctx, req_id: int, lang: str = "zh") -> Delivery:
         lines = stamp_lines(ctx, level, period, copy_label, ctx.actor)
         try:
             data, media_type = stamping.stamp(
-                media_type, b"".join(plain()), stamping.Stamp(tuple(lines)),
+                media_type, read_version(ctx, stored), stamping.Stamp(tuple(lines)),
                 ctx.settings.font_file,
                 pages=_pages(pages, None) if pages else None,
             )
@@ -812,11 +805,11 @@ def download(ctx: Ctx, req_id: int, lang: str = "zh") -> Delivery:
         # Cannot carry a visible mark: delivered as stored; the register keeps its fingerprint.
         h = hashlib.sha256()
         size = 0
-        for chunk in plain():
+        for chunk in open_version(ctx, stored):
             h.update(chunk)
             size += len(chunk)
         digest = h.hexdigest()
-        chunks = plain()
+        chunks = open_version(ctx, stored)
     assert ctx.actor is not None
     copy = RegisteredCopy(
         document_id=doc.id, number=number, request_id=req.id, kind=kind.value,

@@ -13,9 +13,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from vault.config import AUDIT_KEY_FILE, SECRET_KEY_FILE, SIGNING_KEY_FILE, Settings
-from vault.crypto import envelope, keyring
+from vault.crypto import keyring
 from vault.errors import ConfigError, IntegrityFailure
 from vault.models import DocumentVersion
+from vault.services.content import StoredVersion, verify_version
 from vault.services.context import Infra
 
 GRACE_SECONDS = 3600
@@ -165,10 +166,8 @@ def check(infra: Infra, progress: Callable[[int, int], None] | None = None) -> R
             report.missing.append(Problem(doc_id, number, blob_id, "blob missing"))
         else:
             try:
-                key = infra.keyring.unwrap(key_id, wrapped)
-                with blobs.open(blob_id) as fh:
-                    for _ in envelope.decrypt_stream(key, fh, document_id=doc_id, version=number):
-                        pass
+                verify_version(infra, StoredVersion(doc_id, number, blob_id, key_id,
+                                                    bytes(wrapped)))
             except IntegrityFailure as exc:
                 detail = getattr(exc, "detail", "") or exc.message
                 report.corrupt.append(Problem(doc_id, number, blob_id, detail))

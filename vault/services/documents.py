@@ -34,6 +34,7 @@ from vault.models import (
 )
 from vault.policy import Category, CopyKind, Level, Period
 from vault.services import accounts, notifications, scope
+from vault.services.content import StoredVersion, open_version, verify_version
 from vault.services.context import Ctx, unit_of_work
 
 #: Grant.basis of the registrant's own designation (绝密; 机密 not supervised by them).
@@ -498,21 +499,16 @@ def open_content(
 
 
 def _release(ctx: Ctx, doc: Document, ver: DocumentVersion, action: Action) -> Content:
-    assert ver.blob_id is not None and ver.wrapped_key is not None
-    assert ver.master_key_id is not None
-    key = ctx.infra.keyring.unwrap(ver.master_key_id, ver.wrapped_key)
+    stored = StoredVersion.of(ver)
     level = effective_level(ctx, doc).value
-    blobs = ctx.infra.blobs
-    doc_id, number, blob_id = doc.id, ver.number, ver.blob_id
+    number = ver.number
     where: dict[str, Any] = {"object_type": "document", "object_id": str(doc.id),
                              "level": level}
     if ver.size <= ctx.settings.verify_before_send_bytes:
         # Authenticated whole before the first byte: a damaged file answers an error,
         # never a 200 cut off midway. Nothing is kept; the stream below reads again.
         try:
-            with blobs.open(blob_id) as fh:
-                for _ in envelope.decrypt_stream(key, fh, document_id=doc_id, version=number):
-                    pass
+            verify_version(ctx, stored)
         except IntegrityFailure as exc:
             raise ctx.fail(exc, action, **where, detail={"version": number, "whole": True}) \
                 from None
@@ -521,10 +517,11 @@ def _release(ctx: Ctx, doc: Document, ver: DocumentVersion, action: Action) -> C
     infra, who = ctx.infra, ctx.actor.username if ctx.actor else None
     source, request_id = ctx.source, ctx.request_id
 
+    stream = open_version(ctx, stored)
+
     def chunks() -> Iterator[bytes]:
         try:
-            with blobs.open(blob_id) as fh:
-                yield from envelope.decrypt_stream(key, fh, document_id=doc_id, version=number)
+            yield from stream
         except IntegrityFailure as exc:
             # Too large to check before sending: the status is gone and the
             # connection is cut; the trail says the release failed, and where.

@@ -40,6 +40,7 @@ from vault.actions import Action, Outcome
 from vault.crypto import envelope
 from vault.errors import VaultError
 from vault.models import Document, DocumentText, DocumentVersion, IndexKey, Posting
+from vault.services.content import StoredVersion, read_version
 from vault.services.context import Ctx, Infra, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -236,11 +237,8 @@ def _read_version(infra: Infra, doc_id: int, version: int) -> tuple[str, bytes |
         if ver.size > MAX_EXTRACT_BYTES:
             raise extract.ExtractionError(
                 f"the file is larger than {MAX_EXTRACT_BYTES // (1024 * 1024)} MiB")
-        key = infra.keyring.unwrap(ver.master_key_id, ver.wrapped_key)
-        blob_id, media_type = ver.blob_id, ver.media_type
-    with infra.blobs.open(blob_id) as fh:
-        data = b"".join(envelope.decrypt_stream(key, fh, document_id=doc_id, version=version))
-    return title, data, media_type
+        stored, media_type = StoredVersion.of(ver), ver.media_type
+    return title, read_version(infra, stored), media_type
 
 
 def _progress_writer(infra: Infra, doc_id: int, holder: str) -> Callable[[int, int], None]:

@@ -20,18 +20,16 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from vault import policy
+from vault import imaging, policy
 from vault.actions import Action
-from vault.crypto import envelope
 from vault.errors import ConfigError, InvalidInput, NotFound, VaultError
 from vault.models import Document, DocumentVersion
 from vault.services import documents
+from vault.services.content import open_range, read_version
 from vault.services.context import Ctx
-from vault.stamping import fit_scale, image_fits
 
 VIEW_MAX_BYTES = 200 * 1024 * 1024  # decrypted into memory to render
 TEXT_MAX_BYTES = 2 * 1024 * 1024  # shown of a text file; the rest needs a copy
@@ -101,25 +99,9 @@ def _paper_version(doc: Document) -> DocumentVersion:
     return DocumentVersion(document_id=doc.id, number=0, blob_id=None, size=0, media_type=None)
 
 
-def _key(ctx: Ctx, ver: DocumentVersion) -> bytes:
-    assert ver.master_key_id is not None and ver.wrapped_key is not None
-    return ctx.infra.keyring.unwrap(ver.master_key_id, ver.wrapped_key)
-
-
 def _decrypt(ctx: Ctx, doc: Document, ver: DocumentVersion, limit: int | None = None) -> bytes:
     """The verified plaintext (or its first ``limit`` bytes), in memory."""
-    assert ver.blob_id is not None
-    key = _key(ctx, ver)
-    parts: list[bytes] = []
-    total = 0
-    with ctx.infra.blobs.open(ver.blob_id) as fh:
-        for chunk in envelope.decrypt_stream(key, fh, document_id=doc.id, version=ver.number):
-            parts.append(chunk)
-            total += len(chunk)
-            if limit is not None and total >= limit:
-                break
-    data = b"".join(parts)
-    return data[:limit] if limit is not None else data
+    return read_version(ctx, ver, limit)
 
 
 def _marking(ctx: Ctx, doc: Document, lang: str) -> tuple[policy.Level, str]:
@@ -239,7 +221,7 @@ def _open_image(data: bytes) -> Any:
         except (UnidentifiedImageError, Image.DecompressionBombError,
                 Image.DecompressionBombWarning, OSError):
             raise _unrenderable() from None
-    if not image_fits(img.width, img.height):  # from the header, before decoding
+    if not imaging.image_fits(img.width, img.height):  # from the header, before decoding
         img.close()
         raise _hostile_page()
     return img
@@ -267,7 +249,7 @@ def render_page(media_type: str, data: bytes, page: int) -> Any:
                 try:
                     width, height = pg.get_size()  # points, as displayed (after /Rotate)
                     wanted = min(4.0, max(0.5, RENDER_WIDTH / max(1.0, width)))
-                    scale = fit_scale(width, height, wanted)
+                    scale = imaging.fit_scale(width, height, wanted)
                     if scale is None:
                         raise _hostile_page()
                     bitmap = pg.render(scale=scale)
@@ -293,13 +275,6 @@ def render_page(media_type: str, data: bytes, page: int) -> Any:
         return src.convert("RGB")
     except (OSError, ValueError):
         raise _unrenderable() from None
-
-
-@lru_cache(maxsize=32)
-def _font(path: str, size: int) -> Any:
-    from PIL import ImageFont
-
-    return ImageFont.truetype(path, size, index=0)
 
 
 def check_font(font_file: Path) -> None:
@@ -366,25 +341,20 @@ def _overlay(width: int, height: int, text: str, font_file: Path) -> Any:
     if cached is not None:
         return cached
     size = max(12, min(width, height) // 45)
-    font = _font(str(font_file), size)
-    left, top, right, bottom = font.getbbox(text)
-    tw, th = right - left, bottom - top
+    font = imaging.font(str(font_file), size)
+    _left, top, _right, bottom = font.getbbox(text)
+    th = bottom - top
     # One rotated tile of the text, pasted on a staggered grid: the same diagonal
     # rows as rotating a page-sized canvas, at a fraction of the cost.
-    tile = Image.new("RGBA", (tw + 2, th + 2), (0, 0, 0, 0))
-    ImageDraw.Draw(tile).text((1 - left, 1 - top), text, font=font, fill=(170, 20, 20, 80))
-    tile = tile.rotate(28, resample=Image.Resampling.BICUBIC, expand=True)
+    tile = imaging.text_tile(text, font, (170, 20, 20, 80), 28)
     overlay = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     step_x = tile.width + 2 * size
     step_y = max(tile.height * 3 // 4, th * 5)
     for row, y in enumerate(range(-tile.height, height + step_y, step_y)):
         for x in range(-(row % 2) * step_x // 2 - tile.width // 2, width + step_x, step_x):
-            dx, dy = max(x, 0), max(y, 0)
-            sx, sy = dx - x, dy - y
-            if sx < tile.width and sy < tile.height and dx < width and dy < height:
-                overlay.alpha_composite(tile, dest=(dx, dy), source=(sx, sy))
+            imaging.paste_clipped(overlay, tile, x, y)
     # A legible band at the bottom: the same words, darker.
-    band_font = _font(str(font_file), max(11, size * 3 // 4))
+    band_font = imaging.font(str(font_file), max(11, size * 3 // 4))
     bl, bt, br, bb = band_font.getbbox(text)
     band_h = (bb - bt) + 10
     draw = ImageDraw.Draw(overlay)
@@ -563,10 +533,8 @@ def audio(
     doc, ver = _open(ctx, doc_id, version)
     if not (ver.blob_id and ver.media_type and ver.media_type.startswith("audio/")):
         raise InvalidInput("This file is not a recording.", code="not_audio")
-    key = _key(ctx, ver)
-    fh = ctx.infra.blobs.open(ver.blob_id)
-    ctx.on_rollback(fh.close)
-    reader = envelope.RandomAccessReader(key, fh, document_id=doc.id, version=ver.number)
+    reader, close = open_range(ctx, ver)
+    ctx.on_rollback(close)
     start, stop = resolve_range(byte_range, reader.plaintext_size)
     level = documents.effective_level(ctx, doc)
     ctx.record(Action.DOCUMENT_VIEW, object_type="document", object_id=str(doc.id),
@@ -577,7 +545,7 @@ def audio(
         try:
             yield from reader.iter_range(start, stop)
         finally:
-            fh.close()
+            close()
 
     return AudioStream(ver.media_type, reader.plaintext_size, start, stop,
-                       byte_range is not None, chunks(), fh.close)
+                       byte_range is not None, chunks(), close)

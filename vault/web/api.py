@@ -29,12 +29,12 @@ from werkzeug.sansio.multipart import Field, File
 
 from vault import policy
 from vault.actions import Action, Outcome
+from vault.crypto.spool import SpooledEncryptedFile
 from vault.errors import InvalidInput, NotFound, VaultError
 from vault.policy import Category, Level
 from vault.services import accounts, audit_console, documents, grants, tokens
 from vault.web import streaming, support
 from vault.web.api_schema import Blueprint
-from vault.web.documents import SpooledEncryptedFile
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
