@@ -44,7 +44,7 @@ from vault.audit.log import AuditLog  # noqa: E402
 from vault.config import load_settings  # noqa: E402
 from vault.crypto.keyring import Keyring  # noqa: E402
 from vault.runtime import init_runtime  # noqa: E402
-from vault.services import accounts, documents, review, tenants  # noqa: E402
+from vault.services import accounts, annual_review, documents, tenants  # noqa: E402
 from vault.services.context import Infra, unit_of_work  # noqa: E402
 
 DOCS = int(os.environ.get("VAULT_SCALE_DOCS", "1000000"))
@@ -245,8 +245,8 @@ def measure(infra: Infra, engine: Engine, verify: bool = True) -> None:
     for who in ("gm001", "ceo"):
         def queue(who: str = who) -> None:
             with unit_of_work(infra, who) as ctx:
-                assert len(review.queue(ctx)) == review.QUEUE_LIMIT
-        show(f"annual-review queue ({who}, first {review.QUEUE_LIMIT})",
+                assert len(annual_review.queue(ctx)) == annual_review.QUEUE_LIMIT
+        show(f"annual-review queue ({who}, first {annual_review.QUEUE_LIMIT})",
              timed(queue, max(3, REPEAT // 4)))
 
     def archive() -> None:

@@ -19,7 +19,7 @@ from vault.cli import main
 from vault.errors import Forbidden, InvalidInput, NotFound
 from vault.models import ClassificationChange, Document, User
 from vault.policy import Category, Level, Period
-from vault.services import accounts, documents, review, samples, scope
+from vault.services import accounts, annual_review, documents, samples, scope
 from vault.services.context import Infra, unit_of_work
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -48,7 +48,7 @@ def register(infra: Infra, title: str, level: Level, at: datetime, *,
 
 def queue(infra: Infra, who: str, now: datetime = NOW) -> list[int]:
     with unit_of_work(infra, who, now) as ctx:
-        return [i.document.id for i in review.queue(ctx)]
+        return [i.document.id for i in annual_review.queue(ctx)]
 
 
 def events(infra: Infra, action: Action, **where: object) -> list[AuditEvent]:
@@ -90,13 +90,13 @@ def test_a_file_falls_due_365_days_after_its_last_review(group: Infra) -> None:
     register(group, "差一秒", Level.CONFIDENTIAL, YEAR_AGO + timedelta(seconds=1))
     assert queue(group, "boss") == [due]
     with unit_of_work(group, "boss", NOW) as ctx:
-        (item,) = review.queue(ctx, "en")
+        (item,) = annual_review.queue(ctx, "en")
         assert (item.level, item.marking) == (Level.CONFIDENTIAL, "CONFIDENTIAL★10 years")
         assert item.last_reviewed == YEAR_AGO and item.reviewed_before is False
         assert item.reason.value == "responsible_supervisor"
         assert (item.may_reclassify, item.may_declassify) == (False, False)
     with unit_of_work(group, "gm", NOW) as ctx:
-        (item,) = review.queue(ctx)
+        (item,) = annual_review.queue(ctx)
         assert item.reason.value == "owning_company_gm"
         assert (item.may_reclassify, item.may_declassify) == (True, True)
 
@@ -123,7 +123,7 @@ def test_the_ways_of_the_queue_cover_the_review_scope(group: Infra) -> None:
                 select(Document.id).where(scope.review_scope(ctx.subject, ctx.now),
                                           last <= NOW - timedelta(days=365))
                 .order_by(last, Document.id)))
-            assert [i.document.id for i in review.queue(ctx, limit=None)] == expected, who
+            assert [i.document.id for i in annual_review.queue(ctx, limit=None)] == expected, who
             seen += len(expected)
     assert seen >= 10
 
@@ -131,27 +131,27 @@ def test_the_ways_of_the_queue_cover_the_review_scope(group: Infra) -> None:
 @pytest.mark.parametrize("batch", [1, 2, 400])
 def test_the_queue_shows_the_longest_unreviewed_first_up_to_its_limit(
         group: Infra, monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
-    monkeypatch.setattr(review, "QUEUE_BATCH", batch)
+    monkeypatch.setattr(annual_review, "QUEUE_BATCH", batch)
     docs = [register(group, f"合同 {i}", Level.CONFIDENTIAL, YEAR_AGO - timedelta(days=10 - i))
             for i in range(5)]
     # Older still, and the supervisor's, but 机密 is not the department manager's.
     secret = register(group, "机密纪要", Level.SECRET, YEAR_AGO - timedelta(days=30))
     register(group, "近期合同", Level.CONFIDENTIAL, YEAR_AGO + timedelta(days=1))  # not due
     with unit_of_work(group, "boss", NOW) as ctx:
-        assert [i.document.id for i in review.queue(ctx, limit=None)] == [secret, *docs]
-        assert [i.document.id for i in review.queue(ctx, limit=2)] == [secret, *docs[:1]]
-        assert [i.document.id for i in review.queue(ctx, limit=7)] == [secret, *docs]
-        assert [i.document.id for i in review.queue(ctx)] == [secret, *docs]
+        assert [i.document.id for i in annual_review.queue(ctx, limit=None)] == [secret, *docs]
+        assert [i.document.id for i in annual_review.queue(ctx, limit=2)] == [secret, *docs[:1]]
+        assert [i.document.id for i in annual_review.queue(ctx, limit=7)] == [secret, *docs]
+        assert [i.document.id for i in annual_review.queue(ctx)] == [secret, *docs]
     with unit_of_work(group, "manager", NOW) as ctx:
-        assert [i.document.id for i in review.queue(ctx, limit=2)] == docs[:2]
-        assert [i.document.id for i in review.queue(ctx, limit=5)] == docs
-        assert [i.document.id for i in review.queue(ctx, limit=None)] == docs
+        assert [i.document.id for i in annual_review.queue(ctx, limit=2)] == docs[:2]
+        assert [i.document.id for i in annual_review.queue(ctx, limit=5)] == docs
+        assert [i.document.id for i in annual_review.queue(ctx, limit=None)] == docs
 
 
 def test_confirm_records_history_and_event_and_restarts_the_year(group: Infra) -> None:
     doc = register(group, "秘密合同", Level.CONFIDENTIAL, YEAR_AGO - timedelta(days=1))
     with unit_of_work(group, "boss", NOW) as ctx:
-        review.confirm(ctx, doc, "  仍需保密  ")
+        annual_review.confirm(ctx, doc, "  仍需保密  ")
     with group.sessions() as s:
         row = s.get(Document, doc)
         assert row is not None and row.reviewed_at == NOW
@@ -169,7 +169,7 @@ def test_confirm_records_history_and_event_and_restarts_the_year(group: Infra) -
     assert queue(group, "boss", NOW + timedelta(days=364)) == []
     assert queue(group, "boss", NOW + timedelta(days=365)) == [doc]
     with unit_of_work(group, "boss", NOW + timedelta(days=365)) as ctx:
-        (item,) = review.queue(ctx)
+        (item,) = annual_review.queue(ctx)
         assert item.reviewed_before is True and item.last_reviewed == NOW
 
 
@@ -178,10 +178,10 @@ def test_change_and_declassify_by_the_approving_office(group: Infra) -> None:
     minutes = register(group, "机密纪要", Level.SECRET, old)
     contract = register(group, "秘密合同", Level.CONFIDENTIAL, old)
     with unit_of_work(group, "gm", NOW) as ctx:
-        review.change(ctx, minutes, level=Level.CONFIDENTIAL, period=Period(years=5),
+        annual_review.change(ctx, minutes, level=Level.CONFIDENTIAL, period=Period(years=5),
                       note="降为秘密")
     with unit_of_work(group, "gm", NOW) as ctx:
-        review.declassify(ctx, contract, note="已公开")
+        annual_review.declassify(ctx, contract, note="已公开")
     with group.sessions() as s:
         m, c = s.get(Document, minutes), s.get(Document, contract)
         assert m is not None and c is not None
@@ -201,7 +201,7 @@ def test_change_and_declassify_by_the_approving_office(group: Infra) -> None:
     # A period alone (the level as it is) is a period change.
     third = register(group, "另一份纪要", Level.SECRET, old)
     with unit_of_work(group, "gm", NOW) as ctx:
-        review.change(ctx, third, level=Level.SECRET, period=Period(years=15))
+        annual_review.change(ctx, third, level=Level.SECRET, period=Period(years=15))
     (event,) = events(group, Action.DOCUMENT_PERIOD_CHANGE)
     assert event.document_id == third
 
@@ -212,23 +212,23 @@ def test_refusals_are_audited_and_change_nothing(group: Infra) -> None:
     # The supervisor reviews it but does not change a classification directly.
     with pytest.raises(Forbidden) as err:
         with unit_of_work(group, "boss", NOW) as ctx:
-            review.change(ctx, doc, level=Level.CONFIDENTIAL)
+            annual_review.change(ctx, doc, level=Level.CONFIDENTIAL)
     assert err.value.code == "not_reclassifier"
     with pytest.raises(Forbidden):
         with unit_of_work(group, "boss", NOW) as ctx:
-            review.declassify(ctx, doc)
+            annual_review.declassify(ctx, doc)
     # The custodian may know of it (metadata) but does not review it.
     with pytest.raises(Forbidden) as err:
         with unit_of_work(group, "keeper", NOW) as ctx:
-            review.confirm(ctx, doc)
+            annual_review.confirm(ctx, doc)
     assert err.value.code == "not_responsible"
     # Outside the circle: it does not exist.
     with pytest.raises(NotFound):
         with unit_of_work(group, "outsider", NOW) as ctx:
-            review.confirm(ctx, doc)
+            annual_review.confirm(ctx, doc)
     with pytest.raises(NotFound):
         with unit_of_work(group, "boss", NOW) as ctx:
-            review.confirm(ctx, 999999)
+            annual_review.confirm(ctx, 999999)
     with group.sessions() as s:
         row = s.get(Document, doc)
         assert row is not None and row.reviewed_at == old and row.level == "secret"
@@ -245,12 +245,12 @@ def test_refusals_are_audited_and_change_nothing(group: Infra) -> None:
 def test_bad_input_is_refused_before_anything_changes(group: Infra) -> None:
     doc = register(group, "机密纪要", Level.SECRET, YEAR_AGO - timedelta(days=1))
     cases = [
-        (lambda ctx: review.change(ctx, doc), "no_change"),
-        (lambda ctx: review.change(ctx, doc, level=Level.SECRET, period=Period(years=20)),
+        (lambda ctx: annual_review.change(ctx, doc), "no_change"),
+        (lambda ctx: annual_review.change(ctx, doc, level=Level.SECRET, period=Period(years=20)),
          "no_change"),
-        (lambda ctx: review.change(ctx, doc, level=Level.INTERNAL), "use_declassify"),
-        (lambda ctx: review.confirm(ctx, doc, "x" * 1001), "bad_note"),
-        (lambda ctx: review.confirm(ctx, doc, "坏\x00备注"), "bad_note"),
+        (lambda ctx: annual_review.change(ctx, doc, level=Level.INTERNAL), "use_declassify"),
+        (lambda ctx: annual_review.confirm(ctx, doc, "x" * 1001), "bad_note"),
+        (lambda ctx: annual_review.confirm(ctx, doc, "坏\x00备注"), "bad_note"),
     ]
     for call, code in cases:
         with pytest.raises(InvalidInput) as err:
@@ -258,10 +258,10 @@ def test_bad_input_is_refused_before_anything_changes(group: Infra) -> None:
                 call(ctx)
         assert err.value.code == code
     with unit_of_work(group, "gm", NOW) as ctx:  # an internal file is not reviewed
-        review.declassify(ctx, doc)
+        annual_review.declassify(ctx, doc)
     with pytest.raises(Forbidden) as forbidden:
         with unit_of_work(group, "gm", NOW) as ctx:
-            review.confirm(ctx, doc)
+            annual_review.confirm(ctx, doc)
     assert forbidden.value.code == "not_classified"
 
 

@@ -18,7 +18,7 @@ from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
 
 from vault.models import Document
 from vault.policy import Category, Level
-from vault.services import accounts, documents, review, samples
+from vault.services import accounts, annual_review, documents, samples
 from vault.services.context import unit_of_work
 
 Login = Callable[[str], FlaskClient]
@@ -82,7 +82,7 @@ def test_a_long_queue_shows_its_first_files(app: Flask, login_as: Login,
     docs = [_old_doc(app, f"合同 {i}", Level.CONFIDENTIAL) for i in range(3)]
     boss = login_as("boss")
     assert "review-more" not in _text(boss.get("/review"))
-    monkeypatch.setattr(review, "QUEUE_LIMIT", 2)
+    monkeypatch.setattr(annual_review, "QUEUE_LIMIT", 2)
     page = _text(boss.get("/review"))
     assert "待审核文件 2 份" in page and 'id="review-more"' in page
     assert "以下是最久未审核的 2 份文件" in page

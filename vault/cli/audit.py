@@ -33,15 +33,15 @@ def audit() -> None:
 def audit_verify(app: App, offline: Path | None, public_key: Path | None,
                  witness_file: Path | None, as_user: str | None) -> None:
     """Verify the chain, the mirror and every checkpoint; exit 1 naming the first bad event."""
-    from vault.services import audit_review
+    from vault.services import audit_trail
 
     if offline is not None:
         if public_key is None:
             raise InvalidInput("--offline needs --public-key FILE.", code="no_public_key")
-        report = audit_review.verify_offline(offline, public_key, witness_file)
+        report = audit_trail.verify_offline(offline, public_key, witness_file)
     else:
         with app.work(as_user) as ctx:
-            report = audit_review.verify(ctx, witness_file)
+            report = audit_trail.verify(ctx, witness_file)
     click.echo(report.summary())
     if offline is not None and report.uncovered:
         click.echo(f"{report.uncovered} event(s) after the last checkpoint: continuity only")
@@ -86,7 +86,7 @@ def audit_export(app: App, as_user: str, fmt: str, out: Path | None, since: str 
     """Export the trail as CSV (Excel-friendly UTF-8) or JSON lines; the export is audited."""
     import io
 
-    from vault.services import audit_review
+    from vault.services import audit_trail
 
     if out is not None and out.exists():
         raise InvalidInput(f"{out} exists already; choose another path.", code="out_exists")
@@ -99,7 +99,7 @@ def audit_export(app: App, as_user: str, fmt: str, out: Path | None, since: str 
             bar.render_progress()
 
         with app.work(as_user) as ctx:
-            count = audit_review.export(
+            count = audit_trail.export(
                 ctx, fmt, buffer, progress=progress,
                 since=parse_when(since, app.settings), until=parse_when(until, app.settings),
                 actor=actor, document=document, action=action, outcome=outcome,
@@ -119,10 +119,10 @@ def audit_export(app: App, as_user: str, fmt: str, out: Path | None, since: str 
 @pass_app
 def audit_knowers(app: App, document: int, as_user: str) -> None:
     """Everyone who has known DOCUMENT (知悉记录): viewed, downloaded, exported, copied."""
-    from vault.services import audit_review
+    from vault.services import audit_trail
 
     with app.work(as_user) as ctx:
-        rows = audit_review.knowers(ctx, document)
+        rows = audit_trail.knowers(ctx, document)
         lines = [f"{k.ts.astimezone(app.settings.tz).isoformat()}  {k.actor:<16} {k.action}"
                  for k in rows]
     for line in lines:

@@ -33,7 +33,7 @@ def review() -> None:
 @pass_app
 def review_queue(app: App, as_user: str, lang: str, as_json: bool) -> None:
     """Classified files you review that were not reviewed for 365 days."""
-    from vault.services import review as review_service
+    from vault.services import annual_review as review_service
 
     with app.work(as_user) as ctx:
         rows = [
@@ -68,7 +68,7 @@ def _marking_after(ctx: Any, doc: Any) -> str:
 @pass_app
 def review_confirm(app: App, document: int, note: str | None, as_user: str) -> None:
     """Confirm DOCUMENT's level and period as they are."""
-    from vault.services import review as review_service
+    from vault.services import annual_review as review_service
 
     with app.work(as_user) as ctx:
         doc = review_service.confirm(ctx, document, note)
@@ -86,8 +86,8 @@ def review_confirm(app: App, document: int, note: str | None, as_user: str) -> N
 def review_change(app: App, document: int, level: str | None, period: str | None,
                   note: str | None, as_user: str) -> None:
     """Change DOCUMENT's level and/or period as the outcome of its review."""
+    from vault.services import annual_review as review_service
     from vault.services import documents
-    from vault.services import review as review_service
 
     new_level = documents.parse_level(level) if level else None
     new_period = documents.parse_period(period) if period else None
@@ -104,7 +104,7 @@ def review_change(app: App, document: int, level: str | None, period: str | None
 @pass_app
 def review_declassify(app: App, document: int, note: str | None, as_user: str) -> None:
     """Declassify DOCUMENT as the outcome of its review."""
-    from vault.services import review as review_service
+    from vault.services import annual_review as review_service
 
     with app.work(as_user) as ctx:
         review_service.declassify(ctx, document, note)

@@ -32,7 +32,7 @@ from vault.actions import Action, Outcome
 from vault.crypto.spool import SpooledEncryptedFile
 from vault.errors import InvalidInput, NotFound, VaultError
 from vault.policy import Category, Level
-from vault.services import accounts, audit_console, documents, grants, tokens
+from vault.services import accounts, compliance_console, documents, grants, tokens
 from vault.web import streaming, support
 from vault.web.api_schema import Blueprint
 
@@ -614,7 +614,7 @@ def _event(ev: Any) -> dict[str, Any]:
 def audit_events() -> Any:
     """The trail, newest first, filtered; reading it is itself an audit event."""
     action, outcome = arg_enum("action", Action), arg_enum("outcome", Outcome)
-    filters = audit_console.Filters(
+    filters = compliance_console.Filters(
         actor=arg_text("actor", 64),
         document=arg_int("document", None, 1, MAX_ID),
         action=action.value if action else None,
@@ -623,9 +623,9 @@ def audit_events() -> Any:
         until=arg_datetime("until"),
     )
     page = arg_int("page", 1, 1, 100_000) or 1
-    per_page = arg_int("per_page", 100, 1, audit_console.MAX_PAGE_SIZE) or 100
+    per_page = arg_int("per_page", 100, 1, compliance_console.MAX_PAGE_SIZE) or 100
     with _work() as ctx:
-        found = audit_console.trail(ctx, filters, page, per_page)
+        found = compliance_console.trail(ctx, filters, page, per_page)
         items = [_event(ev) for ev in found.events]
     return {"items": items, "total": found.total, "page": found.page,
             "pages": found.pages, "per_page": found.page_size}
@@ -636,7 +636,7 @@ def audit_knowers(id: int) -> Any:
     """Who has known a document (viewed, downloaded, exported, received a copy)."""
     doc_id = _doc_id(id)
     with _work() as ctx:
-        rows = audit_console.document_history(ctx, doc_id).knowers
+        rows = compliance_console.document_history(ctx, doc_id).knowers
         items = [{"actor": k.actor, "action": k.action, "at": _iso(k.ts), "seq": k.seq}
                  for k in rows]
     return {"document": doc_id, "items": items}

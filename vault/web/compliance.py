@@ -3,7 +3,7 @@ outcome, time range; newest first, paginated), the denied attempts, a document's
 whole history and who has known it, export as CSV or JSON lines, and the chain's
 status with verification on demand.
 
-Compliance officers only: `vault.services.audit_console` asks
+Compliance officers only: `vault.services.compliance_console` asks
 `policy.can_review_audit` and audits every refusal. Reading the trail, verifying
 and exporting are audit events themselves. Times are shown in the group's time
 zone; the date filters are whole local days, both ends included.
@@ -23,8 +23,8 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
-from vault.services import audit_console
-from vault.services.audit_console import Filters
+from vault.services import compliance_console
+from vault.services.compliance_console import Filters
 from vault.web import labels, support
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
@@ -71,11 +71,11 @@ def _parse_filters(args: MultiDict[str, str]) -> tuple[Filters, dict[str, str], 
         else:
             errors.append(_("The document is given by its number."))
     action = raw["action"] or None
-    if action is not None and action not in audit_console.ACTIONS:
+    if action is not None and action not in compliance_console.ACTIONS:
         errors.append(_("Unknown action."))
         action = None
     outcome = raw["outcome"] or None
-    if outcome is not None and outcome not in audit_console.OUTCOMES:
+    if outcome is not None and outcome not in compliance_console.OUTCOMES:
         errors.append(_("Unknown outcome."))
         outcome = None
     days: dict[str, date | None] = {"since": None, "until": None}
@@ -112,13 +112,13 @@ def _trail_page(endpoint: str, fixed: dict[str, str]) -> Any:
     page = None
     with support.work() as ctx:
         if errors:
-            audit_console.require_reviewer(ctx)  # 403 before any 400
+            compliance_console.require_reviewer(ctx)  # 403 before any 400
         else:
-            page = audit_console.trail(ctx, filters, _page_number())
+            page = compliance_console.trail(ctx, filters, _page_number())
     links = {k: v for k, v in raw.items() if v and k not in fixed}
     return render_template(
         "compliance/trail.html", page=page, raw=raw, fixed=fixed, links=links,
-        errors=errors, endpoint=endpoint, actions=audit_console.ACTIONS,
+        errors=errors, endpoint=endpoint, actions=compliance_console.ACTIONS,
         outcomes=outcome_labels(), when=_local,
     ), 400 if errors else 200
 
@@ -142,7 +142,7 @@ def document_lookup() -> Any:
     if text.isascii() and text.isdigit() and len(text) < 10:
         return redirect(url_for("compliance.document_history", doc_id=int(text)))
     with support.work() as ctx:
-        audit_console.require_reviewer(ctx)
+        compliance_console.require_reviewer(ctx)
     return render_template("compliance/document_lookup.html",
                            error=_("The document is given by its number.") if text else None,
                            ), 400 if text else 200
@@ -154,7 +154,7 @@ def document_history(doc_id: int) -> Any:
     if doc_id >= 2**31:  # beyond any document number (and PostgreSQL's integer)
         abort(404)
     with support.work() as ctx:
-        history = audit_console.document_history(ctx, doc_id)
+        history = compliance_console.document_history(ctx, doc_id)
     return render_template("compliance/document.html", history=history, when=_local,
                            outcomes=outcome_labels())
 
@@ -170,10 +170,10 @@ def export() -> Any:
         errors.append(_("Choose CSV or JSON lines."))
     if errors:
         with support.work() as ctx:
-            audit_console.require_reviewer(ctx)
+            compliance_console.require_reviewer(ctx)
         return render_template("compliance/trail.html", page=None, raw=_raw, fixed={},
                                links={}, errors=errors, endpoint="compliance.trail",
-                               actions=audit_console.ACTIONS, outcomes=outcome_labels(),
+                               actions=compliance_console.ACTIONS, outcomes=outcome_labels(),
                                when=_local), 400
     # Spooled to a temporary file, so memory stays flat for any size of trail;
     # the export event is committed before the first byte leaves.
@@ -182,7 +182,7 @@ def export() -> Any:
         if fmt == "csv":
             out.write("\ufeff")  # so that spreadsheet programs read the Chinese right
         with support.work() as ctx:
-            count = audit_console.export(ctx, fmt, out, filters)
+            count = compliance_console.export(ctx, fmt, out, filters)
             stamp = ctx.now.astimezone(support.settings().tz).strftime("%Y%m%d-%H%M%S")
         out.flush()
         out.seek(0)
@@ -211,7 +211,7 @@ def _stream(fh: IO[str]) -> Iterator[bytes]:
 @login_required
 def chain() -> str:
     with support.work() as ctx:
-        status = audit_console.chain_status(ctx)
+        status = compliance_console.chain_status(ctx)
     return render_template("compliance/chain.html", status=status, report=None, when=_local)
 
 
@@ -221,7 +221,7 @@ def verify() -> Any:
     form = FlaskForm()
     form.validate_on_submit()
     with support.work() as ctx:
-        report = audit_console.verify(ctx)
+        report = compliance_console.verify(ctx)
     with support.work() as ctx:
-        status = audit_console.chain_status(ctx)
+        status = compliance_console.chain_status(ctx)
     return render_template("compliance/chain.html", status=status, report=report, when=_local)

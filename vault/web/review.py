@@ -1,7 +1,7 @@
 """The annual review (年度审核): the queue of classified files a person reviews that
 were not reviewed for 365 days, with confirm, change and declassify per file.
 
-Views translate: they parse the form and call `vault.services.review` in one unit
+Views translate: they parse the form and call `vault.services.annual_review` in one unit
 of work. Changing or ending secrecy is a decision of the approving office and,
 like an approval, asks for the password again when the sign-in is not fresh.
 """
@@ -18,7 +18,7 @@ from flask_login import login_required
 
 from vault.errors import InvalidInput, NotFound, VaultError
 from vault.policy import Level
-from vault.services import documents, review
+from vault.services import annual_review, documents
 from vault.web import documents as doc_views
 from vault.web import support
 from vault.web.auth import fresh_auth_required
@@ -68,7 +68,7 @@ def message_of(exc: VaultError) -> str:
     text = ERRORS.get(exc.code)
     if text is None:
         return doc_views.message_of(exc)
-    return str(text) % {"chars": review.MAX_NOTE} if exc.code == "bad_note" else str(text)
+    return str(text) % {"chars": annual_review.MAX_NOTE} if exc.code == "bad_note" else str(text)
 
 
 #: Service refusals re-raised with their message in the reader's language.
@@ -85,7 +85,7 @@ def _checked(doc_id: int) -> int:
     return doc_id
 
 
-def _row(item: review.Item) -> dict[str, Any]:
+def _row(item: annual_review.Item) -> dict[str, Any]:
     doc = item.document
     period = documents.period_of(doc)
     return {
@@ -103,11 +103,11 @@ def _row(item: review.Item) -> dict[str, Any]:
 
 def _page(errors: dict[int, str] | None = None, status: int = 200, failed: int = 0) -> Any:
     with support.work() as ctx:
-        rows = [_row(i) for i in review.queue(ctx, _lang(), review.QUEUE_LIMIT)]
+        rows = [_row(i) for i in annual_review.queue(ctx, _lang(), annual_review.QUEUE_LIMIT)]
     levels = [lv.value for lv in (Level.TOP_SECRET, Level.SECRET, Level.CONFIDENTIAL)]
     return render_template("review/index.html", rows=rows, errors=errors or {},
                            form=request.form if errors else {}, levels=levels,
-                           failed=failed, limit=review.QUEUE_LIMIT), status
+                           failed=failed, limit=annual_review.QUEUE_LIMIT), status
 
 
 def _form_error(doc_id: int, exc: InvalidInput) -> Any:
@@ -115,7 +115,7 @@ def _form_error(doc_id: int, exc: InvalidInput) -> Any:
 
 
 def _note() -> str:
-    return request.form.get("note", "")[: review.MAX_NOTE + 1]
+    return request.form.get("note", "")[: annual_review.MAX_NOTE + 1]
 
 
 @bp.get("")
@@ -132,7 +132,7 @@ def confirm(doc_id: int) -> Any:
     _checked(doc_id)
     try:
         with support.work() as ctx:
-            doc = review.confirm(ctx, doc_id, _note())
+            doc = annual_review.confirm(ctx, doc_id, _note())
             title = doc.title
     except InvalidInput as exc:
         return _form_error(doc_id, exc)
@@ -152,7 +152,7 @@ def change(doc_id: int) -> Any:
         level = documents.parse_level(raw_level) if raw_level else None
         period = documents.parse_period(raw_period) if raw_period else None
         with support.work() as ctx:
-            doc = review.change(ctx, doc_id, level=level, period=period, note=_note())
+            doc = annual_review.change(ctx, doc_id, level=level, period=period, note=_note())
             title = doc.title
     except InvalidInput as exc:
         return _form_error(doc_id, exc)
@@ -168,7 +168,7 @@ def declassify(doc_id: int) -> Any:
     _checked(doc_id)
     try:
         with support.work() as ctx:
-            doc = review.declassify(ctx, doc_id, _note())
+            doc = annual_review.declassify(ctx, doc_id, _note())
             title = doc.title
     except InvalidInput as exc:
         return _form_error(doc_id, exc)

@@ -2,7 +2,7 @@
 denied attempts, a document's whole history, the chain's status and verification
 on demand. Compliance officers only (`policy.can_review_audit`); a refusal is
 itself an audit event. Reading the trail is audited (``audit:view``), as are
-verification and export (`vault.services.audit_review`)."""
+verification and export (`vault.services.audit_trail`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from vault.audit.log import Knower, Report
 from vault.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from vault.errors import Forbidden, InvalidInput
 from vault.models import Document
-from vault.services import audit_review
+from vault.services import audit_trail
 from vault.services.context import Ctx
 
 PAGE_SIZE = 50
@@ -111,8 +111,8 @@ def document_history(ctx: Ctx, document_id: int) -> DocumentHistory:
     Compliance sees a file's metadata, never its content (SPEC.md §2)."""
     _require(ctx, Action.AUDIT_VIEW, document_id=document_id)
     doc = ctx.session.get(Document, document_id)
-    events = audit_review.history(ctx, document_id)
-    knowers = audit_review.knowers(ctx, document_id)
+    events = audit_trail.history(ctx, document_id)
+    knowers = audit_trail.knowers(ctx, document_id)
     ctx.record(Action.AUDIT_VIEW, object_type="audit", document_id=document_id,
                reason="document_history")
     return DocumentHistory(document_id, doc.title if doc else None,
@@ -168,11 +168,11 @@ def _int_or_none(value: object) -> int | None:
 def verify(ctx: Ctx) -> Report:
     """Recompute the whole chain now (compliance only); the run is audited."""
     _require(ctx, Action.AUDIT_VERIFY)
-    return audit_review.verify(ctx)
+    return audit_trail.verify(ctx)
 
 
 def export(ctx: Ctx, fmt: str, out: TextIO, filters: Filters) -> int:
     """Write the matching events as ``csv`` or ``jsonl`` to ``out``; audited."""
     _require(ctx, Action.AUDIT_EXPORT)
     filters.check()
-    return audit_review.export(ctx, fmt, out, **filters.as_query())
+    return audit_trail.export(ctx, fmt, out, **filters.as_query())
