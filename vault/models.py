@@ -758,3 +758,110 @@ class MeetingAttendee(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tenant: Mapped[Tenant] = relationship()
+
+
+# Outgoing letters with seal approval (对外发文与用章申请)
+
+
+class LetterTemplate(Base):
+    """对外发文模版: the letterhead and closing every outgoing letter is drawn with;
+    kept by administrators, for one company or (company None) the whole group."""
+
+    __tablename__ = "letter_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
+    letterhead: Mapped[str] = mapped_column(Text)  # lines at the head of the page
+    closing: Mapped[str] = mapped_column(Text)  # the sender's block (落款) above the date
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    company: Mapped[Company | None] = relationship()
+
+
+class Letter(Base):
+    """An outgoing letter (or open letter, 公开信): its PDF is the document; it is sent
+    to tenants (the notice sign-offs) only once sealed (已用印)."""
+
+    __tablename__ = "letters"
+    __table_args__ = (UniqueConstraint("company_id", "number", name="uq_letters_company_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), unique=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("letter_templates.id"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="letter")  # letter, open
+    number: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    drafter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # draft → pending (seal asked) → sealed (已用印); a refusal returns it to draft
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    sealed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    document: Mapped[Document] = relationship()
+    template: Mapped[LetterTemplate] = relationship()
+    company: Mapped[Company] = relationship()
+    drafter: Mapped[User] = relationship(foreign_keys=[drafter_id])
+    sealed_by: Mapped[User | None] = relationship(foreign_keys=[sealed_by_id])
+
+
+class SealRequest(Base):
+    """用章申请: a letter's request for the company seal, decided step by step along
+    its route (the owning department's manager, then the general manager)."""
+
+    __tablename__ = "seal_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    route: Mapped[str] = mapped_column(String(120))  # approver scopes, comma-separated
+    step: Mapped[int] = mapped_column(Integer, default=0)  # index of the step awaited
+    # pending → approved | rejected | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    letter: Mapped[Letter] = relationship()
+    requester: Mapped[User] = relationship()
+    decisions: Mapped[list[SealDecision]] = relationship(
+        back_populates="request", order_by="SealDecision.id")
+
+
+class SealDecision(Base):
+    """One approver's decision on one step of a seal request."""
+
+    __tablename__ = "seal_decisions"
+    __table_args__ = (UniqueConstraint("request_id", "step", name="uq_seal_decisions_step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("seal_requests.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    scope: Mapped[str] = mapped_column(String(32))
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    request: Mapped[SealRequest] = relationship(back_populates="decisions")
+    decided_by: Mapped[User] = relationship()
+
+
+class LetterRequest(Base):
+    """An open letter (公开信) answering a request it is attached to."""
+
+    __tablename__ = "letter_requests"
+    __table_args__ = (UniqueConstraint("letter_id", "request_id", name="uq_letter_requests_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -210,6 +210,10 @@ class Reason(StrEnum):
     VOID_RECLASSIFIED = "void_reclassified"
     VOID_APPROVER_LOST_OFFICE = "void_approver_lost_office"
     VOID_REQUESTER_LOST_ACCESS = "void_requester_lost_access"
+    # outgoing letters and seal requests (对外发文与用章申请)
+    SEALED = "sealed"
+    LETTER_NOT_SEALED = "letter_not_sealed"
+    ALREADY_DECIDED_STEP = "already_decided_step"
     # every company keeps a custodian
     LAST_CUSTODIAN = "last_custodian"
     NO_CUSTODIAN_GM = "no_custodian_gm"
@@ -1409,6 +1413,82 @@ def can_keep_deposits(subject: Subject, company_id: int) -> Decision:
     if subject.company_id == company_id:
         return _allow(Reason.INTERNAL_EMPLOYEE)
     return _deny(Reason.NOT_TENANT_KEEPER)
+
+
+# ---------------------------------------------------------------------------
+# Outgoing letters with seal approval (对外发文与用章申请)
+
+
+@dataclass(frozen=True)
+class LetterFacts:
+    """An outgoing letter as the seal rules see it: whose it is and who asks."""
+
+    company_id: int
+    company_is_hq: bool
+    department_id: int | None  # the owning (drafting) department
+
+
+def _holds_seal_office(subject: Subject, letter: LetterFacts, scope: ApproverScope) -> bool:
+    if scope is ApproverScope.OWNING_DEPT_MANAGER:
+        return (subject.has(Role.DEPT_MANAGER) and letter.department_id is not None
+                and subject.company_id == letter.company_id
+                and subject.department_id == letter.department_id)
+    if scope is ApproverScope.OWNING_COMPANY_GM and not letter.company_is_hq:
+        return subject.has(Role.COMPANY_GM) and subject.company_id == letter.company_id
+    return subject.is_hq_executive
+
+
+def seal_route(letter: LetterFacts, requester: Subject,
+               vacant: Iterable[ApproverScope] = ()) -> tuple[ApproverScope, ...]:
+    """Who approves a seal request, in order (对外发文需经领导同意，提交用章申请并获得批准后
+    至总经办盖章): the owning department's manager, then the company's general
+    manager (for HQ: an HQ executive). A step whose office the requester holds, or
+    that is ``vacant`` (nobody holds it), is left out: a department manager's own
+    letter, a letter of a department without a manager, and the general manager's or
+    an HQ executive's own letter skip the manager; a subsidiary GM's own letter goes
+    up to the HQ executives. The last step is never left out."""
+    gm = ApproverScope.OWNING_COMPANY_GM
+    senior = _holds_seal_office(requester, letter, gm)
+    steps: list[ApproverScope] = []
+    if (letter.department_id is not None and not senior
+            and ApproverScope.OWNING_DEPT_MANAGER not in set(vacant)
+            and not _holds_seal_office(requester, letter, ApproverScope.OWNING_DEPT_MANAGER)):
+        steps.append(ApproverScope.OWNING_DEPT_MANAGER)
+    steps.append(ApproverScope.HQ_EXECUTIVES if senior and not letter.company_is_hq else gm)
+    return tuple(steps)
+
+
+def can_decide_seal(subject: Subject, letter: LetterFacts, scope: ApproverScope,
+                    requester_id: int, earlier_deciders: Iterable[int] = ()) -> Decision:
+    """Whether ``subject`` may decide the step of a seal request awaiting ``scope``:
+    who holds that office for the letter, never the requester, and never twice in
+    one request (one person approving both steps is no second look)."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.user_id == requester_id:
+        return _deny(Reason.REQUESTER_CANNOT_APPROVE)
+    if subject.user_id in set(earlier_deciders):
+        return _deny(Reason.ALREADY_DECIDED_STEP)
+    if _holds_seal_office(subject, letter, scope):
+        return _allow(_SCOPE_REASON[scope])
+    return _deny(Reason.NOT_AN_APPROVER)
+
+
+def can_send_letter(status: str) -> Decision:
+    """A letter drawn from the template goes out to tenants only once sealed
+    (已用印); a notice or letter registered as a file of its own is not held."""
+    if status == "sealed":
+        return _allow(Reason.SEALED)
+    return _deny(Reason.LETTER_NOT_SEALED)
+
+
+def can_manage_letter_templates(subject: Subject) -> Decision:
+    """对外发文模版 are kept by administrators."""
+    if not subject.active:
+        return _deny(Reason.INACTIVE_USER)
+    if subject.has(Role.ADMIN):
+        return _allow(Reason.ADMIN)
+    return _deny(Reason.NOT_ADMIN)
 
 
 

@@ -37,7 +37,7 @@ from sqlalchemy import select
 from vault import policy
 from vault.actions import Action
 from vault.errors import Conflict, Forbidden, InvalidInput, VaultError
-from vault.models import Document, NoticeRecipient, SignOff, Tenant
+from vault.models import Document, Letter, NoticeRecipient, SignOff, Tenant
 from vault.policy import Category, Level
 from vault.services import accounts, documents
 from vault.services.context import Ctx
@@ -157,6 +157,13 @@ def set_recipients(ctx: Ctx, doc_id: int, tenant_codes: list[str]) -> RecipientC
         raise _refused(ctx, decision, action, doc,
                        "Recipients are chosen by the notice's registrant, its responsible "
                        "supervisor or the owning department's manager.")
+    # A letter drawn from the letter templates goes out only once sealed (已用印).
+    seal_status = ctx.session.scalar(select(Letter.status).where(Letter.document_id == doc.id))
+    if seal_status is not None:
+        sendable = policy.can_send_letter(seal_status)
+        if not sendable.allowed:
+            raise _refused(ctx, sendable, action, doc,
+                           "A letter is sent only once its seal request is approved (已用印).")
     codes: list[str] = []
     for code in tenant_codes:
         if not isinstance(code, str):

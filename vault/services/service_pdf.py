@@ -1,10 +1,13 @@
 """PDFs of the customer-service area, drawn in memory with reportlab and the CJK
 font: the monthly follow-up report (客户回访记录) with a bar chart of each rate
-against its target."""
+against its target, and outgoing letters on the letterhead of their template
+(对外发文模版)."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from vault.services.followups import ZH_KIND, Report
@@ -80,6 +83,121 @@ def report_pdf(rep: Report, font_file: Path, lang: str = "zh") -> bytes:
             if zh else "Rates: first visits made of those due in the month; requests "
             "answered: received in the month and closed.")
     pdf.drawString(50, 40, note)
+    pdf.showPage()
+    pdf.save()
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class LetterFields:
+    letterhead: str
+    closing: str
+    number: str
+    addressee: str
+    title: str
+    body: str
+    letter_on: date
+    open_letter: bool = False
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Lines of ``text`` no wider than ``width``: Chinese breaks between any two
+    characters, a Latin word is kept whole where it fits."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    lines: list[str] = []
+    for para in text.split("\n"):
+        line = ""
+        for token in _tokens(para):
+            if stringWidth(line + token, font, size) <= width:
+                line += token
+                continue
+            if line.strip():
+                lines.append(line.rstrip())
+            line = token.lstrip()
+            while stringWidth(line, font, size) > width:  # a token longer than a line
+                cut = len(line)
+                while cut > 1 and stringWidth(line[:cut], font, size) > width:
+                    cut -= 1
+                lines.append(line[:cut])
+                line = line[cut:]
+        lines.append(line.rstrip())
+    return lines
+
+
+def _tokens(para: str) -> list[str]:
+    out: list[str] = []
+    word = ""
+    for ch in para:
+        if ch.isascii() and not ch.isspace():
+            word += ch
+            continue
+        if word:
+            out.append(word)
+            word = ""
+        out.append(ch)
+    if word:
+        out.append(word)
+    return out
+
+
+def letter_pdf(fields: LetterFields, font_file: Path) -> bytes:
+    """An A4 letter: the template's letterhead centred over a red rule, the number,
+    the addressee, the subject, the body (wrapped, over as many pages as it takes),
+    then the template's closing and the date at the right."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    font = pdf_font(font_file)
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    pdf.setTitle(f"{fields.number} {fields.title}")
+    width, height = A4
+    left, right, bottom = 72, width - 72, 72
+    y = height - 64
+    pdf.setFillColorRGB(0.7, 0.05, 0.05)
+    for i, line in enumerate(fields.letterhead.split("\n")):
+        size = 20 if i == 0 else 10
+        pdf.setFont(font, size)
+        pdf.drawCentredString(width / 2, y, line)
+        y -= size + 8
+    pdf.setStrokeColorRGB(0.7, 0.05, 0.05)
+    pdf.setLineWidth(1.5)
+    pdf.line(left, y, right, y)
+    pdf.setFillColorRGB(0, 0, 0)
+    y -= 22
+    pdf.setFont(font, 10)
+    pdf.drawRightString(right, y, fields.number)
+    y -= 34
+    pdf.setFont(font, 16)
+    pdf.drawCentredString(width / 2, y, ("公开信：" if fields.open_letter else "") + fields.title)
+    y -= 34
+    size, lead = 12, 20
+    pdf.setFont(font, size)
+    pdf.drawString(left, y, f"致：{fields.addressee}")
+    y -= lead * 1.5
+
+    def room(needed: float) -> float:
+        if y - needed >= bottom:
+            return y
+        pdf.showPage()
+        pdf.setFont(font, size)
+        return height - 72
+
+    # Each paragraph's first line indented by two characters, as Chinese letters are.
+    body = "\n".join("\u3000\u3000" + p.strip() if p.strip() else ""
+                     for p in fields.body.split("\n"))
+    for line in _wrap(body, font, size, right - left):
+        y = room(lead)
+        pdf.drawString(left, y, line)
+        y -= lead
+    closing = [ln for ln in fields.closing.split("\n") if ln.strip()]
+    y -= lead
+    y = room(lead * (len(closing) + 1))
+    d = fields.letter_on
+    for line in [*closing, f"{d.year}年{d.month}月{d.day}日"]:
+        pdf.drawRightString(right, y, line)
+        y -= lead
     pdf.showPage()
     pdf.save()
     return buf.getvalue()
