@@ -12,7 +12,6 @@ import pypdfium2
 import pytest
 from sqlalchemy import select
 
-from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vault.models import DocumentVersion, Letter, Notification
@@ -176,8 +175,8 @@ def test_refusal_with_reason_returns_to_draft(world: Infra) -> None:
         assert letter is not None and letter.status == "draft"
         subjects = s.scalars(select(Notification.subject_zh).where(
             Notification.kind == "seal_decided")).all()
-        assert subjects == ["未批准：您的用章申请《函 SZ-函-%d-001 电梯检修通知》——措辞需修改"
-                            % letter.year]
+        assert subjects == [f"未批准：您的用章申请《函 SZ-函-{letter.year}-001 电梯检修通知》"
+                            "——措辞需修改"]
     with pytest.raises(Conflict), unit_of_work(world, "gm") as ctx:
         letters.approve_seal(ctx, seal.id)
     # Asked again and withdrawn by the requester only.

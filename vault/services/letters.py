@@ -29,6 +29,7 @@ import io
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
@@ -48,7 +49,7 @@ from vault.models import (
     UserRole,
 )
 from vault.policy import ApproverScope, Category, Level, Role
-from vault.services import accounts, documents, notifications, notices, requests
+from vault.services import accounts, documents, notices, notifications, requests
 from vault.services.context import Ctx
 
 KINDS = ("letter", "open")
@@ -182,13 +183,13 @@ def _seal_row(seal: SealRequest) -> SealRow:
                                     d.approved, d.note) for d in seal.decisions))
 
 
-def _event(letter: Letter, **detail: object) -> dict[str, object]:
+def _event(letter: Letter, **detail: object) -> dict[str, Any]:
     return {"object_type": "letter", "object_id": str(letter.id),
             "document_id": letter.document_id,
             "detail": {"number": letter.number, **detail}}
 
 
-def _seal_event(seal: SealRequest, **detail: object) -> dict[str, object]:
+def _seal_event(seal: SealRequest, **detail: object) -> dict[str, Any]:
     return {"object_type": "seal_request", "object_id": str(seal.id),
             "document_id": seal.letter.document_id,
             "detail": {"letter": seal.letter.number, "step": seal.step, **detail}}
@@ -290,10 +291,14 @@ def _next_number(ctx: Ctx, company: Company, year: int) -> tuple[int, str]:
     top = ctx.session.scalar(select(func.max(Letter.seq)).where(
         Letter.company_id == company.id, Letter.year == year))
     seq = int(top or 0) + 1
-    while ctx.session.scalar(select(Letter.id).where(
-            Letter.company_id == company.id, Letter.number == f"{company.code}-函-{year}-{seq:03d}")):
+
+    def number(n: int) -> str:
+        return f"{company.code}-函-{year}-{n:03d}"
+
+    while ctx.session.scalar(select(Letter.id).where(Letter.company_id == company.id,
+                                                     Letter.number == number(seq))):
         seq += 1
-    return seq, f"{company.code}-函-{year}-{seq:03d}"
+    return seq, number(seq)
 
 
 def draft(ctx: Ctx, *, template_id: int, title: str, addressee: str, body: str,
