@@ -7,12 +7,15 @@ notice sign-offs; refusals with their reasons; open letters on each request."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pypdfium2
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from vault.audit.models import AuditEvent
+from vault.cli import main
 from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vault.models import DocumentVersion, Letter, Notification
 from vault.policy import Level
@@ -257,3 +260,46 @@ def test_open_letter_on_several_requests(world: Infra) -> None:
     with pytest.raises(InvalidInput) as plain, unit_of_work(world, "clerk") as ctx:
         letters.attach_requests(ctx, plain_letter, numbers)
     assert plain.value.code == "requests_on_letter"
+
+
+def test_cli(world: Infra, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VAULT_HOME", str(world.settings.home))
+    monkeypatch.setenv("VAULT_DATABASE_URL", world.settings.database_url)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    assert "深圳公司函头" in run("letters", "templates", "--as", "clerk")
+    run("letters", "template", "--as", "clerk", "--name", "x", "--letterhead", "x",
+        "--closing", "x", code=1)
+    assert "saved" in run("letters", "template", "--as", "root", "--name", "集团函头",
+                          "--letterhead", "集团\\n地址", "--closing", "总公司")
+    body = tmp_path / "body.txt"
+    body.write_text(BODY, encoding="utf-8")
+    out = run("letters", "draft", "--as", "clerk", "--template", "1", "--title", "电梯检修通知",
+              "--to", "全体租户", "--body-file", str(body))
+    letter_id = out.split("(letter ")[1].split(",")[0]
+    assert "draft" in run("letters", "ls", "--as", "clerk")
+    assert "seal request is approved" in run("letters", "send", letter_id, "--as", "clerk",
+                                      "--tenant", "T001", code=1)
+    out = run("letters", "request-seal", letter_id, "--as", "clerk", "--purpose", "通知租户")
+    seal_id = out.split()[2].rstrip(":")
+    assert "owning_dept_manager → owning_company_gm" in out
+    assert "1 to decide" in run("letters", "to-decide", "--as", "manager")
+    run("letters", "approve", seal_id, "--as", "gm", code=1)
+    assert "awaiting owning_company_gm" in run("letters", "approve", seal_id, "--as", "manager")
+    assert "已用印" in run("letters", "approve", seal_id, "--as", "gm", "--note", "同意")
+    shown = run("letters", "show", letter_id, "--as", "clerk")
+    assert "sealed by gm" in shown and "step 2 owning_company_gm: approved by gm" in shown
+    assert "added T001" in run("letters", "send", letter_id, "--as", "clerk", "--tenant", "T001")
+    # A second letter refused with a reason.
+    out = run("letters", "draft", "--as", "clerk", "--template", "1", "--title", "二号函",
+              "--to", "T002", "--body", "内容")
+    second = out.split("(letter ")[1].split(",")[0]
+    seal2 = run("letters", "request-seal", second, "--as", "clerk",
+                "--purpose", "发函").split()[2].rstrip(":")
+    assert "refused" in run("letters", "reject", seal2, "--as", "manager", "--reason", "重写")
+    assert "重写" in run("letters", "show", second, "--as", "clerk")

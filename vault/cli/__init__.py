@@ -26,6 +26,7 @@ from vault.cli import (
     jobs,
     keys,
     leaks,
+    letters,
     loans,
     meetings,
     notices,
@@ -64,7 +65,7 @@ for command in (
     copies.copies, loans.loans, certificates.certificates, leaks.leaks,
     review.review, recordings.recordings,
     tenants.tenants, notices.notices, meetings.meetings,
-    requests.requests, visits.visits, deposits.deposits,
+    requests.requests, visits.visits, deposits.deposits, letters.letters,
     notifications.inbox, notifications.mail,
     audit.audit, keys.keys, doctor.doctor, jobs.jobs,
 ):
