@@ -85,6 +85,22 @@ def test_demo_prints_logins_and_is_idempotent(demo: Vault) -> None:
     assert "within 30 s" in res.output
 
 
+def test_demo_letters(demo: Vault) -> None:
+    """对外发文 in the demo: a sealed letter sent to the tenants, one seal request awaiting
+    the customer-service manager, an open letter answering two complaints."""
+    rows = json.loads(demo("letters", "ls", "--as", "zhou.zhuguan", "--json").output)
+    by_title = {r["title"].split(" ", 2)[2]: r for r in rows}
+    sealed = by_title["关于电梯年度检修的通知"]
+    assert sealed["status"] == "sealed" and sealed["sealed_by"] == "陈总（深圳总经理）"
+    assert by_title["关于开展消防疏散演练的函"]["status"] == "pending"
+    assert by_title["关于近期租户投诉问题的处理说明"]["kind"] == "open"
+    assert "1 to decide" in demo("letters", "to-decide", "--as", "liu.jingli").output
+    assert "0 to decide" in demo("letters", "to-decide", "--as", "chen.gm").output
+    shown = json.loads(demo("letters", "show", str(sealed["id"]), "--as", "zhou.zhuguan",
+                            "--json").output)
+    assert shown["recipients"] == 3 and len(shown["seals"][0]["decisions"]) == 2
+
+
 def test_demo_recording_is_a_call_recording(demo: Vault) -> None:
     """The hotline recording of the demo is listed as a recording (issue 16, defect 1)."""
     res = demo("recordings", "list", "--as", "zhou.zhuguan")

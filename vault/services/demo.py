@@ -16,6 +16,7 @@ from vault.services import (
     deposits,
     documents,
     followups,
+    letters,
     meetings,
     notices,
     recordings,
@@ -134,6 +135,7 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
             )
     _notice_sign_offs(infra, now)
     _service_records(infra, now)
+    _letters(infra, now)
     with unit_of_work(infra, "zhou.zhuguan", now) as ctx:
         minutes = ctx.session.scalar(select(Document).where(
             Document.category == Category.TENANT_MEETING_MINUTES.value))
@@ -258,6 +260,47 @@ def _service_records(infra: Infra, now: datetime) -> None:
         kept = deposits.receive(ctx, "T002", "钥匙一串")
     with unit_of_work(infra, "wu.yuangong", now - timedelta(days=1)) as ctx:
         deposits.collect(ctx, kept.id, "李女士")
+
+
+LETTERHEAD = ("深圳华信物业有限公司\n"
+              "Shenzhen Huaxin Property Management Co., Ltd. · 深圳市福田区华信大厦")
+ELEVATOR = ("因大厦电梯年度检修，定于本月十日九时至十二时停用A座一号、二号电梯，B座电梯照常运行。\n"
+            "检修期间请各位租户合理安排出行，如有不便，敬请谅解。如有疑问，请致电客服热线。")
+DRILL = ("为提高大厦消防安全水平，我司定于下月五日下午三时组织全楼消防疏散演练。\n"
+         "届时请各租户安排员工配合，听从现场工作人员指挥，有序疏散至大厦广场。")
+NOISE = ("近期多位租户反映夜间装修噪音及公共区域保洁频次不足等问题。我司已约谈装修单位，"
+         "限定施工时间，并增加保洁班次、张贴排班表。\n感谢各位租户的监督与支持。")
+
+
+def _letters(infra: Infra, now: datetime) -> None:
+    """对外发文: the letterhead template, a sealed letter sent to the tenants (one
+    signed off), one seal request awaiting the department manager, and an open letter
+    answering two complaints."""
+    with unit_of_work(infra, "admin", now) as ctx:
+        tpl = letters.save_template(ctx, name="深圳华信物业函头", letterhead=LETTERHEAD,
+                                    closing="客户服务部\n深圳华信物业有限公司",
+                                    company_code="SZ").id
+        letters.save_template(ctx, name="集团通用函头", letterhead="华信物业集团总公司",
+                              closing="华信物业集团总公司")
+    with unit_of_work(infra, "zhou.zhuguan", now) as ctx:
+        sealed = letters.draft(ctx, template_id=tpl, title="关于电梯年度检修的通知",
+                               addressee="各位租户", body=ELEVATOR).letter.id
+        seal = letters.request_seal(ctx, sealed, "通知全体租户电梯检修安排").id
+    with unit_of_work(infra, "liu.jingli", now) as ctx:
+        letters.approve_seal(ctx, seal, "同意发文")
+    with unit_of_work(infra, "chen.gm", now) as ctx:
+        letters.approve_seal(ctx, seal, "同意用印")
+    with unit_of_work(infra, "zhou.zhuguan", now) as ctx:
+        letters.send(ctx, sealed, [code for code, *_ in TENANTS])
+        doc_id = letters.show(ctx, sealed).letter.document_id
+    with unit_of_work(infra, "wu.yuangong", now) as ctx:
+        notices.record_sign_off(ctx, doc_id, "T002", "李女士", now, "on_site")
+        pending = letters.draft(ctx, template_id=tpl, title="关于开展消防疏散演练的函",
+                                addressee="各位租户", body=DRILL).letter.id
+        letters.request_seal(ctx, pending, "通知租户配合消防演练")
+        numbers = [r.number for r in requests.search(ctx, kind="complaint")][-2:]
+        letters.draft(ctx, template_id=tpl, title="关于近期租户投诉问题的处理说明", kind="open",
+                      addressee="各位租户", body=NOISE, request_refs=numbers)
 
 
 def _organisation(ctx: Ctx) -> list[Login]:
