@@ -214,7 +214,8 @@ def _template_row(t: LetterTemplate) -> TemplateRow:
                        t.closing, t.active)
 
 
-def _manage(ctx: Ctx, action: Action) -> None:
+def check_manager(ctx: Ctx, action: Action = Action.LETTER_TEMPLATE) -> None:
+    """Refuse (audited) unless the actor keeps the templates."""
     decision = policy.can_manage_letter_templates(ctx.subject)
     if not decision.allowed:
         raise ctx.refuse(Forbidden("Letter templates are kept by administrators.",
@@ -235,7 +236,7 @@ def save_template(ctx: Ctx, *, name: str, letterhead: str, closing: str,
                   company_code: str | None = None, template_id: int | None = None,
                   active: bool = True) -> TemplateRow:
     """Add a template (or change ``template_id``); audited ``letter:template``."""
-    _manage(ctx, Action.LETTER_TEMPLATE)
+    check_manager(ctx)
     fields = {
         "name": _clean(name, "template's name", "template_name", MAX_NAME),
         "letterhead": _clean(letterhead, "letterhead", "letterhead", MAX_HEAD, multiline=True),
@@ -698,6 +699,12 @@ def send(ctx: Ctx, letter_id: int, tenant_codes: list[str]) -> notices.Recipient
                                    "(已用印).", code=decision.reason.value), action,
                          reason=decision.reason.value, **_event(letter))
     return notices.set_recipients(ctx, letter.document_id, tenant_codes)
+
+
+def send_candidates(ctx: Ctx, letter_id: int) -> list[tuple[str, str]]:
+    """The tenants a letter may be sent to: (code, name)."""
+    letter = _load(ctx, letter_id, Action.NOTICE_RECIPIENTS)
+    return [(t.code, t.name) for t in notices.candidates(ctx, letter.document)]
 
 
 def status_of_document(ctx: Ctx, doc_id: int) -> str | None:

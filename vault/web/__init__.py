@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
     from vault.web import certificates as certificates_area
     from vault.web import dashboards as dashboards_area
     from vault.web import leaks as leaks_area
+    from vault.web import letters as letters_area
     from vault.web import recordings as recordings_area
     from vault.web import review as review_area
     from vault.web import search as search_area
@@ -65,6 +66,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(leaks_area.bp)
     app.register_blueprint(certificates_area.bp)
     app.register_blueprint(service_area.bp)
+    app.register_blueprint(letters_area.bp)
     app.register_blueprint(search_area.bp)
     app.register_blueprint(dashboards_area.bp)
     csrf.exempt(api.bp)  # token-authenticated, no cookies: nothing to forge

@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext
 from flask_login import login_required
 
 from vault.errors import NotFound, VaultError
-from vault.services import deposits, document_pages, followups, requests, service_pdf
+from vault.services import deposits, document_pages, followups, letters, requests, service_pdf
 from vault.web import documents as doc_views
 from vault.web import support
 
@@ -278,8 +278,10 @@ def request_show(req_id: int) -> Any:
         info = requests.show(ctx, _checked_id(req_id))
         visits = followups.search(ctx, request_id=info.summary.id)
         options = document_pages.form_options(ctx)
+        open_letters = letters.open_letters_for_request(ctx, info.summary.id)
     return render_template("service/request_show.html", r=info, s=info.summary, visits=visits,
-                           options=options, channels=list(CHANNEL_NAMES))
+                           options=options, channels=list(CHANNEL_NAMES),
+                           open_letters=open_letters)
 
 
 def _back(req_id: int) -> str:
@@ -363,8 +365,10 @@ def visits_index() -> Any:
         rows = followups.search(ctx, status=None if status == "all" else status)
         today = ctx.now.astimezone(ctx.settings.tz).date()
         company = ctx.actor.company.code if ctx.actor else ""
+        open_letters = letters.search(ctx, kind="open")
     return render_template("service/visits.html", rows=rows, status=status, today=today,
-                           company=company, kinds=["event", "move_in"])
+                           company=company, kinds=["event", "move_in"],
+                           open_letters=open_letters)
 
 
 @bp.post("/visits/schedule")

@@ -94,10 +94,11 @@ NAV: list[tuple[str, Any, str | Callable[[], bool] | None]] = []
 # order the area modules happen to be imported in.
 NAV_ORDER = ("documents.index", "documents.new", "copies.index", "copies.copy_register",
              "tenants.index", "service.requests_index", "service.visits_index",
-             "service.deposits_index", "recordings.index", "review.index",
+             "service.deposits_index", "letters.index", "recordings.index", "review.index",
              "certificates.index", "leaks.index",
-             "dashboards.compliance", "compliance.trail", "admin.index", "leaks.new",
-             "dashboards.executive", "copies.inbox", "auth.security", "tokens.index")
+             "dashboards.compliance", "compliance.trail", "admin.index", "letters.templates",
+             "leaks.new", "dashboards.executive", "copies.inbox", "auth.security",
+             "tokens.index")
 
 # The menu is grouped by task (文件 / 审批 / 登记簿 / 档案 / 合规 / 管理); the person's
 # own settings sit beside their name. An endpoint no group names (an area added
@@ -117,6 +118,7 @@ NAV_GROUP_OF: dict[str, str] = {
     "tenants.index": "archives", "recordings.index": "archives",
     "service.requests_index": "archives", "service.visits_index": "archives",
     "service.deposits_index": "registers",
+    "letters.index": "files", "letters.templates": "admin",
     "certificates.index": "archives",
     "review.index": "compliance", "leaks.new": "compliance", "leaks.index": "compliance",
     "compliance.trail": "compliance", "dashboards.compliance": "compliance",

@@ -1,0 +1,152 @@
+"""Outgoing letter pages (对外发文与用章申请) in Chinese and English: the templates page
+for administrators only, a letter drafted through the form (a missing field is
+refused beside it), the seal asked for, refused with a reason, asked again, approved
+by the department's manager then the general manager, 已用印, sent to tenants and on
+to the sign-offs; an open letter shown on each request it answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
+from werkzeug.test import TestResponse
+
+from vault.models import Letter, SealRequest
+from vault.services import accounts, requests, tenants
+from vault.services.context import Infra, unit_of_work
+
+Login = Callable[[str], FlaskClient]
+
+
+def infra_of(app: Flask) -> Infra:
+    return app.extensions["vault.infra"]
+
+
+@pytest.fixture
+def world(app: Flask) -> Flask:
+    with unit_of_work(infra_of(app), "root") as ctx:
+        sz = accounts.get_company(ctx.session, "SZ")
+        tenants.add_tenant(ctx.session, "T1", "华南贸易有限公司", "A1201", "张先生",
+                           company_id=sz.id)
+        tenants.add_tenant(ctx.session, "T2", "北方科技", "B0301", "李女士", company_id=sz.id)
+    return app
+
+
+def _text(resp: Any) -> str:
+    return str(resp.get_data(as_text=True))
+
+
+def _post(client: FlaskClient, path: str, data: dict[str, Any]) -> TestResponse:
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, "/letters/")})
+
+
+def _template(admin: FlaskClient) -> None:
+    resp = _post(admin, "/letters/templates", {"name": "", "letterhead": "x", "closing": "x"})
+    assert resp.status_code == 400 and "请填写模版名称" in _text(resp)
+    resp = _post(admin, "/letters/templates", {"name": "深圳公司函头", "company": "SZ",
+                                               "letterhead": "深圳公司\n福田区",
+                                               "closing": "客户服务部"})
+    assert resp.status_code == 303
+
+
+def _seal(app: Flask) -> SealRequest:
+    with infra_of(app).sessions() as s:
+        seal = s.scalars(select(SealRequest).order_by(SealRequest.id.desc())).first()
+        assert seal is not None
+        s.expunge(seal)
+        return seal
+
+
+def test_draft_seal_approve_send(world: Flask, login_as: Login) -> None:
+    admin = login_as("root")
+    _template(admin)
+    assert "深圳公司函头" in _text(admin.get("/letters/templates"))
+    clerk = login_as("clerk")
+    assert clerk.get("/letters/templates").status_code == 403
+    page = _text(clerk.get("/letters/new"))
+    assert "起草发文" in page and "深圳公司函头" in page
+    resp = _post(clerk, "/letters/new", {"template": "1", "title": "", "addressee": "全体租户",
+                                         "body": "电梯检修"})
+    assert resp.status_code == 400 and 'id="error-title"' in _text(resp)
+    assert "请填写发文标题" in _text(resp)
+    resp = _post(clerk, "/letters/new", {"template": "1", "title": "电梯检修通知",
+                                         "addressee": "全体租户", "body": "电梯检修\n请谅解",
+                                         "letter_on": "2026-13-40"})
+    assert resp.status_code == 400 and "请填写发文日期" in _text(resp)
+    resp = _post(clerk, "/letters/new", {"template": "1", "title": "电梯检修通知",
+                                         "addressee": "全体租户", "body": "电梯检修\n请谅解"})
+    assert resp.status_code == 303
+    letter_path = resp.headers["Location"]
+    letter_id = int(letter_path.rsplit("/", 1)[1])
+    page = _text(clerk.get(letter_path))
+    assert "草稿" in page and 'id="seal-form"' in page and 'id="send-form"' not in page
+    # Sending before the seal is refused in the reader's language.
+    resp = _post(clerk, f"/letters/{letter_id}/send", {"tenant": "T1"})
+    assert resp.status_code == 303
+    assert "发文须在用章申请获批（已用印）后才能发出" in _text(clerk.get(letter_path))
+    resp = _post(clerk, f"/letters/{letter_id}/seal", {"purpose": ""})
+    assert resp.status_code == 400 and "请说明发文用途" in _text(resp)
+    assert _post(clerk, f"/letters/{letter_id}/seal", {"purpose": "通知租户"}).status_code == 303
+    seal = _seal(world)
+    # The department's manager refuses with a reason; the clerk asks again.
+    manager = login_as("manager")
+    assert f'id="decide-{seal.id}"' in _text(manager.get("/letters/"))
+    resp = _post(manager, f"/letters/{letter_id}/seal/{seal.id}/reject", {"reason": ""})
+    assert resp.status_code == 400 and "请填写不批准的理由" in _text(resp)
+    assert _post(manager, f"/letters/{letter_id}/seal/{seal.id}/reject",
+                 {"reason": "标题需写明日期"}).status_code == 303
+    page = _text(clerk.get(letter_path))
+    assert "标题需写明日期" in page and "未批准" in page
+    assert _post(clerk, f"/letters/{letter_id}/seal", {"purpose": "已修改"}).status_code == 303
+    seal = _seal(world)
+    gm = login_as("gm")
+    resp = _post(gm, f"/letters/{letter_id}/seal/{seal.id}/approve", {})
+    assert resp.status_code == 303
+    assert "此环节由其他职务审批" in _text(gm.get(letter_path))
+    assert _post(manager, f"/letters/{letter_id}/seal/{seal.id}/approve",
+                 {"note": "同意"}).status_code == 303
+    assert f'id="decide-{seal.id}"' in _text(gm.get("/letters/"))
+    assert _post(gm, f"/letters/{letter_id}/seal/{seal.id}/approve", {}).status_code == 303
+    page = _text(clerk.get(letter_path))
+    assert 'id="letter-sealed"' in page and "gm" in page and 'id="send-form"' in page
+    resp = _post(clerk, f"/letters/{letter_id}/send", {"tenant": ["T1", "T2"]})
+    assert resp.status_code == 303
+    with infra_of(world).sessions() as s:
+        letter = s.get(Letter, letter_id)
+        assert letter is not None and letter.status == "sealed"
+        assert resp.headers["Location"].endswith(f"/notices/{letter.document_id}/sign-offs")
+    sheet = _text(clerk.get(resp.headers["Location"]))
+    assert "T1" in sheet and "T2" in sheet
+    # English.
+    clerk.get("/lang/en")
+    page = _text(clerk.get(letter_path))
+    assert "Sealed (已用印)" in page and "the general manager" in page
+    assert "Outgoing letters" in _text(clerk.get("/letters/"))
+
+
+def test_open_letter_on_request_pages(world: Flask, login_as: Login) -> None:
+    _template(login_as("root"))
+    with unit_of_work(infra_of(world), "clerk") as ctx:
+        made = [requests.create(ctx, kind="complaint", channel="hotline", grade="normal",
+                                content="噪音", tenant_code="T1") for _ in range(2)]
+        ids, numbers = [r.id for r in made], [r.number for r in made]
+    clerk = login_as("clerk")
+    resp = _post(clerk, "/letters/new", {"template": "1", "title": "噪音问题说明",
+                                         "addressee": "各位租户", "body": "已处理",
+                                         "kind": "letter", "requests": numbers[0]})
+    assert resp.status_code == 400 and "只有公开信可以附于诉求记录" in _text(resp)
+    resp = _post(clerk, "/letters/new", {"template": "1", "title": "噪音问题说明",
+                                         "addressee": "各位租户", "body": "已处理",
+                                         "kind": "open", "requests": " ".join(numbers)})
+    assert resp.status_code == 303
+    letter_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    for req_id in ids:
+        page = _text(clerk.get(f"/requests/{req_id}"))
+        assert f'id="open-letter-{letter_id}"' in page
+    archive = _text(clerk.get("/visits/"))
+    assert f'id="open-letter-{letter_id}"' in archive
