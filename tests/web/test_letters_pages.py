@@ -10,15 +10,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import schemathesis
 from flask import Flask
 from flask.testing import FlaskClient
+from people import PASSWORD
 from sqlalchemy import select
 from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
 from werkzeug.test import TestResponse
 
 from vault.models import Letter, SealRequest
-from vault.services import accounts, requests, tenants
+from vault.services import accounts, letters, requests, tenants, tokens
 from vault.services.context import Infra, unit_of_work
+from vault.web import openapi
 
 Login = Callable[[str], FlaskClient]
 
@@ -150,3 +153,81 @@ def test_open_letter_on_request_pages(world: Flask, login_as: Login) -> None:
         assert f'id="open-letter-{letter_id}"' in page
     archive = _text(clerk.get("/visits/"))
     assert f'id="open-letter-{letter_id}"' in archive
+
+
+SCHEMA = schemathesis.openapi.from_dict(openapi.document())
+
+
+def _api(app: Flask, username: str) -> Callable[..., TestResponse]:
+    with unit_of_work(infra_of(app), username) as ctx:
+        token = tokens.create(ctx, "letters")[1]
+    client = app.test_client()
+
+    def call(method: str, path: str, **kw: Any) -> TestResponse:
+        return client.open("/api/v1" + path, method=method,
+                           headers={"Authorization": f"Bearer {token}"}, **kw)
+
+    return call
+
+
+def _conforms(resp: TestResponse, method: str, path: str, status: int = 200) -> Any:
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    SCHEMA["/api/v1" + path][method].validate_response(resp)
+    return resp.get_json()
+
+
+def test_api_draft_seal_send(world: Flask) -> None:
+    with unit_of_work(infra_of(world), "root") as ctx:
+        letters.save_template(ctx, name="深圳公司函头", letterhead="深圳公司", closing="客服部",
+                              company_code="SZ")
+    clerk = _api(world, "clerk")
+    tpl = _conforms(clerk("GET", "/letter-templates"), "GET", "/letter-templates")
+    assert [t["name"] for t in tpl["items"]] == ["深圳公司函头"]
+    bad = clerk("POST", "/letters", json={"template": tpl["items"][0]["id"], "title": "",
+                                          "addressee": "全体租户", "body": "x"})
+    assert bad.status_code == 400 and bad.get_json()["code"] == "invalid_input"
+    made = _conforms(clerk("POST", "/letters", json={
+        "template": tpl["items"][0]["id"], "title": "电梯检修通知", "addressee": "全体租户",
+        "body": "电梯检修", "date": "2026-12-01"}), "POST", "/letters", 201)
+    lid = made["id"]
+    assert made["status"] == "draft" and made["may_request_seal"]
+    refused = clerk("POST", f"/letters/{lid}/send", json={"tenants": ["T1"]})
+    assert refused.status_code == 403 and refused.get_json()["code"] == "letter_not_sealed"
+    seal = _conforms(clerk("POST", f"/letters/{lid}/seal-request", json={"purpose": "通知"}),
+                     "POST", "/letters/{id}/seal-request", 201)
+    assert seal["route"] == ["owning_dept_manager", "owning_company_gm"]
+    manager = _api(world, "manager")
+    todo = _conforms(manager("GET", "/seal-requests"), "GET", "/seal-requests")
+    assert [s["id"] for s in todo["items"]] == [seal["id"]]
+    wrong = manager("POST", f"/seal-requests/{seal['id']}/approve", json={"password": "nope"})
+    assert wrong.status_code == 401 and wrong.get_json()["code"] == "reauth_failed"
+    step = _conforms(manager("POST", f"/seal-requests/{seal['id']}/approve",
+                             json={"password": PASSWORD, "note": "同意"}),
+                     "POST", "/seal-requests/{id}/approve")
+    assert step["awaiting"] == "owning_company_gm" and step["decisions"][0]["decided_by"] == \
+        "manager"
+    again = manager("POST", f"/seal-requests/{seal['id']}/approve", json={"password": PASSWORD})
+    assert again.status_code == 403 and again.get_json()["code"] == "already_decided_step"
+    with unit_of_work(infra_of(world), "gm") as ctx:
+        letters.approve_seal(ctx, seal["id"])
+    got = _conforms(clerk("GET", f"/letters/{lid}"), "GET", "/letters/{id}")
+    assert got["status"] == "sealed" and got["sealed_by"] == "gm" and got["may_send"]
+    sent = _conforms(clerk("POST", f"/letters/{lid}/send", json={"tenants": ["T1", "T2"]}),
+                     "POST", "/letters/{id}/send")
+    assert sent == {"added": ["T1", "T2"], "removed": [], "total": 2}
+    listed = _conforms(clerk("GET", "/letters?status=sealed"), "GET", "/letters")
+    assert [r["id"] for r in listed["items"]] == [lid]
+    # A refusal through the API, with its reason.
+    second = _conforms(clerk("POST", "/letters", json={
+        "template": tpl["items"][0]["id"], "title": "二号函", "addressee": "T2", "body": "y"}),
+        "POST", "/letters", 201)
+    seal2 = _conforms(clerk("POST", f"/letters/{second['id']}/seal-request",
+                            json={"purpose": "发函"}), "POST", "/letters/{id}/seal-request", 201)
+    no_reason = manager("POST", f"/seal-requests/{seal2['id']}/reject",
+                        json={"password": PASSWORD})
+    assert no_reason.status_code == 400
+    refused2 = _conforms(manager("POST", f"/seal-requests/{seal2['id']}/reject",
+                                 json={"password": PASSWORD, "reason": "重写"}),
+                         "POST", "/seal-requests/{id}/reject")
+    assert refused2["status"] == "rejected" and refused2["decisions"][0]["note"] == "重写"
+    assert _api(world, "outsider")("GET", "/letters/999").status_code == 404

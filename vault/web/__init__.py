@@ -31,6 +31,7 @@ def routes_of_api() -> None:
     """Import the modules whose views are routes of the ``api`` blueprint."""
     from vault.web import api_copies as _api_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_leaks as _leak_routes  # noqa: F401 - routes of api.bp
+    from vault.web import api_letters as _letter_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_recordings as _recording_routes  # noqa: F401 - api.bp
     from vault.web import api_search as _search_routes  # noqa: F401 - routes of api.bp
     from vault.web import api_service as _service_routes  # noqa: F401 - routes of api.bp

@@ -264,6 +264,7 @@ def _schemas() -> dict[str, Any]:
         **_copy_schemas(),
         **_recording_schemas(),
         **_service_schemas(),
+        **_letter_schemas(),
         **_tenant_schemas(),
         "Me": {
             "type": "object",
@@ -476,6 +477,7 @@ def _paths() -> dict[str, Any]:
         **_copy_paths(),
         **_recording_paths(),
         **_service_paths(),
+        **_letter_paths(),
         **_tenant_paths(),
         f"{API}/me": {
             "get": {
@@ -1131,6 +1133,18 @@ def _service_schemas() -> dict[str, Any]:
     }
 
 
+def _letter_schemas() -> dict[str, Any]:
+    from vault.web import openapi_letters  # imports this module's helpers
+
+    return openapi_letters.schemas()
+
+
+def _letter_paths() -> dict[str, Any]:
+    from vault.web import openapi_letters
+
+    return openapi_letters.paths()
+
+
 def _service_paths() -> dict[str, Any]:
     limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
                    LIMIT_DESCRIPTION)
@@ -1492,8 +1506,8 @@ def _written() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": n} for n in ("documents", "grants", "copies", "registers",
-                                        "notifications", "recordings", "service", "tenants",
-                                        "notices", "leaks", "certificates",
+                                        "notifications", "recordings", "service", "letters",
+                                        "tenants", "notices", "leaks", "certificates",
                                         "search", "audit", "me",
                                         "meta")],
         "paths": _paths(),
