@@ -48,7 +48,7 @@ from vault.models import (
     User,
     UserRole,
 )
-from vault.policy import ApproverScope, Category, Level, Role
+from vault.policy import ApproverScope, Category, Level
 from vault.services import accounts, documents, notices, notifications, requests
 from vault.services.context import Ctx
 
@@ -512,7 +512,7 @@ def open_letters_for_request(ctx: Ctx, request_id: int) -> list[LetterRow]:
 
 
 def _candidates(ctx: Ctx) -> list[User]:
-    roles = [Role.HQ_EXECUTIVE.value, Role.COMPANY_GM.value, Role.DEPT_MANAGER.value]
+    roles = [r.value for r in policy.APPROVING_ROLES]
     return list(ctx.session.scalars(select(User).join(UserRole).where(
         User.active.is_(True), UserRole.role.in_(roles)).order_by(User.id)).unique())
 
@@ -676,8 +676,7 @@ def cancel_seal(ctx: Ctx, seal_id: int) -> SealRow:
 def to_decide(ctx: Ctx) -> list[SealRow]:
     """Pending seal requests whose awaited step the actor may decide now."""
     subject = ctx.subject
-    if not subject.active or not (subject.is_hq_executive or subject.has(Role.COMPANY_GM)
-                                  or subject.has(Role.DEPT_MANAGER)):
+    if not subject.active or subject.roles.isdisjoint(policy.APPROVING_ROLES):
         return []
     pending = ctx.session.scalars(select(SealRequest).where(
         SealRequest.status == PENDING).order_by(SealRequest.id))
