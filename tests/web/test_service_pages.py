@@ -238,3 +238,42 @@ def test_long_fields_are_kept_whole_or_refused(world: Flask, login_as: Login) ->
                  {"channel": "visit", "via": too_long}).status_code == 303
     page = _text(clerk.get(f"/requests/{req_id}"))
     assert too_long not in page and too_long[:200] not in page
+
+
+def test_unreadable_dates_are_form_errors_not_empty(world: Flask, login_as: Login) -> None:
+    """A date or time that cannot be read is refused beside its field, in the reader's
+    language — never taken as "not given" (which would mean now, or no next visit)."""
+    clerk = login_as("clerk")
+    base = {"kind": "repair", "channel": "hotline", "tenant": "T1", "content": CONTENT}
+    resp = _post(clerk, "/requests/new", {**base, "received_at": "2026-13-45T10:00"})
+    assert resp.status_code == 400 and "受理时间无法识别" in _text(resp)
+    resp = _post(clerk, "/requests/new", {**base, "due_at": "下周一"})
+    assert resp.status_code == 400 and "处理期限无法识别" in _text(resp)
+    with infra_of(world).sessions() as s:
+        assert s.scalars(select(ServiceRequest)).all() == []
+    clerk.get("/lang/en")
+    resp = _post(clerk, "/requests/new", {**base, "received_at": "yesterday"})
+    assert resp.status_code == 400 and "The time received is not a time" in _text(resp)
+    clerk.get("/lang/zh_CN")
+    resp = _post(clerk, "/visits/schedule", {"kind": "event", "subject": "游园会",
+                                              "trigger_on": "2026-02-30"})
+    assert resp.status_code == 303
+    assert "活动日期无法识别" in _text(clerk.get(resp.headers["Location"]))
+    # A visit: an unreadable next-visit day is refused, not dropped.
+    assert _post(clerk, "/requests/new", base).status_code == 302
+    with infra_of(world).sessions() as s:
+        rid = s.scalars(select(ServiceRequest.id)).one()
+    assert _post(clerk, f"/requests/{rid}/start", {}).status_code == 303
+    assert _post(clerk, f"/requests/{rid}/close", {"reply": "已修"}).status_code == 303
+    with infra_of(world).sessions() as s:
+        fid = s.scalars(select(FollowUp.id)).one()
+    today = datetime.now(TZ).date().isoformat()
+    for field, value, words in (("visited_on", "昨天", "回访日期无法识别"),
+                                ("next_visit_on", "2026/12/40", "下次回访日期无法识别")):
+        form = {"method": "telephone", "notes": "未解决", "visited_on": today,
+                "resolved": "0", field: value}
+        resp = _post(clerk, f"/visits/{fid}/record", form)
+        assert resp.status_code == 303
+        assert words in _text(clerk.get(resp.headers["Location"]))
+    with infra_of(world).sessions() as s:
+        assert s.get(FollowUp, fid).status == "due"  # type: ignore[union-attr]

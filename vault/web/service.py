@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
 
-from vault.errors import NotFound, VaultError
+from vault.errors import InvalidInput, NotFound, VaultError
 from vault.services import deposits, document_pages, followups, letters, requests, service_pdf
 from vault.web import documents as doc_views
 from vault.web import support
@@ -134,6 +134,17 @@ ERRORS: dict[str, Any] = {
     "not_deposit_keeper": lazy_gettext("The company's own staff keep its deposit register."),
     "unknown_deposit": lazy_gettext("No such deposit."),
     "bad_time": lazy_gettext("Give a valid time (not in the future)."),
+    # A date or time that cannot be read is refused, never taken as empty.
+    "unreadable_received_at": lazy_gettext(
+        "The time received is not a time: give it as YYYY-MM-DD HH:MM (e.g. 2026-12-07 09:30)."),
+    "unreadable_due_at": lazy_gettext(
+        "The due time is not a time: give it as YYYY-MM-DD HH:MM (e.g. 2026-12-07 09:30)."),
+    "unreadable_trigger_on": lazy_gettext(
+        "The day of the event is not a date: give it as YYYY-MM-DD (e.g. 2026-12-07)."),
+    "unreadable_visited_on": lazy_gettext(
+        "The day of the visit is not a date: give it as YYYY-MM-DD (e.g. 2026-12-07)."),
+    "unreadable_next_visit_on": lazy_gettext(
+        "The next visit's day is not a date: give it as YYYY-MM-DD (e.g. 2026-12-07)."),
     "bad_limit": lazy_gettext("Too many rows asked for at once."),
     "bad_status": lazy_gettext("Unknown status."),
 }
@@ -166,26 +177,36 @@ def _checked_id(value: int) -> int:
     return value
 
 
-def _local(raw: str) -> datetime | None:
-    """A datetime-local form value in group time; None when empty or unreadable."""
-    raw = raw.strip()[:40]
+def _local(raw: str, field: str) -> datetime | None:
+    """A datetime-local form value in group time; None when empty. An unreadable
+    value (or a year outside 1900–2999) is refused, naming the field: it is never
+    taken as empty."""
+    raw = raw.strip()
     if not raw:
         return None
     try:
-        value = datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(raw[:40]) if len(raw) <= 40 else None
     except ValueError:
-        return None
-    if not 1900 <= value.year <= 2999:
-        return None
+        value = None
+    if value is None or not 1900 <= value.year <= 2999:
+        raise InvalidInput(f"{field}: not a time; give it as YYYY-MM-DD HH:MM.",
+                           code=f"unreadable_{field}", field=field)
     return value if value.tzinfo else value.replace(tzinfo=support.settings().tz)
 
 
-def _day(raw: str) -> date | None:
-    try:
-        value = date.fromisoformat(raw.strip()[:10])
-    except ValueError:
+def _day(raw: str, field: str) -> date | None:
+    """A date form value; None when empty, refused (naming the field) when unreadable."""
+    raw = raw.strip()
+    if not raw:
         return None
-    return value if 1900 <= value.year <= 2999 else None
+    try:
+        value = date.fromisoformat(raw) if len(raw) <= 10 else None
+    except ValueError:
+        value = None
+    if value is None or not 1900 <= value.year <= 2999:
+        raise InvalidInput(f"{field}: not a date; give it as YYYY-MM-DD.",
+                           code=f"unreadable_{field}", field=field)
+    return value
 
 
 def _refused(exc: VaultError, redirect_to: str) -> Any:
@@ -241,12 +262,15 @@ def request_new() -> Any:
         return _render_new({}, 200)
     form = request.form
     errors: dict[str, str] = {}
-    received = _local(form.get("received_at", ""))
-    if form.get("received_at", "").strip() and received is None:
-        errors["received_at"] = str(ERRORS["bad_received_at"])
-    due = _local(form.get("due_at", ""))
-    if form.get("due_at", "").strip() and due is None:
-        errors["due_at"] = str(ERRORS["bad_due_at"])
+    received = due = None
+    try:
+        received = _local(form.get("received_at", ""), "received_at")
+    except InvalidInput as exc:
+        errors["received_at"] = message_of(exc)
+    try:
+        due = _local(form.get("due_at", ""), "due_at")
+    except InvalidInput as exc:
+        errors["due_at"] = message_of(exc)
     if errors:
         return _render_new(errors, 400)
     try:
@@ -377,11 +401,10 @@ def visits_index() -> Any:
 def visit_schedule() -> Any:
     form = request.form
     back = url_for("service.visits_index")
-    day = _day(form.get("trigger_on", ""))
-    if day is None:
-        flash(str(ERRORS["bad_trigger_on"]), "error")
-        return redirect(back, 303)
     try:
+        day = _day(form.get("trigger_on", ""), "trigger_on")
+        if day is None:
+            raise InvalidInput("Give the day of the event.", code="bad_trigger_on")
         with support.work() as ctx:
             fu = followups.schedule(ctx, kind=form.get("kind", ""), trigger_on=day,
                                     subject=form.get("subject", ""),
@@ -425,14 +448,13 @@ def _signature() -> tuple[bytes | None, str]:
 def visit_record(visit_id: int) -> Any:
     form = request.form
     back = url_for("service.visit_show", visit_id=visit_id)
-    visited = _day(form.get("visited_on", ""))
-    if visited is None:
-        flash(str(ERRORS["bad_visited_on"]), "error")
-        return redirect(back, 303)
     resolved = form.get("resolved") == "1"
-    nxt = _day(form.get("next_visit_on", "")) if form.get("next_visit_on") else None
-    signature, name = _signature()
     try:
+        visited = _day(form.get("visited_on", ""), "visited_on")
+        if visited is None:
+            raise InvalidInput("Give the day of the visit.", code="bad_visited_on")
+        nxt = _day(form.get("next_visit_on", ""), "next_visit_on")
+        signature, name = _signature()
         with support.work() as ctx:
             followups.record_visit(
                 ctx, _checked_id(visit_id), method=form.get("method", ""),
