@@ -6,8 +6,8 @@
 - seal_requests / seal_decisions: the seal request and each step's decision;
 - letter_requests: the requests an open letter answers.
 
-Revision ID: 0011_service
-Revises: 0010_rules
+Revision ID: 0012_service
+Revises: 0011_scale
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_service"
-down_revision = "0010_rules"
+revision = "0012_service"
+down_revision = "0011_scale"
 branch_labels = None
 depends_on = None
 
