@@ -128,7 +128,7 @@ def test_bad_form_input_is_explained(world: Flask, login_as: Login) -> None:
     clerk.get("/lang/en")
     resp = _post(clerk, "/requests/new", {"kind": "repair", "channel": "hotline",
                                           "content": "", "received_at": "yesterday"})
-    assert resp.status_code == 400 and "Give a valid time received" in _text(resp)
+    assert resp.status_code == 400 and "The time received is not a time" in _text(resp)
     with infra_of(world).sessions() as s:
         assert s.scalars(select(ServiceRequest)).all() == []
 
