@@ -195,6 +195,63 @@ def test_large_matched_sets_are_counted_by_the_database(
     assert sorted(ids(find(org, "boss", "停车场", per_page=2, page=2)) + ids(small)) == made
 
 
+def test_batches_share_the_queue_and_lose_nothing_superseded(org: Infra) -> None:
+    """Workers claim batches with one conditional UPDATE each: no document twice; a
+    version queued while its batch runs is not overwritten by the older one; a
+    batch written together keeps one audit event and its own postings per file."""
+    made = [register(org, f"巡检记录第{i}号 Batch{i}".encode()) for i in range(7)]
+    first = search_index.claim_batch(org, "worker-a", NOW, 3)
+    second = search_index.claim_batch(org, "worker-b", NOW, 10)
+    assert [d for d, _ in first] == made[:3] and [d for d, _ in second] == made[3:]
+    assert search_index.claim_batch(org, "worker-c", NOW, 10) == []
+    # A new version of a file worker a holds arrives while it extracts.
+    with unit_of_work(org, "boss", NOW) as ctx:
+        documents.add_version(ctx, made[1], io.BytesIO("第二版内容".encode()), "g.txt")
+    key = search_index.index_key(org)
+    assert key is not None
+    hasher = search_index._Hasher(key)
+    prepared = [search_index._prepare(org, src, hasher, "worker-a", True)
+                for src in search_index._sources(org, first)]
+    outcomes = search_index._write_or_split(org, "worker-a", NOW, prepared)
+    assert [(o.document_id, o.state) for o in outcomes] == [
+        (made[0], "done"), (made[1], "superseded"), (made[2], "done")]
+    # Worker b died; its lease runs out and another worker takes its rows over, in
+    # batches of two, with the new version of made[1].
+    later = NOW + search_index.LEASE + timedelta(seconds=1)
+    done = search_index.work(org, holder="worker-d", now=lambda: later, batch=2)
+    assert sorted(o.document_id for o in done) == sorted([made[1], *made[3:]])
+    assert {o.state for o in done} == {"done"}
+    with org.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(DocumentText)
+                        .where(DocumentText.state != "done")) == 0
+    for i, doc_id in enumerate(made):
+        assert ids(find(org, "boss", f"Batch{i}")) == ([] if i == 1 else [doc_id])
+    assert ids(find(org, "boss", "第二版")) == [made[1]]
+    indexed = [e.object_id for e in events(org, Action.DOCUMENT_INDEX)]
+    assert sorted(indexed) == sorted(str(d) for d in made)
+
+
+def test_a_batch_that_cannot_be_written_is_written_one_by_one(
+        org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = [register(org, f"消防通道{i}".encode()) for i in range(3)]
+    real = search_index._write
+
+    def refuse_batches(infra: Infra, holder: str, now: datetime,
+                       batch: list[object]) -> list[search_index.IndexOutcome]:
+        if len(batch) > 1 or batch[0].source.document_id == made[1]:  # type: ignore[attr-defined]
+            raise RuntimeError("refused")
+        return real(infra, holder, now, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search_index, "_write", refuse_batches)
+    done = search_index.work(org, now=lambda: NOW)
+    assert [(o.document_id, o.state) for o in done] == [
+        (made[0], "done"), (made[1], "failed"), (made[2], "done")]
+    with org.sessions() as s:
+        row = s.get(DocumentText, made[1])
+        assert row is not None and (row.state, row.holder) == ("failed", None)
+    assert sorted(ids(find(org, "boss", "消防通道"))) == [made[0], made[2]]
+
+
 def _png_of(text: str) -> bytes:
     font = ImageFont.truetype(FONT, 48)
     img = Image.new("L", (1600, 220), 255)

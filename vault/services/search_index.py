@@ -3,13 +3,17 @@
 - `enqueue` (called by registration and every new version, in their unit of
   work) marks the document's text row ``pending``: the upload answers at once.
 - `work` (the ``index`` job of `vault jobs run`, `vault index work` and
-  `vault index rebuild`) claims pending rows one at a time with a conditional
-  UPDATE — the lease machinery of `vault.services.jobs`, per document, so several
-  workers share the queue and a dead worker's row is taken over when its lease
-  runs out — decrypts the file in memory, extracts its text (`vault.extract`;
-  OCR through Tesseract's stdin), and in one unit of work replaces the
-  document's postings and stores the text encrypted under a data key of its own,
-  wrapped by the master key like a file version's.
+  `vault index rebuild`) claims a batch of pending rows (up to `BATCH`) with one
+  conditional UPDATE — the lease machinery of `vault.services.jobs`, per
+  document, so several workers share the queue and a dead worker's rows are
+  taken over when their lease runs out — decrypts each file in memory, extracts
+  its text (`vault.extract`; OCR through Tesseract's stdin), tokenises, hashes
+  and encrypts it, and then in one unit of work replaces the batch's postings
+  (one bulk insert: COPY on PostgreSQL), stores the texts encrypted under data
+  keys of their own, wrapped by the master key like a file version's, and writes
+  one ``document:index`` event per document (one commit, one fsync, for the
+  batch). A batch whose extraction runs long (OCR) is written every
+  `BATCH_SECONDS`.
 - The postings hold ``(HMAC(index key, token)[:8], document, version, tf)`` and
   nothing else; the index key is wrapped by the master key and re-wrapped on
   rotation (`rewrap_all`). `forget` destroys a document's text key, text and
@@ -27,11 +31,12 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -185,33 +190,67 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-100:]
 
 
+def _takeable(now: datetime) -> ColumnElement[bool]:
+    return or_(DocumentText.state == PENDING,
+               (DocumentText.state == RUNNING) & (DocumentText.locked_until < now))
+
+
+def claim_batch(infra: Infra, holder: str, now: datetime, limit: int = 1
+                ) -> list[tuple[int, int]]:
+    """Take up to ``limit`` pending documents (or ones whose worker's lease ran out)
+    with one conditional UPDATE: (document, version) of those this worker now holds.
+    Another worker's UPDATE of the same rows finds them no longer takeable."""
+    with infra.sessions() as session:
+        ids = list(session.scalars(
+            select(DocumentText.document_id).where(_takeable(now))
+            .order_by(DocumentText.queued_at, DocumentText.document_id).limit(limit)
+        ))
+        if not ids:
+            return []
+        session.execute(
+            update(DocumentText)
+            .where(DocumentText.document_id.in_(ids), _takeable(now))
+            .values(state=RUNNING, holder=holder, locked_until=now + LEASE,
+                    attempts=DocumentText.attempts + 1, pages_done=0)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = session.execute(
+            select(DocumentText.document_id, DocumentText.version)
+            .where(DocumentText.document_id.in_(ids), DocumentText.holder == holder,
+                   DocumentText.state == RUNNING)
+            .order_by(DocumentText.queued_at, DocumentText.document_id)
+        ).all()
+        session.commit()
+    return [(int(d), int(v)) for d, v in claimed]
+
+
 def claim(infra: Infra, holder: str, now: datetime) -> tuple[int, int] | None:
     """Take the next pending document (or one whose worker's lease ran out)."""
-    takeable = or_(DocumentText.state == PENDING,
-                   (DocumentText.state == RUNNING) & (DocumentText.locked_until < now))
-    with infra.sessions() as session:
-        candidates = session.execute(
-            select(DocumentText.document_id, DocumentText.version).where(takeable)
-            .order_by(DocumentText.queued_at, DocumentText.document_id).limit(20)
-        ).all()
-    for doc_id, version in candidates:
+    for _ in range(5):  # lost a race for every candidate: look again
+        taken = claim_batch(infra, holder, now, 1)
+        if taken:
+            return taken[0]
         with infra.sessions() as session:
-            result = session.execute(
-                update(DocumentText)
-                .where(DocumentText.document_id == doc_id, DocumentText.version == version,
-                       takeable)
-                .values(state=RUNNING, holder=holder, locked_until=now + LEASE,
-                        attempts=DocumentText.attempts + 1, pages_done=0)
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
-        if int(getattr(result, "rowcount", 0) or 0) == 1:
-            return int(doc_id), int(version)
+            if session.scalar(select(func.count()).select_from(DocumentText)
+                              .where(_takeable(now))) == 0:
+                return None
     return None
 
 
+def _renew(infra: Infra, holder: str, now: datetime) -> None:
+    """Extend this worker's lease on the documents it still holds (a long batch)."""
+    with infra.sessions() as session:
+        session.execute(
+            update(DocumentText)
+            .where(DocumentText.holder == holder, DocumentText.state == RUNNING)
+            .values(locked_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
 # ---------------------------------------------------------------------------
-# One document
+# Documents, a batch at a time
 
 
 @dataclass(frozen=True)
@@ -222,23 +261,114 @@ class IndexOutcome:
     tokens: int
 
 
-def _read_version(infra: Infra, doc_id: int, version: int) -> tuple[str, bytes | None, str | None]:
-    """(title, plaintext or None, media type) — in memory only."""
+@dataclass(frozen=True)
+class _Source:
+    """What is needed to read one claimed version (no plaintext)."""
+
+    document_id: int
+    version: int
+    title: str
+    stored: StoredVersion | None = None  # None: no content (title only)
+    media_type: str | None = None
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One document ready to be written: hashed postings and the encrypted text."""
+
+    source: _Source
+    state: str
+    method: str
+    pages: int
+    ocr_pages: int
+    chars: int
+    length: int
+    postings: dict[int, int]
+    ciphertext: bytes | None
+    wrapped: bytes | None
+    master_id: str | None
+    error: str | None
+
+
+def _sources(infra: Infra, claimed: list[tuple[int, int]]) -> list[_Source]:
+    """The claimed versions' titles and wrapped keys, in two statements."""
+    ids = [d for d, _ in claimed]
     with infra.sessions() as session:
-        doc = session.get(Document, doc_id)
-        if doc is None:
-            return "", None, None
-        title = doc.title
-        ver = session.scalar(select(DocumentVersion).where(
-            DocumentVersion.document_id == doc_id, DocumentVersion.number == version))
-        if ver is None or ver.blob_id is None or ver.wrapped_key is None \
-                or ver.master_key_id is None:
-            return title, None, None
-        if ver.size > MAX_EXTRACT_BYTES:
-            raise extract.ExtractionError(
-                f"the file is larger than {MAX_EXTRACT_BYTES // (1024 * 1024)} MiB")
-        stored, media_type = StoredVersion.of(ver), ver.media_type
-    return title, read_version(infra, stored), media_type
+        titles = dict(session.execute(
+            select(Document.id, Document.title).where(Document.id.in_(ids))).all())
+        versions = {(v.document_id, v.number): v for v in session.scalars(
+            select(DocumentVersion).where(DocumentVersion.document_id.in_(ids),
+                                          DocumentVersion.number.in_({n for _, n in claimed})))}
+        out = []
+        for doc_id, number in claimed:
+            title = str(titles.get(doc_id, ""))
+            ver = versions.get((doc_id, number))
+            if ver is None or ver.blob_id is None or ver.wrapped_key is None \
+                    or ver.master_key_id is None:
+                out.append(_Source(doc_id, number, title))
+                continue
+            out.append(_Source(doc_id, number, title, StoredVersion.of(ver), ver.media_type,
+                               int(ver.size)))
+    return out
+
+
+def _read(infra: Infra, src: _Source) -> bytes | None:
+    """The plaintext of a claimed version, in memory only."""
+    if src.stored is None:
+        return None
+    if src.size > MAX_EXTRACT_BYTES:
+        raise extract.ExtractionError(
+            f"the file is larger than {MAX_EXTRACT_BYTES // (1024 * 1024)} MiB")
+    return read_version(infra, src.stored)
+
+
+class _Hasher:
+    """Keyed token hashes for one batch: a token met again in the batch is not hashed
+    again. The tokens live in memory for the batch only, like the texts."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.seen: dict[str, int] = {}
+
+    def counts(self, counts: Counter[str]) -> dict[int, int]:
+        seen, key = self.seen, self.key
+        out: dict[int, int] = {}
+        for token, n in counts.items():
+            h = seen.get(token)
+            if h is None:
+                h = seen[token] = textindex.token_hash(key, token)
+            out[h] = out.get(h, 0) + n
+        return out
+
+
+def _prepare(infra: Infra, src: _Source, hasher: _Hasher, holder: str,
+             ocr: bool) -> _Prepared:
+    """Extract, tokenise, hash and encrypt one document (no database write)."""
+    error: str | None = None
+    result = extract.Extracted("", "none")
+    try:
+        data = _read(infra, src)
+        if data is not None:
+            result = extract.extract(data, src.media_type, ocr=ocr,
+                                     progress=_progress_writer(infra, src.document_id, holder))
+            del data
+    except extract.ExtractionError as exc:
+        error = str(exc)
+    except VaultError as exc:  # a blob failing authentication, a missing master key
+        error = f"{exc.__class__.__name__}: {exc.code}"
+    counts = textindex.document_tokens(f"{src.title}\n{result.text}")
+    ciphertext = wrapped = master_id = None
+    if result.text:
+        data_key = envelope.new_data_key()
+        out = io.BytesIO()
+        envelope.encrypt_stream(data_key, io.BytesIO(result.text.encode("utf-8")), out,
+                                document_id=src.document_id, version=src.version)
+        ciphertext = out.getvalue()
+        master_id, wrapped = infra.keyring.wrap(data_key)
+    return _Prepared(src, FAILED if error else DONE, result.method, result.pages,
+                     result.ocr_pages, len(result.text), sum(counts.values()),
+                     hasher.counts(counts), ciphertext, wrapped, master_id, error)
 
 
 def _progress_writer(infra: Infra, doc_id: int, holder: str) -> Callable[[int, int], None]:
@@ -262,10 +392,12 @@ def _progress_writer(infra: Infra, doc_id: int, holder: str) -> Callable[[int, i
 
 
 def _insert_postings(session: Session, rows: list[tuple[int, int, int, int]]) -> None:
-    """Insert postings through the driver (a thousand rows per document: the ORM's
-    per-row bookkeeping would cost more than the database). PostgreSQL: COPY."""
+    """Insert postings through the driver, in token order (neighbouring B-tree pages):
+    a thousand rows per document, the ORM's per-row bookkeeping would cost more than
+    the database. PostgreSQL: COPY; SQLite: one executemany."""
     if not rows:
         return
+    rows.sort()
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
@@ -283,88 +415,135 @@ def _insert_postings(session: Session, rows: list[tuple[int, int, int, int]]) ->
         cursor.close()
 
 
+def _write(infra: Infra, holder: str, now: datetime, batch: list[_Prepared]
+           ) -> list[IndexOutcome]:
+    """Write a batch in one unit of work: the postings of every document still held
+    by this worker at the version it extracted (others were superseded meanwhile),
+    their encrypted texts and one ``document:index`` event each."""
+    by_id = {p.source.document_id: p for p in batch}
+    with unit_of_work(infra, None, now, source="job") as ctx:
+        session = ctx.session
+        rows = {r.document_id: r for r in session.scalars(
+            select(DocumentText).where(DocumentText.document_id.in_(list(by_id)))
+            .with_for_update())}
+        current = [p for p in batch
+                   if (row := rows.get(p.source.document_id)) is not None
+                   and row.holder == holder and row.version == p.source.version
+                   and row.state == RUNNING]
+        ids = [p.source.document_id for p in current]
+        levels = dict(session.execute(
+            select(Document.id, Document.level).where(Document.id.in_(ids))).all())
+        if ids:
+            session.execute(delete(Posting).where(Posting.document_id.in_(ids))
+                            .execution_options(synchronize_session=False))
+            _insert_postings(session, [(h, p.source.document_id, p.source.version, n)
+                                       for p in current for h, n in p.postings.items()])
+        for p in current:
+            src, row = p.source, rows[p.source.document_id]
+            row.state, row.method, row.error = p.state, p.method, p.error
+            row.pages_total = row.pages_done = p.pages
+            row.ocr_pages, row.chars, row.tokens = p.ocr_pages, p.chars, p.length
+            row.ciphertext, row.wrapped_key, row.master_key_id = (
+                p.ciphertext, p.wrapped, p.master_id)
+            row.indexed_version = src.version
+            row.holder = row.locked_until = None
+            row.finished_at = ctx.now
+            ctx.record(
+                Action.DOCUMENT_INDEX, Outcome.FAILED if p.error else Outcome.ALLOWED,
+                object_type="document", object_id=str(src.document_id),
+                level=levels.get(src.document_id), reason=p.state,
+                detail={"version": src.version, "method": p.method, "pages": p.pages,
+                        "ocr_pages": p.ocr_pages, "tokens": len(p.postings),
+                        **({"error": p.error} if p.error else {})},
+            )
+    written = {p.source.document_id for p in current}
+    return [IndexOutcome(p.source.document_id, p.state, p.method, len(p.postings))
+            if p.source.document_id in written
+            else IndexOutcome(p.source.document_id, "superseded", p.method, 0)
+            for p in batch]
+
+
 def process(infra: Infra, doc_id: int, version: int, holder: str,
             now: datetime | None = None, ocr: bool = True) -> IndexOutcome:
     """Extract, encrypt and index one claimed document."""
     key = index_key(infra)
     assert key is not None
-    error: str | None = None
-    result = extract.Extracted("", "none")
-    title = ""
-    try:
-        title, data, media_type = _read_version(infra, doc_id, version)
-        if data is not None:
-            result = extract.extract(data, media_type, ocr=ocr,
-                                     progress=_progress_writer(infra, doc_id, holder))
-            del data
-    except extract.ExtractionError as exc:
-        error = str(exc)
-    except VaultError as exc:  # a blob failing authentication, a missing master key
-        error = f"{exc.__class__.__name__}: {exc.code}"
-    counts = textindex.document_tokens(f"{title}\n{result.text}")
-    hashed = textindex.hashed_counts(key, counts)
-    length = sum(counts.values())
-    ciphertext = wrapped = master_id = None
-    if result.text:
-        data_key = envelope.new_data_key()
-        out = io.BytesIO()
-        envelope.encrypt_stream(data_key, io.BytesIO(result.text.encode("utf-8")), out,
-                                document_id=doc_id, version=version)
-        ciphertext = out.getvalue()
-        master_id, wrapped = infra.keyring.wrap(data_key)
-    state = FAILED if error else DONE
-    with unit_of_work(infra, None, now or datetime.now(UTC), source="job") as ctx:
-        row = ctx.session.scalar(
-            select(DocumentText).where(DocumentText.document_id == doc_id).with_for_update())
-        if row is None or row.holder != holder or row.version != version \
-                or row.state != RUNNING:
-            return IndexOutcome(doc_id, "superseded", result.method, 0)
-        ctx.session.execute(delete(Posting).where(Posting.document_id == doc_id))
-        _insert_postings(ctx.session, [(h, doc_id, version, n) for h, n in hashed.items()])
-        row.state, row.method, row.error = state, result.method, error
-        row.pages_total = row.pages_done = result.pages
-        row.ocr_pages, row.chars, row.tokens = result.ocr_pages, len(result.text), length
-        row.ciphertext, row.wrapped_key, row.master_key_id = ciphertext, wrapped, master_id
-        row.indexed_version = version
-        row.holder = row.locked_until = None
-        row.finished_at = ctx.now
-        doc = ctx.session.get(Document, doc_id)
-        ctx.record(
-            Action.DOCUMENT_INDEX, Outcome.FAILED if error else Outcome.ALLOWED,
-            object_type="document", object_id=str(doc_id),
-            level=doc.level if doc else None, reason=state,
-            detail={"version": version, "method": result.method, "pages": result.pages,
-                    "ocr_pages": result.ocr_pages, "tokens": len(hashed),
-                    **({"error": error} if error else {})},
-        )
-    return IndexOutcome(doc_id, state, result.method, len(hashed))
+    (src,) = _sources(infra, [(doc_id, version)])
+    prepared = _prepare(infra, src, _Hasher(key), holder, ocr)
+    return _write(infra, holder, now or datetime.now(UTC), [prepared])[0]
+
+
+#: Documents claimed and written per transaction by `work`.
+BATCH = 50
+#: A batch is written once its extraction has taken this long, even if not complete
+#: (OCR): the progress of the others shows meanwhile, and a crash loses little.
+BATCH_SECONDS = 20.0
 
 
 def work(infra: Infra, *, max_docs: int | None = None, max_seconds: float | None = None,
          holder: str | None = None, now: Callable[[], datetime] | None = None,
          on_done: Callable[[IndexOutcome], object] | None = None,
-         ocr: bool = True) -> list[IndexOutcome]:
-    """Process the queue until it is empty or a bound is reached."""
+         ocr: bool = True, batch: int = BATCH) -> list[IndexOutcome]:
+    """Process the queue until it is empty or a bound is reached: claim up to
+    ``batch`` documents at once, extract them one after the other, and write their
+    postings, texts and audit events together (one transaction, one fsync)."""
     holder = holder or holder_id()
     clock = now or (lambda: datetime.now(UTC))
     started = time.monotonic()
     done: list[IndexOutcome] = []
+    key = index_key(infra)
+    assert key is not None
     while max_docs is None or len(done) < max_docs:
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break
-        claimed = claim(infra, holder, clock())
-        if claimed is None:
+        size = batch if max_docs is None else min(batch, max_docs - len(done))
+        claimed = claim_batch(infra, holder, clock(), max(1, size))
+        if not claimed:
             break
-        try:
-            outcome = process(infra, *claimed, holder, clock(), ocr=ocr)
-        except Exception:  # noqa: BLE001 - one bad file must not stop the queue
-            log.exception("indexing document %s failed", claimed[0])
-            _give_up(infra, claimed[0], holder)
-            outcome = IndexOutcome(claimed[0], FAILED, "none", 0)
-        done.append(outcome)
-        if on_done is not None:
-            on_done(outcome)
+        hasher = _Hasher(key)
+        pending: list[_Prepared] = []
+        sources = _sources(infra, claimed)
+        flushed = time.monotonic()
+        for i, src in enumerate(sources):
+            try:
+                pending.append(_prepare(infra, src, hasher, holder, ocr))
+            except Exception:  # noqa: BLE001 - one bad file must not stop the queue
+                log.exception("indexing document %s failed", src.document_id)
+                _give_up(infra, src.document_id, holder)
+                outcome = IndexOutcome(src.document_id, FAILED, "none", 0)
+                done.append(outcome)
+                if on_done is not None:
+                    on_done(outcome)
+            last = i == len(sources) - 1
+            if pending and (last or time.monotonic() - flushed > BATCH_SECONDS):
+                for outcome in _write_or_split(infra, holder, clock(), pending):
+                    done.append(outcome)
+                    if on_done is not None:
+                        on_done(outcome)
+                pending = []
+                if not last:
+                    _renew(infra, holder, clock())
+                flushed = time.monotonic()
     return done
+
+
+def _write_or_split(infra: Infra, holder: str, now: datetime, batch: list[_Prepared]
+                    ) -> list[IndexOutcome]:
+    """Write the batch; if that fails, each document alone (one bad row must not
+    cost the others their work), giving up on those that still fail."""
+    try:
+        return _write(infra, holder, now, batch)
+    except Exception:  # noqa: BLE001 - fall back to one at a time
+        if len(batch) == 1:
+            log.exception("indexing document %s failed", batch[0].source.document_id)
+            _give_up(infra, batch[0].source.document_id, holder)
+            return [IndexOutcome(batch[0].source.document_id, FAILED, "none", 0)]
+        log.warning("writing a batch of %d indexed documents failed; one at a time",
+                    len(batch))
+    out: list[IndexOutcome] = []
+    for one in batch:
+        out += _write_or_split(infra, holder, now, [one])
+    return out
 
 
 def _give_up(infra: Infra, doc_id: int, holder: str) -> None:
