@@ -699,7 +699,7 @@ class DocumentText(Base):
     pages_total: Mapped[int] = mapped_column(Integer, default=0)
     ocr_pages: Mapped[int] = mapped_column(Integer, default=0)
     chars: Mapped[int] = mapped_column(Integer, default=0)
-    tokens: Mapped[int] = mapped_column(Integer, default=0)  # document length for BM25
+    tokens: Mapped[int] = mapped_column(Integer, default=0, index=True)  # length for BM25
     ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     master_key_id: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -117,9 +117,35 @@ class Piece:
     hit: bool
 
 
+_WORD_RE = re.compile(f"[^\\W_{_CJK}]+")
+
+
 def _match_spans(text: str, tokens: list[str]) -> list[tuple[int, int]]:
-    """Spans of ``text`` whose normalised form is one of ``tokens`` (CJK tokens may
-    straddle OCR spaces). Works on the original text, character by character."""
+    """Spans of ``text`` whose normalised form is one of ``tokens``: at every
+    position the CJK bigram starting there (OCR spaces between its characters
+    allowed), else the CJK character; whole Latin words. Regular expressions over
+    the normalised text when normalising keeps positions (the common case)."""
+    if not tokens:
+        return []
+    norm = normalise(text)
+    if len(norm) != len(text):
+        return _match_spans_by_char(text, tokens)
+    cjk = sorted((t for t in tokens if _CJK_RE.match(t)), key=len, reverse=True)
+    words = {t for t in tokens if not _CJK_RE.match(t)}
+    spans: list[tuple[int, int]] = []
+    if cjk:
+        alternatives = "|".join("\\s*".join(map(re.escape, t)) for t in cjk)
+        spans += [(m.start(), m.start() + len(m.group(1)))
+                  for m in re.finditer(f"(?=({alternatives}))", norm)]
+    if words:
+        spans += [m.span() for m in _WORD_RE.finditer(norm) if m.group()[:MAX_WORD] in words]
+    spans.sort()
+    return spans
+
+
+def _match_spans_by_char(text: str, tokens: list[str]) -> list[tuple[int, int]]:
+    """`_match_spans` character by character, for a text whose normalised form
+    is not as long as itself (ligatures, compatibility forms)."""
     if not tokens:
         return []
     # Normalise per character so positions map back to the original text.
@@ -170,18 +196,28 @@ _SCAN = 4000
 
 
 def snippet(text: str, tokens: list[str], width: int = 120) -> list[Piece]:
-    """A window of ``text`` around its first hits, hits marked; the start when none."""
+    """A window of ``text`` around its first hits, hits marked; the start when none.
+
+    Only what can be shown is scanned character by character: a few widths from
+    where the first hit is likely to be (up to `_SCAN` characters when that guess
+    fails), then the shown window again, to mark every hit in it."""
     offset = max(0, _first_hit(text, tokens) - width)
-    spans = [(a + offset, b + offset)
-             for a, b in _match_spans(text[offset : offset + _SCAN], tokens)]
-    if not spans:
+    found = _match_spans(text[offset : offset + 3 * width], tokens)
+    if not found and len(text) > offset + 3 * width:
+        found = _match_spans(text[offset : offset + _SCAN], tokens)
+    if not found:
         body = _SPACE_RE.sub(" ", text[:width]).strip()
         return [Piece(body + ("…" if len(text) > width else ""), False)] if body else []
-    first = spans[0][0]
+    first = found[0][0] + offset
     start = max(0, first - width // 3)
     end = min(len(text), start + width)
+    # The shown window, with a margin for hits that straddle its edges (OCR spaces).
+    lo = max(0, start - 8)
+    spans = [(a + lo, b + lo) for a, b in _match_spans(text[lo : end + 8], tokens)]
     merged: list[tuple[int, int]] = []
     for a, b in spans:
+        if b <= start:
+            continue
         if a >= end:
             break
         a, b = max(a, start), min(b, end)

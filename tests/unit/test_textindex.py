@@ -54,6 +54,32 @@ def test_snippet_marks_hits_around_the_first() -> None:
     assert textindex.snippet("短文", ["无"]) == [textindex.Piece("短文", False)]
 
 
+def test_snippet_finds_a_far_hit_when_normalising_moves_positions() -> None:
+    # "ﬁ" becomes "fi" under NFKC: the quick guess of the first hit fails and the
+    # scan goes on; a hit with OCR spaces inside is marked whole; every hit in the
+    # window is marked, none outside it.
+    text = "ﬁ" + "前言。" * 500 + "检 查 电 梯，再查电梯。" + "后记。" * 100
+    pieces = textindex.snippet(text, textindex.query_tokens("电梯"))
+    marked = "".join(f"[{p.text}]" if p.hit else p.text for p in pieces)
+    assert "检 查 [电 梯]，再查[电梯]。" in marked
+    assert marked.startswith("…") and marked.endswith("…")
+    assert sum(len(p.text) for p in pieces if p.text != "…") == 120
+    # Beyond the scanned characters: the start of the text, nothing marked.
+    far = textindex.snippet("ﬁ" + "无关。" * 2000 + "电梯", ["电梯"])
+    assert not any(p.hit for p in far) and far[0].text.startswith("ﬁ无关。")
+
+
+def test_hits_found_by_expression_match_the_character_scan() -> None:
+    texts = ["检 查 电 梯，再查电梯。电梯钢缆 Lift-cable LIFT lifting 2026年 ２０２６",
+             "物业费物业费，物 业 费。Phase2 phase 2 PHASE", "梯梯梯电电梯 a_b lift_x"]
+    queries = ["电梯", "电梯钢缆", "梯", "lift", "2026", "物业费", "phase 2", "电 梯", "b"]
+    for text in texts:
+        for query in queries:
+            tokens = textindex.query_tokens(query)
+            assert textindex._match_spans(text, tokens) == \
+                textindex._match_spans_by_char(text, tokens), (text, query)
+
+
 def _zip(members: dict[str, str]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:

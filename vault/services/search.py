@@ -17,14 +17,18 @@ words: the trail must not become a copy of what people look for.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select
+from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.sql.elements import True_
 
 from vault import policy, textindex
 from vault.actions import Action
@@ -117,8 +121,13 @@ def tokens_of(text: str | None) -> list[str]:
 
 
 def _conditions(ctx: Ctx, q: documents.Query) -> list[ColumnElement[bool]]:
+    """The scope and the filters as conditions on `Document`; none at all for a
+    reader of everything who filters nothing (the statements then skip the join)."""
     now = ctx.now
-    out = [scope.metadata_scope(ctx.subject, now)]
+    out = []
+    in_scope = scope.metadata_scope(ctx.subject, now)
+    if not isinstance(in_scope, True_):
+        out.append(in_scope)
     if q.category:
         out.append(Document.category == q.category.value)
     if q.level:
@@ -137,6 +146,23 @@ def _conditions(ctx: Ctx, q: documents.Query) -> list[ColumnElement[bool]]:
     return out
 
 
+def _corpus(session: Session, conds: list[ColumnElement[bool]], hashes: list[int]
+            ) -> tuple[int, float, dict[int, int]]:
+    """(documents, their average length, document frequency of each hash) over the
+    documents the conditions let through — the whole index when there are none."""
+    stats = select(func.count(), func.avg(DocumentText.tokens)).select_from(DocumentText)
+    freq = select(Posting.token, func.count()).where(Posting.token.in_(hashes))
+    if conds:
+        stats = stats.join(Document, Document.id == DocumentText.document_id).where(*conds)
+        freq = freq.join(Document, Document.id == Posting.document_id).where(*conds)
+    n_docs, avg_len = session.execute(stats.where(DocumentText.tokens > 0)).one()
+    n_docs = int(n_docs or 0)
+    if not n_docs:
+        return 0, 1.0, {}
+    doc_freq = {int(h): int(n) for h, n in session.execute(freq.group_by(Posting.token))}
+    return n_docs, float(avg_len or 1.0) or 1.0, doc_freq
+
+
 def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     """One page of documents in scope holding every token of ``q.text``, best first."""
     if q.page < 1 or not 1 <= q.per_page <= 100:
@@ -145,49 +171,42 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     key = search_index.index_key(ctx.infra, ctx.session)
     # Before the first file is indexed there is no key: nothing matches anything.
     hashes = sorted({textindex.token_hash(key, t) for t in tokens}) if key else [0]
-    where = and_(*_conditions(ctx, q))
+    conds = _conditions(ctx, q)
     session = ctx.session
 
-    # The corpus is what this reader may search: N and the average length in scope.
-    n_docs, avg_len = session.execute(
-        select(func.count(), func.avg(DocumentText.tokens))
-        .select_from(DocumentText).join(Document, Document.id == DocumentText.document_id)
-        .where(DocumentText.tokens > 0, where)
-    ).one()
-    n_docs = int(n_docs or 0)
-    avg_len = float(avg_len or 1.0) or 1.0
-    doc_freq = dict(session.execute(
-        select(Posting.token, func.count())
-        .join(Document, Document.id == Posting.document_id)
-        .where(Posting.token.in_(hashes), where)
-        .group_by(Posting.token)
-    ).all()) if n_docs else {}
+    # The corpus is what this reader may search: N, the average length and the
+    # document frequencies, in scope.
+    n_docs, avg_len, doc_freq = _corpus(session, conds, hashes)
     results: list[tuple[int, float]] = []
     total = 0
     facets: dict[str, tuple[Facet, ...]] = {}
     if n_docs and len(doc_freq) == len(hashes):
-        weights = {h: textindex.idf(n_docs, int(doc_freq[h])) for h in hashes}
-        idf = case({h: literal(w, Float) for h, w in weights.items()}, value=Posting.token,
-                   else_=literal(0.0, Float))
-        tf = cast(Posting.tf, Float)
+        # The rarest token drives: its postings are the candidates, and each other
+        # token is a lookup of (token, document) in the postings' primary key.
+        order = sorted(hashes, key=lambda h: (doc_freq[h], h))
+        postings = [aliased(Posting, name=f"p{i}") for i in range(len(order))]
         k1, b = textindex.K1, textindex.B
         norm = literal(k1 * (1 - b), Float) + literal(k1 * b / avg_len, Float) * cast(
             DocumentText.tokens, Float)
-        score = func.sum(idf * tf * literal(k1 + 1, Float) / (tf + norm)).label("score")
+        terms = [literal(textindex.idf(n_docs, doc_freq[h]) * (k1 + 1), Float)
+                 * cast(p.tf, Float) / (cast(p.tf, Float) + norm)
+                 for h, p in zip(order, postings, strict=True)]
+        score = functools.reduce(operator.add, terms).label("score")
         level = scope.effective_level(ctx.now)
-        grouped = (
-            select(Posting.document_id.label("document_id"), score,
-                   level.label("level"), Document.category, Document.tenant_id)
-            .join(Document, Document.id == Posting.document_id)
-            .join(DocumentText, DocumentText.document_id == Posting.document_id)
-            .where(Posting.token.in_(hashes), where)
-            .group_by(Posting.document_id, level, Document.category, Document.tenant_id)
-            .having(func.count() == len(hashes))
+        first = postings[0]
+        matched = select(first.document_id.label("document_id"), score, level.label("level"),
+                         Document.category, Document.tenant_id).select_from(first)
+        for h, p in zip(order[1:], postings[1:], strict=True):
+            matched = matched.join(p, and_(p.token == h, p.document_id == first.document_id))
+        matched = (
+            matched.join(Document, Document.id == first.document_id)
+            .join(DocumentText, DocumentText.document_id == first.document_id)
+            .where(first.token == order[0], *conds)
         )
         # Usually the whole matched set is small: one statement ranks it and the
         # facets are counted from it. A large one is counted by the database.
         rows = session.execute(
-            grouped.order_by(score.desc(), Posting.document_id.desc()).limit(FETCH_ALL + 1)
+            matched.order_by(score.desc(), first.document_id.desc()).limit(FETCH_ALL + 1)
         ).all()
         start = (q.page - 1) * q.per_page
         if len(rows) <= FETCH_ALL:
@@ -196,28 +215,28 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
                        for r in rows[start : start + q.per_page]]
             facets = _facets_of(ctx, rows, lang) if rows else {}
         else:
-            matched = grouped.subquery()
-            total = int(session.scalar(select(func.count()).select_from(matched)) or 0)
+            sub = matched.subquery()
+            total = int(session.scalar(select(func.count()).select_from(sub)) or 0)
             page_rows: Sequence[Any]
             if start + q.per_page <= len(rows):
                 page_rows = rows[start : start + q.per_page]
             else:
                 page_rows = session.execute(
-                    select(matched.c.document_id, matched.c.score)
-                    .order_by(matched.c.score.desc(), matched.c.document_id.desc())
+                    select(sub.c.document_id, sub.c.score)
+                    .order_by(sub.c.score.desc(), sub.c.document_id.desc())
                     .limit(q.per_page).offset(start)
                 ).all()
             results = [(int(r.document_id), float(r.score)) for r in page_rows]
             facets = _facets_of(ctx, session.execute(
-                select(matched.c.level, matched.c.category, matched.c.tenant_id, func.count())
-                .group_by(matched.c.level, matched.c.category, matched.c.tenant_id)
+                select(sub.c.level, sub.c.category, sub.c.tenant_id, func.count())
+                .group_by(sub.c.level, sub.c.category, sub.c.tenant_id)
             ).all(), lang, counted=True)
     hits = _hits(ctx, results, tokens, lang)
-    unindexed = int(session.scalar(
-        select(func.count()).select_from(Document)
-        .join(DocumentText, DocumentText.document_id == Document.id)
-        .where(DocumentText.state.in_((search_index.PENDING, search_index.RUNNING)), where)
-    ) or 0)
+    queued = select(func.count()).select_from(DocumentText).where(
+        DocumentText.state.in_((search_index.PENDING, search_index.RUNNING)))
+    if conds:
+        queued = queued.join(Document, Document.id == DocumentText.document_id).where(*conds)
+    unindexed = int(session.scalar(queued) or 0)
     ctx.record(Action.DOCUMENT_SEARCH, object_type="search", reason="content_search",
                detail={"results": total, "page": q.page, "tokens": len(tokens),
                        "filters": sorted(k for k, v in vars(q).items()
@@ -258,12 +277,12 @@ def _hits(ctx: Ctx, ranked: list[tuple[int, float]], tokens: list[str], lang: st
         return []
     session = ctx.session
     docs = {d.id: d for d in session.scalars(
-        select(Document).where(Document.id.in_([i for i, _ in ranked])))}
-    texts = {t.document_id: t for t in session.scalars(
-        select(DocumentText).where(DocumentText.document_id.in_(list(docs))))}
+        select(Document).where(Document.id.in_([i for i, _ in ranked]))
+        .options(selectinload(Document.company), selectinload(Document.tenant),
+                 selectinload(Document.grants)))}
     subject = ctx.subject
     tz = ctx.settings.tz
-    hits: list[Hit] = []
+    shown: list[tuple[Document, float, Level, bool]] = []
     for doc_id, score in ranked:
         doc = docs[doc_id]
         doc_facts = documents.facts(doc, tz)
@@ -271,15 +290,22 @@ def _hits(ctx: Ctx, ranked: list[tuple[int, float]], tokens: list[str], lang: st
             # The SQL scope and the policy disagree: never show it, and say so in the log.
             log.error("search scope let through document %s it must not", doc_id)
             continue
-        level = policy.effective_level(doc_facts, ctx.now)
-        may_view = policy.can_view(subject, doc_facts, ctx.now).allowed
+        shown.append((doc, score, policy.effective_level(doc_facts, ctx.now),
+                      policy.can_view(subject, doc_facts, ctx.now).allowed))
+    # Only the texts of the files on this page the reader may view are read.
+    viewable = [doc.id for doc, _, _, may_view in shown if may_view]
+    texts = {t.document_id: t for t in session.scalars(
+        select(DocumentText).where(DocumentText.document_id.in_(viewable),
+                                   DocumentText.ciphertext.is_not(None)))} if viewable else {}
+    hits: list[Hit] = []
+    for doc, score, level, may_view in shown:
         snippet = None
-        text_row = texts.get(doc_id)
-        if may_view and text_row is not None and text_row.ciphertext is not None:
+        text_row = texts.get(doc.id)
+        if may_view and text_row is not None:
             text = search_index.read_text(ctx.infra, text_row)
             if text:
                 snippet = tuple(textindex.snippet(text, tokens))
-                ctx.record(Action.DOCUMENT_VIEW, object_type="document", object_id=str(doc_id),
+                ctx.record(Action.DOCUMENT_VIEW, object_type="document", object_id=str(doc.id),
                            level=level.value, reason="snippet",
                            detail={"version": text_row.indexed_version})
         hits.append(Hit(

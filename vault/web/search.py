@@ -20,6 +20,7 @@ from vault.services import search as search_service
 from vault.web import support
 
 bp = Blueprint("search", __name__, url_prefix="/search")
+support.NAV.append(("search.index", lambda: lazy_gettext("Search"), None))
 
 PER_PAGE = 20
 

@@ -92,7 +92,8 @@ def template_globals() -> dict[str, Any]:
 NAV: list[tuple[str, Any, str | Callable[[], bool] | None]] = []
 # Content first, then the offices, then the person's own settings — whatever
 # order the area modules happen to be imported in.
-NAV_ORDER = ("documents.index", "documents.new", "copies.index", "copies.copy_register",
+NAV_ORDER = ("documents.index", "search.index", "documents.new", "copies.index",
+             "copies.copy_register",
              "tenants.index", "service.requests_index", "service.visits_index",
              "service.deposits_index", "letters.index", "recordings.index", "review.index",
              "certificates.index", "leaks.index",
@@ -112,7 +113,7 @@ NAV_GROUPS: tuple[tuple[str, Callable[[], Any]], ...] = (
     ("admin", lambda: lazy_gettext("Management")),
 )
 NAV_GROUP_OF: dict[str, str] = {
-    "documents.index": "files", "documents.new": "files",
+    "documents.index": "files", "documents.new": "files", "search.index": "files",
     "copies.inbox": "approvals", "copies.index": "approvals",
     "copies.copy_register": "registers",
     "tenants.index": "archives", "recordings.index": "archives",
