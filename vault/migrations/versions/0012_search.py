@@ -4,16 +4,16 @@
   their average length, BM25's N and avgdl) read the index instead of the rows,
   whose encrypted texts sit beside the column.
 
-Revision ID: 0011_search
-Revises: 0010_rules
+Revision ID: 0012_search
+Revises: 0011_scale
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0011_search"
-down_revision = "0010_rules"
+revision = "0012_search"
+down_revision = "0011_scale"
 branch_labels = None
 depends_on = None
 
