@@ -4,16 +4,16 @@
   their average length, BM25's N and avgdl) read the index instead of the rows,
   whose encrypted texts sit beside the column.
 
-Revision ID: 0012_search
-Revises: 0011_scale
+Revision ID: 0013_search
+Revises: 0012_service
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0012_search"
-down_revision = "0011_scale"
+revision = "0013_search"
+down_revision = "0012_service"
 branch_labels = None
 depends_on = None
 
