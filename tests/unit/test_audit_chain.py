@@ -194,9 +194,9 @@ def test_checkpoint_message_is_domain_separated_and_excludes_sig() -> None:
 
 
 def test_raw_verification_query_selects_the_event_fields_in_order() -> None:
-    from vault.audit import log
+    from vault.audit import export
 
-    selected = log._ALL_EVENTS_SQL.split("SELECT ", 1)[1].split(" FROM", 1)[0]
+    selected = export._ALL_EVENTS_SQL.split("SELECT ", 1)[1].split(" FROM", 1)[0]
     assert [c.strip() for c in selected.split(",")] == [*chain.EVENT_FIELDS, "mac"]
 
 

@@ -1,6 +1,10 @@
-"""The tamper-evident audit trail (SPEC §6): see `vault.audit.chain` (pure: canonical
-events, MAC chain, verification) and `vault.audit.log` (writer, mirror, checkpoints,
-verification, export)."""
+"""The tamper-evident audit trail (SPEC §6). `vault.audit.chain` is pure (canonical
+events, MAC chain, verification); `vault.audit.log.AuditLog` is the facade the rest of
+Vault uses (writing events in the caller's transaction), over `keys` (the HMAC and
+signing keys), `mirror` (the JSON-lines files written after commit), `checkpoints`
+(signed checkpoints and their leaves), `witness` (copies out of reach), `verify`
+(database, mirror and offline verification), `export` (CSV and JSON lines) and
+`common` (tables, statements and the read models `Report`, `Knower`)."""
 
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ def check_keys(settings: Settings, usage: Mapping[str, int] | None = None) -> li
         elif raw is not None and active not in found:
             problems.append(KeyProblem(str(active_path), f"names {active}, whose file is missing",
                                        backup))
-    from vault.audit.log import HMAC_KEY_BYTES
+    from vault.audit.common import HMAC_KEY_BYTES
 
     raw = read(keys_dir / AUDIT_KEY_FILE)
     if raw is not None and len(raw) != HMAC_KEY_BYTES:
