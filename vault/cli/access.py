@@ -25,27 +25,27 @@ def can_i(app: App, action: str, document: int, as_user: str, at: str | None, la
     """May a person do ACTION (view, copy, excerpt, lend, grant, extend) to DOCUMENT?
 
     Exit 0 when allowed, 1 when denied."""
-    from vault.services import accounts, documents
+    from vault.services import can_i as service  # light: no SQLAlchemy on SQLite
 
     now = parse_when(at, app.settings) or app.now()
-    with app.session() as session:
-        user = accounts.get_user(session, as_user)
-        doc = documents.get(session, document)
-        result = documents.explain(session, user, doc, action, now)
-        mark = marking(result.effective_level, documents.period_of(doc), lang)
-        verdict = "allowed" if result.allowed else "denied"
-        click.echo(
-            f"{verdict}: {action} document {doc.id} 《{doc.title}》 [{mark}] as {user.username}"
-        )
-        click.echo(f"reason: {result.reason}")
-        if result.allowed and result.approval_required:
-            click.echo("approval required from:")
-            for person in result.approvers:
-                click.echo(f"  {person.username} ({person.name})")
-            if not result.approvers:
-                click.echo("  (nobody holds the approving office now)")
-            if result.default_no:
-                click.echo("note: the default answer for 绝密 copies is no (原则上不允许)")
+    found = service.answer_sqlite(app.settings.database_url, as_user, document, action, now)
+    if found is None:
+        with app.session() as session:
+            found = service.answer(session, as_user, document, action, now)
+    result = found.verdict
+    mark = marking(result.effective_level, found.period, lang)
+    verdict = "allowed" if result.allowed else "denied"
+    click.echo(f"{verdict}: {action} document {found.document_id} 《{found.title}》 [{mark}] "
+               f"as {found.username}")
+    click.echo(f"reason: {result.reason}")
+    if result.allowed and result.approval_required:
+        click.echo("approval required from:")
+        for person in result.approvers:
+            click.echo(f"  {person.username} ({person.name})")
+        if not result.approvers:
+            click.echo("  (nobody holds the approving office now)")
+        if result.default_no:
+            click.echo("note: the default answer for 绝密 copies is no (原则上不允许)")
     sys.exit(0 if result.allowed else 1)
 
 

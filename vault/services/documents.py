@@ -32,13 +32,14 @@ from vault.models import (
     Tenant,
     User,
 )
-from vault.policy import Category, CopyKind, Level, Period
-from vault.services import accounts, notifications, scope
+from vault.policy import Category, Level, Period
+from vault.services import accounts, can_i, notifications, scope
 from vault.services.content import StoredVersion, open_version, verify_version
 from vault.services.context import Ctx, unit_of_work
 
 #: Grant.basis of the registrant's own designation (绝密; 机密 not supervised by them).
-REGISTRATION = "registration"
+REGISTRATION = can_i.REGISTRATION
+CAN_I_ACTIONS = can_i.CAN_I_ACTIONS
 
 # ---------------------------------------------------------------------------
 # Parsing
@@ -786,9 +787,6 @@ def change_classification(
 # ---------------------------------------------------------------------------
 # Explaining access (`vault can-i`)
 
-CAN_I_ACTIONS = ("view", "copy", "excerpt", "lend", "grant", "extend")
-
-
 @dataclass(frozen=True)
 class Explanation:
     action: str
@@ -804,44 +802,21 @@ def explain(session: Session, user: User, doc: Document, action: str, now: datet
             tz: tzinfo = policy.GROUP_TZ) -> Explanation:
     """Answer "may USER do ACTION to DOC at NOW?" with the reason and, for requests,
     who may approve. The administrator's tool: it reads metadata only."""
-    if action not in CAN_I_ACTIONS:
-        raise InvalidInput(
-            f"Unknown action {action!r}; actions are: {', '.join(CAN_I_ACTIONS)}.",
-            code="unknown_action",
+
+    def active_people() -> Iterator[tuple[policy.Subject, User]]:
+        active = session.scalars(
+            select(User).where(User.active.is_(True)).order_by(User.username)
         )
-    subject = accounts.subject_of(user)
-    doc_facts = facts(doc, tz)
-    level = policy.effective_level(doc_facts, now)
-    approvers: list[User] = []
-    required = default_no = False
-    if action == "view":
-        decision = policy.can_view(subject, doc_facts, now)
-    elif action == "grant":
-        decision = policy.can_grant(subject, doc_facts, now)
-    else:
-        kind = CopyKind(action)
-        decision = policy.can_request(subject, doc_facts, kind, now)
-        route = policy.copy_route(doc_facts, kind, now, subject)
-        required, default_no = route.required, route.default_no
-        if decision.allowed and route.required:
-            request = policy.CopyFacts(document=doc_facts, kind=kind, requester_id=user.id,
-                                       requester=subject)
-            active = session.scalars(
-                select(User).where(User.active.is_(True)).order_by(User.username)
-            )
-            approvers = [
-                u for u in active
-                if policy.can_approve(accounts.subject_of(u), request, now).allowed
-            ]
-        elif decision.allowed:
-            decision = policy.Decision(True, route.reason)
+        return ((accounts.subject_of(u), u) for u in active)
+
+    verdict = can_i.decide(accounts.subject_of(user), facts(doc, tz), action, now, active_people)
     return Explanation(
         action=action,
-        allowed=decision.allowed,
-        reason=decision.reason.value,
-        effective_level=level,
-        approval_required=required,
-        default_no=default_no,
-        approvers=approvers,
+        allowed=verdict.allowed,
+        reason=verdict.reason,
+        effective_level=verdict.effective_level,
+        approval_required=verdict.approval_required,
+        default_no=verdict.default_no,
+        approvers=list(verdict.approvers),
     )
 
