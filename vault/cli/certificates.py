@@ -15,7 +15,7 @@ from vault.cli.app import (
     App,
     pass_app,
 )
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 from vault.errors import InvalidInput
 
 
@@ -71,15 +71,14 @@ def certificates_list(app: App, company: str | None, as_json: bool, as_user: str
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        loans = ", ".join(f"{x['borrower']} until {x['due_on']}" for x in r["open_loans"])
-        flag = f" ({r['validity']})" if r["validity"] in ("expired", "expiring") else ""
-        click.echo(f"{r['id']:>5}  {r['company']:<4} {r['kind']:<22} {r['title']}  "
-                   f"[{r['marking']}]  no. {r['number'] or '—'}  custodian "
-                   f"{r['custodian'] or '—'}  at {r['original_location'] or '—'}  "
-                   f"valid until {r['valid_until'] or '—'}"
-                   f"{flag}"
-                   f"{'  lent: ' + loans if loans else ''}")
+    table(["id", "company", "kind", "title", "marking", "number", "custodian", "kept at",
+           "valid until", "lent"],
+          [(r["id"], r["company"], r["kind"], r["title"], f"[{r['marking']}]", r["number"],
+            r["custodian"], r["original_location"],
+            (r["valid_until"] or "—") + (f" ({r['validity']})"
+                                         if r["validity"] in ("expired", "expiring") else ""),
+            ", ".join(f"{x['borrower']} until {x['due_on']}" for x in r["open_loans"]))
+           for r in rows], right=[0])
     click.echo(f"{len(rows)} certificate(s)", err=True)
 
 

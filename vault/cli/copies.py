@@ -22,7 +22,7 @@ from vault.cli.app import (
     stamp,
 )
 from vault.cli.files import atomic_file
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 from vault.errors import InvalidInput
 from vault.policy import CopyKind, Level, marking
 
@@ -155,10 +155,11 @@ def copies_list(app: App, to_decide: bool, as_user: str, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        flag = "  [default no]" if r["default_no"] and r["state"] == "pending" else ""
-        click.echo(f"{r['id']:>5}  {r['state']:<9} {r['kind']:<10} {r['document']:>5} "
-                   f"{r['requester']:<16} {r['created_at']}  《{r['title']}》{flag}")
+    table(["id", "state", "kind", "document", "requester", "asked at", "title", ""],
+          [(r["id"], r["state"], r["kind"], r["document"], r["requester"], r["created_at"],
+            f"《{r['title']}》",
+            "[default no]" if r["default_no"] and r["state"] == "pending" else "")
+           for r in rows], right=[0, 3])
     click.echo(f"{len(rows)} request(s)", err=True)
 
 
@@ -345,10 +346,9 @@ def copies_register(app: App, status: str | None, document_id: int | None, compa
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        click.echo(f"{r['id']:>5}  {r['label']:<24} {r['status']:<9} {r['recipient']:<16} "
-                   f"approved by {r['approved_by'] or '—':<16} {r['issued_at']}  "
-                   f"《{r['title']}》")
+    table(["id", "copy", "status", "recipient", "approved by", "issued at", "title"],
+          [(r["id"], r["label"], r["status"], r["recipient"], r["approved_by"], r["issued_at"],
+            f"《{r['title']}》") for r in rows], right=[0])
     click.echo(f"{len(rows)} copy(ies)", err=True)
 
 

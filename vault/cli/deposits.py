@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from vault.cli.app import App, pass_app
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 
 
 def _stamp(app: App, value: datetime | None) -> str:
@@ -64,7 +64,7 @@ def deposits_ls(app: App, as_user: str, open_only: bool, as_json: bool) -> None:
     if as_json:
         echo_json([asdict(r) for r in rows])
         return
-    for r in rows:
-        click.echo(f"{r.id:>5}  {r.tenant_code:<8} {r.item:<24} in {_stamp(app, r.received_at)} "
-                   f"({r.received_by})  out {_stamp(app, r.collected_at)} {r.collected_by or ''}")
+    table(["id", "tenant", "item", "in", "by", "out", "collected by"],
+          [(r.id, r.tenant_code, r.item, _stamp(app, r.received_at), r.received_by,
+            _stamp(app, r.collected_at), r.collected_by or "") for r in rows], right=[0])
     click.echo(f"{len(rows)} item(s)")

@@ -15,7 +15,7 @@ from vault.cli.app import (
     pass_app,
 )
 from vault.cli.files import atomic_file
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 from vault.errors import InvalidInput, VaultError
 from vault.policy import marking
 
@@ -144,8 +144,8 @@ def ls(app: App, as_user: str, as_json: bool, text: str | None, category: str | 
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        click.echo(f"{r['id']:>6}  {r['level']:<13} {r['category']:<20} {r['title']}")
+    table(["id", "level", "category", "title"],
+          [(r["id"], r["level"], r["category"], r["title"]) for r in rows], right=[0])
     more = "+" if result.total_capped else ""
     click.echo(f"{result.total}{more} document(s)", err=True)
 

@@ -19,7 +19,7 @@ from vault.cli.app import (
     App,
     pass_app,
 )
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 
 STATE_TEXT = {
     "open": "open",
@@ -100,13 +100,12 @@ def leaks_list(app: App, open_only: bool, as_json: bool, as_user: str) -> None:
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        what = (f"《{r['title']}》" if r.get("title") else
-                f"document {r['document']}" if r["document"] else
-                f"copy {r['copy_number']}" if r["copy_number"] else "(description only)")
-        who = f"  by {r['reporter']['username']}" if full else ""
-        click.echo(f"{r['id']:>5}  {_when(app, r['reported_at'])}  "
-                   f"{STATE_TEXT.get(r['state'], r['state'])}  {what}{who}")
+    table(["id", "reported at", "state", "about"] + (["reporter"] if full else []),
+          [(r["id"], _when(app, r["reported_at"]), STATE_TEXT.get(r["state"], r["state"]),
+            f"《{r['title']}》" if r.get("title") else
+            f"document {r['document']}" if r["document"] else
+            f"copy {r['copy_number']}" if r["copy_number"] else "(description only)",
+            *([r["reporter"]["username"]] if full else [])) for r in rows], right=[0])
     click.echo(f"{len(rows)} report(s)", err=True)
 
 

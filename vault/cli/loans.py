@@ -6,7 +6,7 @@ import click
 
 from vault.cli.app import App, pass_app
 from vault.cli.copies import company_id, loan_row
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 
 
 @click.group()
@@ -40,9 +40,9 @@ def loans_list(app: App, overdue: bool, open_only: bool, company: str | None, as
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        click.echo(f"{r['id']:>5}  {r['state']:<9} due {r['due_on']}  {r['borrower']:<16} "
-                   f"approved by {r['approved_by'] or '—':<16} 《{r['title']}》")
+    table(["id", "state", "due", "borrower", "approved by", "title"],
+          [(r["id"], r["state"], r["due_on"], r["borrower"], r["approved_by"],
+            f"《{r['title']}》") for r in rows], right=[0])
     click.echo(f"{len(rows)} loan(s)", err=True)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from vault.cli.app import App, pass_app
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 
 #: Recordings purged per transaction: each batch commits (and deletes its blobs) alone.
 PURGE_BATCH = 50
@@ -125,11 +125,11 @@ def recordings_list(app: App, request_ref: str | None, as_user: str, as_json: bo
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        state = ("destroyed " + str(r["purged_at"]) if r["purged_at"]
-                 else "archived" if r["archived"] else f"kept until {r['purge_after']}")
-        click.echo(f"{r['id']:>6}  {r['called_at']}  {r['request_ref']:<24} "
-                   f"{r['caller_number']:<16} {r['agent']:<12} {state}  《{r['title']}》")
+    table(["id", "called at", "request record", "caller", "agent", "state", "title"],
+          [(r["id"], r["called_at"], r["request_ref"], r["caller_number"], r["agent"],
+            "destroyed " + str(r["purged_at"]) if r["purged_at"]
+            else "archived" if r["archived"] else f"kept until {r['purge_after']}",
+            f"《{r['title']}》") for r in rows], right=[0])
     click.echo(f"{len(rows)} recording(s)", err=True)
 
 

@@ -13,7 +13,7 @@ from vault.cli.app import (
     parse_when,
     pass_app,
 )
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 
 
 def _stamp(app: App, value: datetime | None) -> str:
@@ -83,11 +83,10 @@ def requests_ls(app: App, as_user: str, status: str | None, kind: str | None,
     if as_json:
         echo_json([asdict(r) for r in rows])
         return
-    for r in rows:
-        flag = " OVERDUE" if r.overdue else ""
-        click.echo(f"{r.number:<16} {r.kind:<10} {r.grade or '-':<9} {r.status:<11} "
-                   f"{r.tenant_code or '(anonymous)':<10} {_stamp(app, r.received_at)}  "
-                   f"due {_stamp(app, r.due_at)}  {r.handler or '-'}{flag}")
+    table(["number", "kind", "grade", "status", "tenant", "received", "due", "handler", ""],
+          [(r.number, r.kind, r.grade or "-", r.status, r.tenant_code or "(anonymous)",
+            _stamp(app, r.received_at), _stamp(app, r.due_at), r.handler or "-",
+            "OVERDUE" if r.overdue else "") for r in rows])
     click.echo(f"{len(rows)} request(s)")
 
 

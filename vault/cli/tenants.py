@@ -16,7 +16,7 @@ from vault.cli.app import (
     App,
     pass_app,
 )
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 
 
 @click.group()
@@ -92,9 +92,9 @@ def tenants_list(app: App, text: str | None, status: str | None, company: str | 
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        click.echo(f"{r['code']:<10} {r['name']}  {r['unit'] or '—'}  {r['contact'] or '—'}"
-                   f"{'' if r['status'] == 'active' else '  [moved out]'}")
+    table(["code", "name", "unit", "contact", ""],
+          [(r["code"], r["name"], r["unit"], r["contact"],
+            "" if r["status"] == "active" else "[moved out]") for r in rows])
     click.echo(f"{len(rows)} tenant(s)", err=True)
 
 
@@ -127,5 +127,6 @@ def tenants_show(app: App, code: str, text: str | None, as_user: str, as_json: b
     for entry in info["catalogue"]:
         click.echo(f"  {entry['category']:<22} {entry['count']:>4}")
     click.echo(f"  {'total':<22} {info['total']:>4}")
-    for d in info["documents"]:
-        click.echo(f"{d['id']:>6}  {d['category']:<20} {d['marking']:<16} {d['title']}")
+    table(["id", "category", "marking", "title"],
+          [(d["id"], d["category"], d["marking"], d["title"]) for d in info["documents"]],
+          right=[0])

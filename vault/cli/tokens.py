@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 
 from vault.cli.app import App, pass_app
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 
 
 @click.group()
@@ -55,10 +55,9 @@ def tokens_list(app: App, user: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        click.echo(f"{r['id']:>5}  {r['user']:<16} {r['prefix']}  {r['status']:<8} "
-                   f"expires {r['expires_at'] or 'never':<25} "
-                   f"last used {r['last_used_at'] or 'never':<25} {r['name']}")
+    table(["id", "user", "prefix", "status", "expires", "last used", "name"],
+          [(r["id"], r["user"], r["prefix"], r["status"], r["expires_at"] or "never",
+            r["last_used_at"] or "never", r["name"]) for r in rows], right=[0])
     click.echo(f"{len(rows)} token(s)", err=True)
 
 

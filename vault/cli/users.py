@@ -12,7 +12,7 @@ from vault.cli.app import (
     pass_app,
     password_refusal,
 )
-from vault.cli.output import echo_json
+from vault.cli.output import echo_json, table
 
 
 @click.group()
@@ -74,11 +74,9 @@ def users_list(app: App, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        state = "" if r.active else "  [deactivated]"
-        dept = f"/{r.department}" if r.department else ""
-        roles = ",".join(r.roles)
-        click.echo(f"{r.username:<16} {r.company}{dept:<10} {roles:<28} {r.name}{state}")
+    table(["user", "company", "roles", "name", ""],
+          [(r.username, f"{r.company}/{r.department}" if r.department else r.company,
+            ",".join(r.roles), r.name, "" if r.active else "[deactivated]") for r in rows])
 
 
 @users.command("roles")
