@@ -97,5 +97,12 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def safe_url(url: str) -> str:
+    """``url`` as it may be shown: the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def is_initialised(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")

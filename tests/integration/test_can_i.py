@@ -88,7 +88,7 @@ def test_both_paths_give_the_same_answers(demo_db: Session, database_url: str) -
             action = can_i.CAN_I_ACTIONS[(i + j) % len(can_i.CAN_I_ACTIONS)]
             for now in (NOW, LATER):
                 fast = can_i.answer_sqlite(database_url, username, doc_id, action, now)
-                assert fast == can_i.answer(demo_db, username, doc_id, action, now)
+                assert fast == can_i.answer_in(demo_db, username, doc_id, action, now)
                 assert fast is not None
                 seen.add((fast.verdict.allowed, fast.verdict.approval_required,
                           bool(fast.verdict.approvers)))
@@ -105,7 +105,7 @@ def test_unknown_people_documents_and_actions_are_refused_alike(
         with pytest.raises((NotFound, InvalidInput)) as fast:
             can_i.answer_sqlite(database_url, username, doc_id, action, NOW)
         with pytest.raises((NotFound, InvalidInput)) as orm:
-            can_i.answer(demo_db, username, doc_id, action, NOW)
+            can_i.answer_in(demo_db, username, doc_id, action, NOW)
         assert (type(fast.value), fast.value.message, fast.value.code) == (
             type(orm.value), orm.value.message, orm.value.code)
 

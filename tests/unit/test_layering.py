@@ -41,6 +41,40 @@ def test_services_do_not_import_flask_or_views(path: Path) -> None:
     assert bad == set(), f"{path.name} imports {sorted(bad)}"
 
 
+#: The CLI translates (parse, call a service, render its read model): it opens no ORM,
+#: no cipher and no blob store itself. Enums and errors come from vault.policy,
+#: vault.actions and vault.errors.
+CLI_FORBIDDEN = ("vault.models", "sqlalchemy", "vault.crypto", "vault.blobstore", "vault.web",
+                 "flask", "werkzeug")
+
+
+@pytest.mark.parametrize("path", modules("cli/*.py"), ids=lambda p: p.name)
+def test_the_cli_only_translates(path: Path) -> None:
+    found = imports_of(path)
+    bad = {n for n in found if n.startswith(CLI_FORBIDDEN)}
+    assert bad == set(), f"cli/{path.name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", modules("cli/*.py"), ids=lambda p: p.name)
+def test_the_cli_opens_no_session(path: Path) -> None:
+    """Commands call services, which open their units of work (`app.work`) or their own
+    sessions (given `app.sessions`, the factory): no `.session` in the CLI, no calls of
+    a session factory."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = sorted(
+        node.lineno for node in ast.walk(tree)
+        if (isinstance(node, ast.Attribute) and node.attr == "session")
+        or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "sessions")
+    )
+    assert found == [], f"cli/{path.name} opens sessions at lines {found}"
+
+
+def test_the_cli_is_a_package_of_command_groups() -> None:
+    """Every module of vault/cli/ is found by the walk (no vault/cli_*.py left over)."""
+    assert len(modules("cli/*.py")) > 20 and modules("cli_*.py") == []
+
+
 LOWER = ["policy.py", "errors.py", "config.py", "models.py", "db.py", "blobstore*.py",
          "filetype.py", "actions.py", "crypto/*.py", "audit/*.py", "imaging.py"]
 

@@ -30,8 +30,7 @@ def can_i(app: App, action: str, document: int, as_user: str, at: str | None, la
     now = parse_when(at, app.settings) or app.now()
     found = service.answer_sqlite(app.settings.database_url, as_user, document, action, now)
     if found is None:
-        with app.session() as session:
-            found = service.answer(session, as_user, document, action, now)
+        found = service.answer(app.sessions, as_user, document, action, now)
     result = found.verdict
     mark = marking(result.effective_level, found.period, lang)
     verdict = "allowed" if result.allowed else "denied"

@@ -22,9 +22,7 @@ from vault.errors import BlobStoreError, ConfigError, VaultError
 # the document libraries (pypdf, reportlab, Pillow) load inside the commands that use them
 # (tests/unit/test_cli_startup.py checks it; benchmarks/bench_startup.py times it).
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
-
+    from vault.db import Engine, Session, sessionmaker
     from vault.services.context import Infra
 
 
@@ -50,14 +48,15 @@ class App:
                 )
         return self._engine
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the database without loading the keys (for reads of metadata
+        that need no unit of work: `vault can-i`, `vault users list`)."""
         from vault import db
 
         if self._factory is None:
             self._factory = db.make_sessionmaker(self.engine)
-        with db.transaction(self._factory) as session:
-            yield session
+        return self._factory
 
     def now(self) -> datetime:
         return datetime.now(UTC)

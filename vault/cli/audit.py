@@ -52,9 +52,10 @@ def audit_verify(app: App, offline: Path | None, public_key: Path | None,
 @pass_app
 def audit_checkpoint(app: App) -> None:
     """Sign a checkpoint now (before copying audit/ to an outside auditor)."""
+    from vault.services import audit_review
+
     with app.work(None) as ctx:
-        cp = ctx.infra.audit.maybe_checkpoint(ctx.session, ctx.now, force=True)
-        seq = cp.seq if cp is not None else None
+        seq = audit_review.checkpoint(ctx)
     click.echo(f"checkpoint signed at event {seq}" if seq else "no new events since the last "
                "checkpoint")
 

@@ -49,7 +49,7 @@ def certificates_list(app: App, company: str | None, as_json: bool, as_user: str
     from vault.services import certificates as cert_service
 
     with app.work(as_user) as ctx:
-        company_id = accounts.get_company(ctx.session, company).id if company else None
+        company_id = accounts.company_id(ctx, company)
         rows: list[dict[str, Any]] = []
         for found in cert_service.list_certificates(ctx, company_id):
             cert = found.certificate

@@ -79,7 +79,7 @@ def loan_row(app: App, loan: Any, state: str) -> dict[str, Any]:
 def company_id(ctx: Any, code: str | None) -> int | None:
     from vault.services import accounts
 
-    return accounts.get_company(ctx.session, code).id if code else None
+    return accounts.company_id(ctx, code)
 
 
 @click.group()

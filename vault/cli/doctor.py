@@ -7,7 +7,7 @@ import sys
 import click
 
 from vault.cli.app import App, pass_app
-from vault.errors import ConfigError, VaultError
+from vault.errors import ConfigError
 
 
 @click.command()
@@ -17,17 +17,11 @@ def doctor(app: App, repair: bool) -> None:
     """Check storage: orphan blobs, missing blobs, blobs failing authentication.
 
     Exit 0 when healthy (or repaired), 1 when a problem remains."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from vault.services import accounts
     from vault.services import doctor as doctor_service
     from vault.services import keys as keys_service
 
-    try:
-        with app.session() as session:
-            counts: dict[str, int] | None = keys_service.wrapped_counts(session)
-    except (VaultError, SQLAlchemyError):
-        counts = None  # no database yet: the keys are still checked
+    counts = keys_service.wrapped_counts_if_any(app.settings.database_url)
     key_problems = doctor_service.check_keys(app.settings, counts)
     for k in key_problems:
         click.echo(f"KEY      {k.path}: {k.what}\n         recovery: {k.recovery}")
@@ -55,8 +49,7 @@ def doctor(app: App, repair: bool) -> None:
         click.echo(f"ORPHAN   blob {blob_id} (no row; {age / 60:.0f} min old)")
     for name, age in report.tmp:
         click.echo(f"TMP      {name} ({age / 60:.0f} min old)")
-    with app.infra.sessions() as session:
-        lacking = [c.code for c in accounts.companies_without_custodian(session)]
+    lacking = accounts.codes_without_custodian(app.infra.sessions)
     for code in lacking:
         click.echo(f"NO CUSTODIAN  company {code} has no active custodian: give someone the "
                    f"role (vault users roles USER staff,custodian); meanwhile its general "

@@ -52,7 +52,7 @@ def import_(
 
     def one(file: Path | None, doc_title: str) -> int:
         with app.work(as_user) as ctx:
-            sup = accounts.get_user(ctx.session, supervisor) if supervisor else None
+            sup = accounts.user_named(ctx, supervisor) if supervisor else None
             if file is None:
                 doc = documents.register(ctx, title=doc_title, supervisor=sup,
                                          paper_original=True, **fields)

@@ -127,8 +127,7 @@ def index_status(app: App, document: int | None) -> None:
     if document is None:
         click.echo(f"queued: {search_index.queued(infra)}")
         return
-    with infra.sessions() as session:
-        st = search_index.status(session, document)
+    st = search_index.status_of(infra, document)
     click.echo(f"document {document}: {st.state} version {st.version} method {st.method or '—'} "
                f"pages {st.pages_done}/{st.pages_total}"
                + (f" error: {st.error}" if st.error else ""))

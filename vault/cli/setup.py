@@ -11,38 +11,12 @@ from vault.cli.app import App, pass_app
 @pass_app
 def init(app: App) -> None:
     """Create keys, folders and the database; idempotent, never overwrites a key."""
-    from vault import db
-    from vault.audit.log import AuditLog
-    from vault.crypto.keyring import Keyring
-    from vault.runtime import init_runtime
+    from vault.services import installation
 
-    for path in init_runtime(app.settings):
-        click.echo(f"created {path}")
-    if app.settings.storage_url:
-        from vault.blobstore_s3 import S3BlobStore
-
-        store = S3BlobStore.from_url(app.settings.storage_url)
-        if store.ensure_bucket():
-            click.echo(f"created bucket {store.location.bucket}")
-    master = Keyring.create_first(app.settings)
-    if master:
-        click.echo(f"created master key {master}")
-    for path in AuditLog.init_keys(app.settings):
-        click.echo(f"created {path}")
-    db.upgrade(app.settings.database_url)
-    if master:
-        from vault.actions import Action
-
-        with app.work(None) as ctx:
-            ctx.record(Action.KEY_GENERATE, object_type="master_key", object_id=master,
-                       reason="vault_init")
-    click.echo(f"database ready: {_safe_url(app.settings.database_url)}")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    done = installation.initialise(app.settings, app.now())
+    for what in done.created:
+        click.echo(f"created {what}")
+    click.echo(f"database ready: {done.database}")
 
 
 @click.command()

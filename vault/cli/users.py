@@ -69,8 +69,7 @@ def users_list(app: App, as_json: bool) -> None:
     """List users."""
     from vault.services import accounts
 
-    with app.session() as session:
-        rows = [accounts.describe(u) for u in accounts.list_users(session)]
+    rows = accounts.user_views(app.sessions)
     if as_json:
         echo_json(rows)
         return

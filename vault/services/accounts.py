@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from vault import policy
 from vault.actions import Action, Outcome
@@ -305,6 +305,22 @@ def active_custodians(session: Session, company_id: int, *,
     return int(session.scalar(stmt) or 0)
 
 
+def company_id(ctx: Ctx, code: str | None) -> int | None:
+    """The id of the company with ``code`` (None for None); unknown codes are refused."""
+    return get_company(ctx.session, code).id if code else None
+
+
+def user_named(ctx: Ctx, username: str) -> User:
+    """The person called ``username``, for a use case that takes one (e.g. a supervisor)."""
+    return get_user(ctx.session, username)
+
+
+def codes_without_custodian(sessions: sessionmaker[Session]) -> list[str]:
+    """The codes of `companies_without_custodian`, in a session of their own."""
+    with sessions() as session:
+        return [c.code for c in companies_without_custodian(session)]
+
+
 def companies_without_custodian(session: Session) -> list[Company]:
     """Companies with no active custodian (flagged by `vault doctor` and the admin page;
     their general manager keeps the lending register meanwhile)."""
@@ -350,6 +366,12 @@ class UserView:
     department: str | None
     roles: list[str]
     active: bool
+
+
+def user_views(sessions: sessionmaker[Session]) -> list[UserView]:
+    """Everyone, by user name, in a session of their own (`vault users list`)."""
+    with sessions() as session:
+        return [describe(u) for u in list_users(session)]
 
 
 def describe(user: User) -> UserView:

@@ -30,6 +30,12 @@ def _require_compliance(ctx: Ctx, action: Action) -> None:
         )
 
 
+def checkpoint(ctx: Ctx) -> int | None:
+    """Sign a checkpoint now; the event it covers up to, or None when nothing is new."""
+    cp = ctx.infra.audit.maybe_checkpoint(ctx.session, ctx.now, force=True)
+    return cp.seq if cp is not None else None
+
+
 def read_witness(witness_file: Path) -> list[Witnessed]:
     """The checkpoint records of a witness file (our JSON lines or saved syslog)."""
     try:

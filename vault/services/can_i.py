@@ -34,7 +34,7 @@ from vault.errors import InvalidInput, NotFound
 from vault.policy import Category, CopyKind, Level, Period, Role, Subject
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
 CAN_I_ACTIONS = ("view", "copy", "excerpt", "lend", "grant", "extend")
 REGISTRATION = "registration"  # a grant's basis: the registrant's own access
@@ -107,9 +107,15 @@ class Answer:
     verdict: Verdict[Person]
 
 
-def answer(session: Session, username: str, document_id: int, action: str,
+def answer(sessions: sessionmaker[Session], username: str, document_id: int, action: str,
            now: datetime) -> Answer:
-    """The answer, loaded through the ORM (any database)."""
+    """The answer, loaded through the ORM (any database), in a session of its own."""
+    with sessions() as session:
+        return answer_in(session, username, document_id, action, now)
+
+
+def answer_in(session: Session, username: str, document_id: int, action: str,
+              now: datetime) -> Answer:
     from vault.services import accounts, documents
 
     user = accounts.get_user(session, username)

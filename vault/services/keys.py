@@ -39,6 +39,27 @@ def usage(infra: Infra) -> dict[str, int]:
         return wrapped_counts(session)
 
 
+def wrapped_counts_if_any(database_url: str) -> dict[str, int] | None:
+    """`wrapped_counts` for `vault doctor`, which asks before the keys are loaded:
+    None when there is no database yet or it cannot be read (the keys are still
+    checked)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from vault import db
+
+    try:
+        engine = db.make_engine(database_url)
+        try:
+            if not db.is_initialised(engine):
+                return None
+            with db.transaction(db.make_sessionmaker(engine)) as session:
+                return wrapped_counts(session)
+        finally:
+            engine.dispose()
+    except SQLAlchemyError:
+        return None
+
+
 def wrapped_counts(session: Session) -> dict[str, int]:
     """`usage` on a session of one's own (`vault doctor` asks before keys are loaded)."""
     counts: dict[str, int] = {}

@@ -592,6 +592,12 @@ class TextStatus:
     finished_at: datetime | None
 
 
+def status_of(infra: Infra, document_id: int) -> TextStatus:
+    """`status` in a session of its own (`vault index status`)."""
+    with infra.sessions() as session:
+        return status(session, document_id)
+
+
 def status(session: Session, document_id: int) -> TextStatus:
     row = session.get(DocumentText, document_id)
     if row is None:
