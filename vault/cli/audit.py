@@ -12,6 +12,7 @@ from vault.cli.app import (
     parse_when,
     pass_app,
 )
+from vault.cli.output import echo_json
 from vault.errors import InvalidInput
 
 
@@ -117,15 +118,18 @@ def audit_export(app: App, as_user: str, fmt: str, out: Path | None, since: str 
 @audit.command("knowers")
 @click.argument("document", type=int)
 @click.option("--as", "as_user", required=True, help="A compliance officer.")
+@click.option("--json", "as_json", is_flag=True)
 @pass_app
-def audit_knowers(app: App, document: int, as_user: str) -> None:
+def audit_knowers(app: App, document: int, as_user: str, as_json: bool) -> None:
     """Everyone who has known DOCUMENT (知悉记录): viewed, downloaded, exported, copied."""
     from vault.services import audit_trail
 
     with app.work(as_user) as ctx:
         rows = audit_trail.knowers(ctx, document)
-        lines = [f"{k.ts.astimezone(app.settings.tz).isoformat()}  {k.actor:<16} {k.action}"
-                 for k in rows]
-    for line in lines:
-        click.echo(line)
-    click.echo(f"{len(lines)} record(s)", err=True)
+    if as_json:
+        echo_json(rows)
+    else:
+        for k in rows:
+            click.echo(f"{k.ts.astimezone(app.settings.tz).isoformat()}  {k.actor:<16} "
+                       f"{k.action}")
+    click.echo(f"{len(rows)} record(s)", err=True)

@@ -233,14 +233,18 @@ def reclassify(app: App, document: int, as_user: str, level: str | None, period:
 @click.command("declassify")
 @click.option("--as-of", "as_of", help="Date-time to declassify as of (default: now).")
 @click.option("--dry-run", is_flag=True, help="List what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True)
 @pass_app
-def declassify_cmd(app: App, as_of: str | None, dry_run: bool) -> None:
+def declassify_cmd(app: App, as_of: str | None, dry_run: bool, as_json: bool) -> None:
     """Materialise every secrecy period that has ended (自行解密); idempotent."""
     from vault.services import declassify
 
     when = parse_when(as_of, app.settings) or app.now()
     with app.work(None) as ctx:
         changed = declassify.run(ctx, when, dry_run=dry_run)
+    if as_json:
+        echo_json(changed)
+        return
     verb = "would declassify" if dry_run else "declassified"
     for item in changed:
         click.echo(f"{verb} {item.document_id} 《{item.title}》 {item.old_level} "

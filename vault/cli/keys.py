@@ -7,6 +7,7 @@ import sys
 import click
 
 from vault.cli.app import App, pass_app
+from vault.cli.output import echo_json
 
 
 @click.group()
@@ -15,12 +16,17 @@ def keys() -> None:
 
 
 @keys.command("list")
+@click.option("--json", "as_json", is_flag=True)
 @pass_app
-def keys_list(app: App) -> None:
+def keys_list(app: App, as_json: bool) -> None:
     """Master keys and how many data keys each wraps."""
     from vault.services import keys as key_service
 
-    for info in key_service.list_keys(app.infra):
+    found = key_service.list_keys(app.infra)
+    if as_json:
+        echo_json(found)
+        return
+    for info in found:
         flag = "active" if info.active else ""
         click.echo(f"{info.key_id:<28} {flag:<7} {info.data_keys} data key(s)")
 

@@ -21,6 +21,8 @@ def plain(value: Any) -> Any:
     ISO text, enums their value."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple
+        return {k: plain(v) for k, v in value._asdict().items()}
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):
