@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from vault.cli.app import App, pass_app
-from vault.cli.output import echo_json, table
+from vault.cli.output import echo_json
 from vault.policy import marking
 
 
@@ -48,10 +48,10 @@ def review_queue(app: App, as_user: str, lang: str, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    table(["id", "marking", "title", "last review", "as"],
-          [(r["id"], f"[{r['marking']}]", r["title"],
-            r["last_reviewed"] if r["reviewed_before"] else f"registered {r['last_reviewed']}",
-            r["as"]) for r in rows], right=[0])
+    for r in rows:
+        since = r["last_reviewed"] if r["reviewed_before"] else f"registered {r['last_reviewed']}"
+        click.echo(f"{r['id']:>5}  [{r['marking']}]  {r['title']}  (last review: {since}; "
+                   f"as {r['as']})")
     click.echo(f"{len(rows)} file(s) to review", err=True)
 
 
