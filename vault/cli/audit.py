@@ -53,10 +53,10 @@ def audit_verify(app: App, offline: Path | None, public_key: Path | None,
 @pass_app
 def audit_checkpoint(app: App) -> None:
     """Sign a checkpoint now (before copying audit/ to an outside auditor)."""
-    from vault.services import audit_review
+    from vault.services import audit_trail
 
     with app.work(None) as ctx:
-        seq = audit_review.checkpoint(ctx)
+        seq = audit_trail.checkpoint(ctx)
     click.echo(f"checkpoint signed at event {seq}" if seq else "no new events since the last "
                "checkpoint")
 
