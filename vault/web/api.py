@@ -23,7 +23,9 @@ from pathlib import PurePath
 from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import quote
 
+import marshmallow as ma
 from flask import Response, g, jsonify, request, url_for
+from marshmallow import fields
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.sansio.multipart import Field, File
 
@@ -34,7 +36,31 @@ from vault.errors import InvalidInput, NotFound, VaultError
 from vault.policy import Category, Level
 from vault.services import accounts, compliance_console, documents, grants, tokens
 from vault.web import streaming, support
-from vault.web.api_schema import Blueprint
+from vault.web.api_schema import (
+    MAX_ID,
+    MAX_YEAR,
+    MIN_YEAR,
+    Blueprint,
+    Body,
+    Bool,
+    Choice,
+    Day,
+    Int,
+    Lang,
+    Moment,
+    Null,
+    Out,
+    Query,
+    Str,
+    Text,
+    Whole,
+    describe,
+    json_object,
+    load,
+    load_value,
+    path_id,
+    refuses_head,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -42,12 +68,6 @@ E = TypeVar("E", bound=Enum)
 
 #: Endpoints anyone may read: the description of the API itself.
 PUBLIC = frozenset({"api.openapi_json"})
-#: Row ids are 32-bit in the schema; a larger id names nothing.
-MAX_ID = 2**31 - 1
-#: Dates outside these years are refused: nothing in the vault is that old or
-#: that far ahead, and the bounds keep every date arithmetic (periods, UTC
-#: conversions) within what the calendar types hold.
-MIN_YEAR, MAX_YEAR = 1900, 2999
 LANGS = ("zh", "en")
 TOKEN_QUERY_NAMES = ("access_token", "token", "api_token", "bearer")
 
@@ -236,87 +256,224 @@ def _iso(value: datetime | None) -> str | None:
 # Documents
 
 
+class DocumentFilters(Query):
+    """The filters shared by the documents list and the search."""
+
+    category = Choice(Category, **describe("Category id."))
+    level = Choice(Level, **describe("Level in force now."))
+    tenant = Text(32, **describe("Tenant code."))
+    company = Text(32, **describe("Company code."))
+    department = Text(32, **describe("Department code."))
+    issued_from = Day(**describe("Issued on or after (YYYY-MM-DD)."))
+    issued_to = Day(**describe("Issued on or before (YYYY-MM-DD)."))
+    page = Whole(1, 100_000, load_default=1, **describe("Page number, from 1."))
+    lang = Lang()
+
+
+def document_query(args: dict[str, Any], text: str | None) -> documents.Query:
+    """The documents query of the list or the search from their parsed arguments."""
+    return documents.Query(
+        text=text, category=args.get("category"), level=args.get("level"),
+        tenant=args.get("tenant"), company=args.get("company"),
+        department=args.get("department"), issued_from=args.get("issued_from"),
+        issued_to=args.get("issued_to"), page=args["page"], per_page=args["per_page"],
+    )
+
+
+class DocumentListQuery(DocumentFilters):
+    text = Text(200, **describe("Words in the title."))
+    per_page = Whole(1, 500, load_default=50, **describe("Items per page (1–500)."))
+
+
+class LangOnly(Query):
+    lang = Lang()
+
+
+class DocumentSummary(Out):
+    id = Int()
+    title = Str()
+    category = Choice(Category, required=True)
+    level = Choice(Level, required=True,
+                   **describe("The level in force now (periods that ended count)."))
+    marking = Str(**describe("e.g. 机密★10年; for internal files the label alone."))
+    issued_on = Day(required=True)
+    company = Str()
+    department = Null(Str())
+    tenant = Null(Str())
+    paper_original = Bool()
+
+
+class DocumentList(Out):
+    items = fields.List(fields.Nested(DocumentSummary), required=True)
+    total = Int()
+    page = Int()
+    per_page = Int()
+
+
 def _summary(doc: Any, level: Level, lang: str) -> dict[str, Any]:
     return {
-        "id": doc.id,
-        "title": doc.title,
-        "category": doc.category,
-        "level": level.value,
+        "id": doc.id, "title": doc.title, "category": doc.category, "level": level,
         "marking": policy.marking(level, documents.period_of(doc), lang),
-        "issued_on": doc.issued_on.isoformat(),
-        "company": doc.company.code,
+        "issued_on": doc.issued_on, "company": doc.company.code,
         "department": doc.department.code if doc.department else None,
         "tenant": doc.tenant.code if doc.tenant else None,
         "paper_original": doc.has_paper_original,
     }
 
 
-def document_query(text: str | None, per_page: int, max_per_page: int) -> documents.Query:
-    """The documents query of the list and the search from their shared arguments."""
-    return documents.Query(
-        text=text,
-        category=arg_enum("category", Category),
-        level=arg_enum("level", Level),
-        tenant=arg_text("tenant", 32),
-        company=arg_text("company", 32),
-        department=arg_text("department", 32),
-        issued_from=arg_date("issued_from"),
-        issued_to=arg_date("issued_to"),
-        page=arg_int("page", 1, 1, 100_000) or 1,
-        per_page=arg_int("per_page", per_page, 1, max_per_page) or per_page,
-    )
-
-
-@bp.get("/documents")
-def list_documents() -> Any:
+@bp.get("/documents", tags=["documents"])
+@bp.operation("listDocuments", summary="Search the documents you may know of",
+              description="Only documents in your scope exist here, counts included.")
+@bp.arguments(DocumentListQuery, location="query")
+@bp.response(200, DocumentList, description="A page of documents.")
+@bp.errors("BadRequest")
+def list_documents(args: dict[str, Any]) -> Any:
     """Search the documents the caller may know of; the rest does not exist."""
-    query = document_query(arg_text("text"), per_page=50, max_per_page=500)
-    lang = _lang()
     with _work() as ctx:
-        found = documents.search(ctx, query)
-        items = [_summary(d, found.levels[d.id], lang) for d in found.items]
+        found = documents.search(ctx, document_query(args, args.get("text")))
+        items = [_summary(d, found.levels[d.id], args["lang"]) for d in found.items]
     return {"items": items, "total": found.total, "page": found.page,
             "per_page": found.per_page}
 
 
-def _registration_fields(source: Any, issued_default: date) -> dict[str, Any]:
-    """The metadata of a registration from a form or a JSON object."""
+# ---------------------------------------------------------------------------
+# One document: its shapes
 
-    def text(field: str, max_len: int = 64) -> str | None:
-        value = source.get(field)
-        if value is None or value == "":
-            return None
-        return _clean_text(field, value, max_len)
 
-    category_text = text("category")
-    if category_text is None:
-        raise bad("category", "is required")
-    fields: dict[str, Any] = {"category": _enum("category", category_text, Category)}
-    level_text = text("level")
-    fields["level"] = _enum("level", level_text, Level) if level_text else None
-    issued = text("issued_on", 10)
-    fields["issued_on"] = _date("issued_on", issued) if issued else None
-    period_text = text("period", 500)
-    period = None
-    if period_text is not None:
-        if not period_text.startswith("condition:") and len(period_text) > 20:
-            raise bad("period", "use 10y, 6m, 90d, 1y6m, a date YYYY-MM-DD or condition:TEXT")
+class Version(Out):
+    number = Int()
+    size = Int()
+    media_type = Null(fields.String())
+    name = Null(fields.String())
+    created_at = Moment(required=True)
+
+
+class Grant(Out):
+    grantee = Str()
+    grantor = Str()
+    level = Choice(Level, required=True)
+    until = Null(Moment(required=True))
+    revoked = Bool()
+    basis = fields.String(**describe("grant, designation or registration."))
+    hq_confirmed_by = Null(fields.String(**describe(
+        "The HQ executive who confirmed a designation (绝密).")))
+
+
+def may_view() -> fields.Raw:
+    return fields.Raw(required=True, metadata={
+        "description": "\"all active employees\" for internal files; else who and why.",
+        "oneOf": [{"type": "string"},
+                  {"type": "array", "items": {
+                      "type": "object", "required": ["user", "reason"],
+                      "properties": {"user": {"type": "string"},
+                                     "reason": {"type": "string"}}}}]})
+
+
+class Document(Out):
+    id = Int()
+    title = Str()
+    category = Choice(Category, required=True)
+    level = Choice(Level, required=True,
+                   **describe("The level as registered (or last changed)."))
+    effective_level = Choice(Level, required=True, **describe("The level in force now."))
+    marking = Str()
+    period = Str(**describe("e.g. 10y, 2030-06-30, condition:TEXT, none."))
+    issued_on = Day(required=True)
+    declassify_at = Null(Moment(required=True,
+                                **describe("When the period ends (group time).")))
+    condition = Null(fields.String())
+    company = Str()
+    department = Null(fields.String())
+    supervisor = Null(fields.String())
+    registrant = Null(fields.String())
+    tenant = Null(fields.String())
+    paper_original = fields.Boolean()
+    versions = fields.List(fields.Nested(Version), required=True)
+    grants = fields.List(fields.Nested(Grant), required=True)
+    may_view = may_view()
+
+
+class VersionList(Out):
+    document = Int()
+    items = fields.List(fields.Nested(Version), required=True)
+
+
+class NewVersion(Out):
+    document = Int()
+    number = Int()
+    size = Int()
+    media_type = Null(fields.String())
+    name = Null(fields.String())
+    created_at = Moment()
+
+
+class Registration(Body):
+    """The metadata of a registration, from a multipart form or a JSON object; an
+    empty value is no value."""
+
+    category = Choice(Category, required=True,
+                      **describe("The category pre-fills the level."))
+    level = Choice(Level, **describe("Default: the category's level."))
+    issued_on = Day(**describe("Issue date (制发日); default today."))
+    period = Text(500, **describe(
+        "10y, 6m, 90d, 1y6m, a date YYYY-MM-DD or condition:TEXT. Default: the level's "
+        "period; none for internal files."))
+    department = Text(32, **describe("Owning department code; default: yours."))
+    tenant = Text(32, **describe("Tenant code."))
+    supervisor = Text(64, **describe("Responsible supervisor's user name; default: you."))
+
+    @ma.pre_load
+    def _drop_empty(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        return {k: data.get(k) for k in data if data.get(k) not in (None, "")}
+
+    @ma.post_load
+    def _period(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        text = data.get("period")
+        if text is None:
+            return data
+        if not text.startswith("condition:") and len(text) > 20:
+            raise ma.ValidationError(
+                "use 10y, 6m, 90d, 1y6m, a date YYYY-MM-DD or condition:TEXT", "period")
         try:
-            period = documents.parse_period(period_text)
+            period = documents.parse_period(text)
         except InvalidInput as exc:
-            raise bad("period", exc.message) from None
+            raise ma.ValidationError(exc.message, "period") from None
         # The end must be a date the calendar holds.
+        issued = data.get("issued_on") or datetime.now(support.settings().tz).date()
         try:
-            end = policy.declassify_at(fields["issued_on"] or issued_default, period, UTC)
+            end = policy.declassify_at(issued, period, UTC)
         except (ValueError, OverflowError):
             end = datetime.max.replace(tzinfo=UTC)
         if end is not None and end.year > MAX_YEAR:
-            raise bad("period", f"must end before {MAX_YEAR + 1}")
-    fields["period"] = period
-    fields["department_code"] = text("department", 32)
-    fields["tenant_code"] = text("tenant", 32)
-    fields["supervisor"] = text("supervisor")
-    return fields
+            raise ma.ValidationError(f"must end before {MAX_YEAR + 1}", "period")
+        return {**data, "period": period}
+
+
+class UploadFields(Registration):
+    title = Text(500, **describe("Default: the file name without extension."))
+
+
+class Upload(UploadFields):
+    file = fields.Raw(required=True, metadata={
+        "type": "string", "format": "binary",
+        "description": "The content; typed by its bytes, not its name."})
+
+
+class PaperOriginal(Registration):
+    title = Text(500, min_len=1, not_blank=True, required=True)
+
+
+class VersionUpload(Body):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+def _registration(schema: type[ma.Schema], source: Any) -> dict[str, Any]:
+    fields_ = load(schema, source)
+    fields_["department_code"] = fields_.pop("department", None)
+    fields_["tenant_code"] = fields_.pop("tenant", None)
+    for name in ("level", "issued_on", "period", "supervisor"):
+        fields_.setdefault(name, None)
+    return fields_
 
 
 def _register(ctx: Any, title: str, fields: dict[str, Any], **content: Any) -> Any:
@@ -410,11 +567,12 @@ def _file_part(reader: streaming.MultipartReader,
     raise _no_file()
 
 
-def _register_file(form: Any, today: date, lang: str, content: BinaryIO, filename: str,
+def _register_file(form: Any, lang: str, content: BinaryIO, filename: str,
                    before_commit: Callable[[], None] | None = None) -> dict[str, Any]:
-    fields = _registration_fields(form, today)
-    title = form.get("title") or PurePath(filename).stem
-    title = _clean_text("title", title, 500)
+    data = {name: form.get(name) for name in form}
+    data["title"] = data.get("title") or PurePath(filename).stem
+    fields = _registration(UploadFields, data)
+    title = fields.pop("title", "")
     with _work() as ctx:
         doc = _register(ctx, title, fields, content=content, filename=filename)
         if before_commit is not None:
@@ -422,8 +580,7 @@ def _register_file(form: Any, today: date, lang: str, content: BinaryIO, filenam
         return documents.describe(ctx, doc, lang)
 
 
-def _register_streamed(reader: streaming.MultipartReader, today: date,
-                       lang: str) -> dict[str, Any]:
+def _register_streamed(reader: streaming.MultipartReader, lang: str) -> dict[str, Any]:
     form: MultiDict[str, str] = MultiDict()
     part = _file_part(reader, form)
     if "category" in form and streams_into_transaction():
@@ -437,37 +594,45 @@ def _register_streamed(reader: streaming.MultipartReader, today: date,
                     raise bad(name, "came after the file part; send the metadata "
                                     "fields before the file")
 
-        return _register_file(form, today, lang, cast(BinaryIO, reader.file()),
+        return _register_file(form, lang, cast(BinaryIO, reader.file()),
                               part.filename, before_commit=rest_of_body)
     # The file came before the fields it needs (or the database is SQLite): it
     # waits in the encrypted spool while the rest of the body is read.
     spool = _spooled(reader)
     try:
         form.update(reader.rest())
-        return _register_file(form, today, lang, cast(BinaryIO, spool), part.filename)
+        return _register_file(form, lang, cast(BinaryIO, spool), part.filename)
     finally:
         spool.close()
 
 
-@bp.post("/documents")
-def register_document() -> Any:
-    """Register a file (multipart: ``file`` and metadata) or a paper original (JSON)."""
-    lang = _lang()
-    today = datetime.now(support.settings().tz).date()
+@bp.post("/documents", tags=["documents"])
+@bp.operation("registerDocument", summary="Register a document", description=(
+    "multipart/form-data with the file and its metadata, or application/json for a paper "
+    "original without a file. Send the metadata fields before the file part: the file then "
+    "streams straight into encrypted storage (a file sent before its category waits in an "
+    "encrypted spool first; a field that comes after a streamed file is refused)."),
+    requestBody={"required": True, "content": {
+        "multipart/form-data": {"schema": Upload},
+        "application/json": {"schema": PaperOriginal}}})
+@bp.arguments(LangOnly, location="query")
+@bp.response(201, Document, description="Registered.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "TooLarge", "Unsupported")
+def register_document(args: dict[str, Any]) -> Any:
+    """Register a file (multipart: ``file`` and metadata) or a paper original (JSON).
+    The body is read here, not by the schema: a file part streams into the service."""
+    lang = args["lang"]
     if request.mimetype == "multipart/form-data":
         reader = _multipart()
         if reader is not None:
-            info = _register_streamed(reader, today, lang)
+            info = _register_streamed(reader, lang)
         else:
             upload = _upload()
-            info = _register_file(request.form, today, lang, cast(BinaryIO, upload.stream),
+            info = _register_file(request.form, lang, cast(BinaryIO, upload.stream),
                                   upload.filename or "")
     elif request.mimetype == "application/json":
-        body = _json_object()
-        fields = _registration_fields(body, today)
-        title = _clean_text("title", body.get("title") or "", 500)
-        if not title.strip():
-            raise bad("title", "is required")
+        fields = _registration(PaperOriginal, json_object())
+        title = fields.pop("title")
         with _work() as ctx:
             doc = _register(ctx, title, fields, paper_original=True)
             info = documents.describe(ctx, doc, lang)
@@ -476,34 +641,44 @@ def register_document() -> Any:
             "Send multipart/form-data (a file with its metadata) or application/json "
             "(a paper original)."
         )
-    return _created(info, url_for("api.get_document", id=info["id"]))
+    return info, 201, {"Location": url_for("api.get_document", id=info["id"])}
 
 
-@bp.get("/documents/<int:id>")
-def get_document(id: int) -> Any:
+@bp.get("/documents/<int:id>", tags=["documents"], parameters=[path_id("Document")])
+@bp.operation("getDocument", summary="A document's metadata", description=(
+    "Marking, level in force, period and its end, versions, grants, who may view and why. "
+    "Audited."))
+@bp.arguments(LangOnly, location="query")
+@bp.response(200, Document, description="The metadata.")
+@bp.errors("BadRequest", "NotFound")
+def get_document(args: dict[str, Any], id: int) -> Any:
     """Metadata: marking, effective level, period, versions, grants, who may view."""
-    doc_id, lang = _doc_id(id), _lang()
+    doc_id = _doc_id(id)
     with _work() as ctx:
-        return documents.show(ctx, doc_id, lang)
+        return documents.show(ctx, doc_id, args["lang"])
 
 
-@bp.get("/documents/<int:id>/versions")
-def list_versions(id: int) -> Any:
-    doc_id, lang = _doc_id(id), _lang()
+@bp.get("/documents/<int:id>/versions", tags=["documents"], parameters=[path_id("Document")])
+@bp.operation("listVersions", summary="A document's versions")
+@bp.arguments(LangOnly, location="query")
+@bp.response(200, VersionList, description="The versions.")
+@bp.errors("BadRequest", "NotFound")
+def list_versions(args: dict[str, Any], id: int) -> Any:
+    doc_id = _doc_id(id)
     with _work() as ctx:
-        info = documents.show(ctx, doc_id, lang)
+        info = documents.show(ctx, doc_id, args["lang"])
     return {"document": info["id"], "items": info["versions"]}
 
 
-def _version_info(doc_id: int, version: Any) -> dict[str, Any]:
-    return {"document": doc_id, "number": version.number, "size": version.size,
-            "media_type": version.media_type, "name": version.original_name,
-            "created_at": _iso(version.created_at)}
-
-
-@bp.post("/documents/<int:id>/versions")
+@bp.post("/documents/<int:id>/versions", tags=["documents"], parameters=[path_id("Document")])
+@bp.operation("addVersion", summary="Add a version", description=(
+    "By the registrant, the responsible supervisor or an HQ executive."),
+    requestBody={"required": True, "content": {
+        "multipart/form-data": {"schema": VersionUpload}}})
+@bp.response(201, NewVersion, description="Stored.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "TooLarge", "Unsupported")
 def add_version(id: int) -> Any:
-    """A new version (multipart ``file``): the registrant, the supervisor, HQ executives."""
+    """A new version (multipart ``file``), streamed into the service."""
     doc_id = _doc_id(id)
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("Send the file as multipart/form-data (part 'file').")
@@ -524,11 +699,14 @@ def add_version(id: int) -> Any:
             version = documents.add_version(ctx, doc_id, content, filename)
             if reader is not None:
                 reader.rest()  # to the closing boundary: a truncated body rolls back
-            info = _version_info(doc_id, version)
+            info = {"document": doc_id, "number": version.number, "size": version.size,
+                    "media_type": version.media_type, "name": version.original_name,
+                    "created_at": version.created_at}
     finally:
         if isinstance(content, SpooledEncryptedFile):
             content.close()
-    return _created(info, url_for("api.get_content", id=doc_id, version=info["number"]))
+    return info, 201, {"Location": url_for("api.get_content", id=doc_id,
+                                           version=info["number"])}
 
 
 def _disposition(name: str) -> dict[str, str]:
@@ -537,17 +715,30 @@ def _disposition(name: str) -> dict[str, str]:
     return {"filename": simple, "filename*": "UTF-8''" + quote(name, safe="")}
 
 
-@bp.get("/documents/<int:id>/content")
-def get_content(id: int) -> Any:
+class ContentQuery(Query):
+    version = Whole(1, MAX_ID, **describe("Version number; default the latest."))
+
+
+@bp.get("/documents/<int:id>/content", tags=["documents"], parameters=[path_id("Document")])
+@refuses_head
+@bp.operation("getContent", summary="Download an internal file", description=(
+    "Internal files only; a classified file answers 403 copy_approval_required (it leaves "
+    "Vault only as an approved, registered copy). The download is audited before the first "
+    "byte is sent."), responses={"200": {
+        "description": "The bytes, with the media type found when they were stored (by "
+                       "content, not by name).",
+        "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
+@bp.arguments(ContentQuery, location="query")
+@bp.errors("BadRequest", "Forbidden", "NotFound")
+def get_content(args: dict[str, Any], id: int) -> Any:
     """The bytes of an internal file (classified ones leave only as approved copies).
 
     The download event is committed before the first byte leaves; each chunk
     is authenticated before it is sent."""
-    support.refuse_head()
     doc_id = _doc_id(id)
-    version = arg_int("version", None, 1, MAX_ID)
     with _work() as ctx:
-        content = documents.open_content(ctx, doc_id, version)
+        content = documents.open_content(ctx, doc_id, args.get("version"))
         ver = content.version
         name, media_type, size = ver.original_name or "download", ver.media_type, ver.size
     # Committed: the event is on the trail. The first segment is read now, so a
@@ -565,37 +756,74 @@ def get_content(id: int) -> Any:
 # Grants
 
 
-@bp.get("/documents/<int:id>/grants")
-def list_grants(id: int) -> Any:
-    doc_id, lang = _doc_id(id), _lang()
+class GrantList(Out):
+    document = Int()
+    items = fields.List(fields.Nested(Grant), required=True)
+    may_view = may_view()
+
+
+class GrantRequest(Body):
+    user = Text(64, min_len=1, required=True)
+    until = Moment(allow_none=True, empty_is_null=True, **describe(
+        "End of the grant; without an offset, group time."))
+
+
+class NewGrant(Out):
+    document = Int()
+    grantee = Str()
+    grantor = Str()
+    level = Choice(Level, required=True)
+    created_at = Moment(required=True)
+    until = Null(Moment(required=True))
+
+
+class Revoked(Out):
+    document = Int()
+    grantee = Str()
+    revoked = Int(**describe("How many grants ended."))
+
+
+@bp.get("/documents/<int:id>/grants", tags=["grants"], parameters=[path_id("Document")])
+@bp.operation("listGrants", summary="Grants on a document, and who may view it")
+@bp.arguments(LangOnly, location="query")
+@bp.response(200, GrantList, description="The grants.")
+@bp.errors("BadRequest", "NotFound")
+def list_grants(args: dict[str, Any], id: int) -> Any:
+    doc_id = _doc_id(id)
     with _work() as ctx:
-        info = documents.show(ctx, doc_id, lang)
+        info = documents.show(ctx, doc_id, args["lang"])
     return {"document": info["id"], "items": info["grants"], "may_view": info["may_view"]}
 
 
-@bp.post("/documents/<int:id>/grants")
-def create_grant(id: int) -> Any:
+@bp.post("/documents/<int:id>/grants", tags=["grants"], parameters=[path_id("Document")])
+@bp.operation("createGrant", summary="Grant or designate a person")
+@bp.arguments(GrantRequest)
+@bp.response(201, NewGrant, description="Granted.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def create_grant(body: dict[str, Any], id: int) -> Any:
     """Grant (秘密) or designate (机密, 绝密) a person, optionally until a time."""
     doc_id = _doc_id(id)
-    body = _json_object()
-    user = body.get("user")
-    if user is None or user == "":
-        raise bad("user", "is required")
-    user = _clean_text("user", user, 64)
-    until_value = body.get("until")
-    until = None if until_value is None or until_value == "" else _datetime("until", until_value)
     with _work() as ctx:
-        row = grants.grant(ctx, doc_id, user, until)
+        row = grants.grant(ctx, doc_id, body["user"], body.get("until"))
         info = {"document": doc_id, "grantee": row.grantee.username,
                 "grantor": row.grantor.username, "level": row.level,
-                "created_at": _iso(row.created_at), "until": _iso(row.until)}
-    return _created(info, url_for("api.list_grants", id=doc_id))
+                "created_at": row.created_at, "until": row.until}
+    return info, 201, {"Location": url_for("api.list_grants", id=doc_id)}
 
 
-@bp.delete("/documents/<int:id>/grants/<username>")
+USERNAME = {"in": "path", "name": "username", "required": True,
+            "description": "The grantee's user name.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+
+
+@bp.delete("/documents/<int:id>/grants/<username>", tags=["grants"],
+           parameters=[path_id("Document"), USERNAME])
+@bp.operation("revokeGrant", summary="Revoke a person's grants at once")
+@bp.response(200, Revoked, description="Revoked.")
+@bp.errors("BadRequest", "Forbidden", "NotFound")
 def revoke_grant(id: int, username: str) -> Any:
     doc_id = _doc_id(id)
-    username = _clean_text("username", username, 64)
+    username = load_value(Text(64), "username", username)
     with _work() as ctx:
         count = grants.revoke(ctx, doc_id, username)
     return {"document": doc_id, "grantee": username, "revoked": count}
@@ -605,39 +833,89 @@ def revoke_grant(id: int, username: str) -> Any:
 # Audit (compliance only)
 
 
-def _event(ev: Any) -> dict[str, Any]:
-    """An event as chained (the fields its MAC covers) and its MAC."""
-    return {**ev.as_event(), "mac": ev.mac}
+class AuditFilter(Query):
+    since = Moment(**describe("From this time (inclusive); a date means its midnight, "
+                              "group time."))
+    until = Moment(**describe("Up to this time (exclusive)."))
+    actor = Text(64, **describe("User name."))
+    document = Whole(1, MAX_ID, **describe("Document id."))
+    action = Choice(Action, **describe("Audit action."))
+    outcome = Choice(Outcome, **describe("allowed, denied or failed."))
+    page = Whole(1, 100_000, load_default=1, **describe("Page number, from 1."))
+    per_page = Whole(1, compliance_console.MAX_PAGE_SIZE, load_default=100, **describe(
+        f"Items per page (1–{compliance_console.MAX_PAGE_SIZE})."))
 
 
-@bp.get("/audit/events")
-def audit_events() -> Any:
+class AuditEvent(Out):
+    seq = Int()
+    ts = Str()
+    actor = Str()
+    actor_roles = fields.String()
+    source = Null(fields.String())
+    action = Str()
+    object_type = Null(fields.String())
+    object_id = Null(fields.String())
+    document_id = Null(fields.Integer())
+    level = Null(fields.String())
+    outcome = Str()
+    reason = Null(fields.String())
+    request_id = Null(fields.String())
+    detail = Null(fields.String(**describe("Canonical JSON text.")))
+    mac = Str(**describe("The chain's HMAC at this event."))
+
+
+class AuditEventPage(Out):
+    items = fields.List(fields.Nested(AuditEvent), required=True)
+    total = Int()
+    page = Int(**describe("The page given (a page past the end gives the last)."))
+    pages = Int()
+    per_page = Int()
+
+
+class Knower(Out):
+    actor = Str()
+    action = Str()
+    at = Moment(required=True)
+    seq = Int()
+
+
+class Knowers(Out):
+    document = Int()
+    items = fields.List(fields.Nested(Knower), required=True)
+
+
+@bp.get("/audit/events", tags=["audit"])
+@bp.operation("listAuditEvents", summary="The audit trail (compliance only)", description=(
+    "Newest first. Each event carries the fields its MAC covers and the MAC. Reading the "
+    "trail is itself an audit event."))
+@bp.arguments(AuditFilter, location="query")
+@bp.response(200, AuditEventPage, description="A page of events.")
+@bp.errors("BadRequest", "Forbidden")
+def audit_events(args: dict[str, Any]) -> Any:
     """The trail, newest first, filtered; reading it is itself an audit event."""
-    action, outcome = arg_enum("action", Action), arg_enum("outcome", Outcome)
+    action, outcome = args.get("action"), args.get("outcome")
     filters = compliance_console.Filters(
-        actor=arg_text("actor", 64),
-        document=arg_int("document", None, 1, MAX_ID),
-        action=action.value if action else None,
-        outcome=outcome.value if outcome else None,
-        since=arg_datetime("since"),
-        until=arg_datetime("until"),
+        actor=args.get("actor"), document=args.get("document"),
+        action=action.value if action else None, outcome=outcome.value if outcome else None,
+        since=args.get("since"), until=args.get("until"),
     )
-    page = arg_int("page", 1, 1, 100_000) or 1
-    per_page = arg_int("per_page", 100, 1, compliance_console.MAX_PAGE_SIZE) or 100
     with _work() as ctx:
-        found = compliance_console.trail(ctx, filters, page, per_page)
-        items = [_event(ev) for ev in found.events]
+        found = compliance_console.trail(ctx, filters, args["page"], args["per_page"])
+        items = [{**ev.as_event(), "mac": ev.mac} for ev in found.events]
     return {"items": items, "total": found.total, "page": found.page,
             "pages": found.pages, "per_page": found.page_size}
 
 
-@bp.get("/audit/documents/<int:id>/knowers")
+@bp.get("/audit/documents/<int:id>/knowers", tags=["audit"], parameters=[path_id("Document")])
+@bp.operation("listKnowers", summary="Who has known a document (compliance only)")
+@bp.response(200, Knowers, description="The knowers, oldest first.")
+@bp.errors("BadRequest", "Forbidden", "NotFound")
 def audit_knowers(id: int) -> Any:
     """Who has known a document (viewed, downloaded, exported, received a copy)."""
     doc_id = _doc_id(id)
     with _work() as ctx:
         rows = compliance_console.document_history(ctx, doc_id).knowers
-        items = [{"actor": k.actor, "action": k.action, "at": _iso(k.ts), "seq": k.seq}
+        items = [{"actor": k.actor, "action": k.action, "at": k.ts, "seq": k.seq}
                  for k in rows]
     return {"document": doc_id, "items": items}
 
@@ -646,15 +924,38 @@ def audit_knowers(id: int) -> Any:
 # Me, and the description
 
 
-@bp.get("/me")
+class Token(Out):
+    id = Int()
+    name = Str()
+    prefix = Str()
+    expires_at = Null(Moment())
+
+
+class Me(Out):
+    username = Str()
+    name = Str()
+    company = Str()
+    department = Null(fields.String())
+    roles = fields.List(fields.String(), required=True)
+    active = Bool()
+    token = fields.Nested(Token, required=True)
+
+
+@bp.get("/me", tags=["me"])
+@bp.operation("getMe", summary="The token's owner")
+@bp.response(200, Me, description="You.")
+@bp.errors()
 def me() -> Any:
     with _work() as ctx:
         assert ctx.actor is not None
-        person = asdict(accounts.describe(ctx.actor))
-    return {**person, "token": g.api_token}
+        person = accounts.describe(ctx.actor)
+    return {**asdict(person), "token": g.api_token}
 
 
-@bp.get("/openapi.json")
+@bp.get("/openapi.json", tags=["meta"])
+@bp.operation("getOpenApi", summary="This description", security=[], responses={"200": {
+    "description": "The OpenAPI document.",
+    "content": {"application/json": {"schema": {"type": "object"}}}}})
 def openapi_json() -> Any:
     from vault.web import openapi
 

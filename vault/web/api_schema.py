@@ -169,14 +169,19 @@ class Day(fields.Date):
 
 
 class Moment(fields.DateTime):
-    """An ISO date-time (or a date: its midnight); without an offset, group time."""
+    """An ISO date-time (or a date: its midnight); without an offset, group time;
+    with ``empty_is_null``, "" reads as null."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, empty_is_null: bool = False, **kwargs: Any) -> None:
+        self.empty_is_null = empty_is_null
         kwargs.setdefault("error_messages", {}).update(REQUIRED)
         super().__init__(**kwargs)
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         from vault.web import support
+
+        if value == "" and self.empty_is_null:
+            return None
 
         why = "must be a date-time like 2027-06-30T09:00+08:00 or a date"
         if not isinstance(value, str) or len(value) > 40:
@@ -312,6 +317,24 @@ class Parser(FlaskParser):
                      error_headers: Mapping[str, str] | None) -> NoReturn:
         field, why = first_message(error.messages)
         raise bad(field, why)
+
+
+def load(schema: type[ma.Schema], data: Any) -> dict[str, Any]:
+    """Validate ``data`` (a dict, or a form's fields) against ``schema`` outside
+    webargs: for bodies a view reads itself (multipart uploads stream)."""
+    try:
+        return dict(schema().load(data))
+    except ma.ValidationError as exc:
+        field, why = first_message(exc.messages)
+        raise bad(field, why) from None
+
+
+def load_value(field: fields.Field, name: str, value: Any) -> Any:
+    """One value (a path segment) through a field's rules."""
+    try:
+        return field.deserialize(value)
+    except ma.ValidationError as exc:
+        raise bad(name, first_message(exc.messages)[1]) from None
 
 
 def first_message(messages: Any, field: str = "body") -> tuple[str, str]:

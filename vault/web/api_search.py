@@ -12,49 +12,22 @@ from typing import Any
 
 from marshmallow import fields
 
-from vault.policy import Category, Level
-from vault.services import documents
+from vault.policy import Level
 from vault.services import search as search_service
-from vault.web.api import _work, bp
+from vault.web.api import DocumentFilters, _work, bp, document_query
 from vault.web.api_schema import (
     Bool,
     Choice,
     Day,
     Int,
-    Lang,
     Null,
     Out,
-    Query,
     Str,
     Text,
     Whole,
     describe,
     refuses_head,
 )
-
-
-class DocumentFilters(Query):
-    """The filters shared by the documents list and the search."""
-
-    category = Choice(Category, **describe("Category id."))
-    level = Choice(Level, **describe("Level in force now."))
-    tenant = Text(32, **describe("Tenant code."))
-    company = Text(32, **describe("Company code."))
-    department = Text(32, **describe("Department code."))
-    issued_from = Day(**describe("Issued on or after (YYYY-MM-DD)."))
-    issued_to = Day(**describe("Issued on or before (YYYY-MM-DD)."))
-    page = Whole(1, 100_000, load_default=1, **describe("Page number, from 1."))
-    lang = Lang()
-
-
-def document_query(args: dict[str, Any], text: str | None) -> documents.Query:
-    """The documents query of the list or the search from their parsed arguments."""
-    return documents.Query(
-        text=text, category=args.get("category"), level=args.get("level"),
-        tenant=args.get("tenant"), company=args.get("company"),
-        department=args.get("department"), issued_from=args.get("issued_from"),
-        issued_to=args.get("issued_to"), page=args["page"], per_page=args["per_page"],
-    )
 
 
 class SearchQuery(DocumentFilters):
