@@ -15,76 +15,111 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, cast
 
+import marshmallow as ma
 from flask import request, url_for
+from marshmallow import fields
 from werkzeug.datastructures import MultiDict
 
 from vault.errors import NotFound
+from vault.policy import Level
 from vault.services import recordings
-from vault.services.recordings import ArchiveEntry, RecordingInfo
 from vault.web import streaming
 from vault.web.api import (
     MAX_ID,
+    LangOnly,
     UnsupportedMediaType,
-    _clean_text,
-    _created,
     _file_part,
-    _iso,
-    _json_object,
-    _lang,
     _multipart,
     _spooled,
     _upload,
     _work,
-    arg_int,
-    arg_text,
     bad,
     bp,
     streams_into_transaction,
+)
+from vault.web.api_schema import (
+    Body,
+    Bool,
+    Choice,
+    Int,
+    Lang,
+    Moment,
+    Null,
+    Out,
+    Query,
+    Str,
+    Text,
+    Whole,
+    describe,
+    load,
+    path_id,
 )
 
 #: The metadata a recording needs, and the optional fields.
 REQUIRED = ("caller_number", "called_at", "agent", "request_ref")
 OPTIONAL = ("title", "department", "tenant")
+LIMIT = "At most this many items (newest first); `truncated` tells if more exist."
+REQUEST_REF = {"minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_/-]{1,64}$",
+               "description": "The request record (诉求记录) the call belongs to."}
 
 
 # ---------------------------------------------------------------------------
-# Input
+# The contract
 
 
-def _called_at(value: Any) -> datetime:
-    text = _clean_text("called_at", value, 40)
-    try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            raise bad("called_at", "needs its UTC offset, e.g. 2026-05-01T09:30:00+08:00")
-        parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise bad("called_at", "must be a date-time with its offset, e.g. "
-                               "2026-05-01T09:30:00+08:00") from None
-    return parsed
+class CalledAt(fields.DateTime):
+    """An ISO date-time with its UTC offset."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ma.ValidationError("must be a date-time with its offset, e.g. "
+                                     "2026-05-01T09:30:00+08:00")
+        try:
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is None or parsed.utcoffset() is None:
+                raise ma.ValidationError("needs its UTC offset, e.g. 2026-05-01T09:30:00+08:00")
+            parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ma.ValidationError("must be a date-time with its offset, e.g. "
+                                     "2026-05-01T09:30:00+08:00") from None
+        return parsed
+
+
+class RecordingFields(Body):
+    """The call's metadata (type and length here; the service checks the rest)."""
+
+    caller_number = Text(64, required=True, metadata={
+        "minLength": 3, "maxLength": 32, "pattern": "^[0-9+ -]{3,32}$",
+        "description": "Digits, +, - and spaces."})
+    called_at = CalledAt(required=True, error_messages={"required": "is required"},
+                         **describe("ISO 8601 with its offset, e.g. 2026-05-01T09:30:00+08:00; "
+                                    "not in the future, not before 2000."))
+    agent = Text(200, required=True, metadata={
+        "minLength": 1, "maxLength": 100, "description": "The agent who took the call."})
+    request_ref = Text(100, required=True, metadata=REQUEST_REF)
+    title = Text(500, **describe("Default: 通话录音, the request record and time."))
+    department = Text(32, **describe("Owning department code; default: yours."))
+    tenant = Text(32, **describe("Tenant code."))
+
+    @ma.pre_load
+    def _drop_blank(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        return {k: data.get(k) for k in data
+                if not (data.get(k) is None or str(data.get(k)).strip() == "")}
+
+
+class RecordingUpload(RecordingFields):
+    file = fields.Raw(required=True, metadata={
+        "type": "string", "format": "binary",
+        "description": "The audio (WAV, MP3, OGG, M4A, AMR, FLAC, AAC), typed by its bytes; "
+                       "send it after the fields."})
 
 
 def _fields(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The recording's metadata from the form, checked for type and length (the
-    service checks the rest)."""
-
-    def text(field: str, max_len: int, required: bool = False) -> str | None:
-        value = form.get(field)
-        if value is None or value.strip() == "":
-            if required:
-                raise bad(field, "is required")
-            return None
-        return _clean_text(field, value, max_len)
-
-    caller = text("caller_number", 64, required=True)
-    called = text("called_at", 40, required=True)
-    agent = text("agent", 200, required=True)
-    ref = text("request_ref", 100, required=True)
-    return {
-        "caller_number": caller, "called_at": _called_at(called), "agent": agent,
-        "request_ref": ref, "title": text("title", 500),
-        "department_code": text("department", 32), "tenant_code": text("tenant", 32),
-    }
+    loaded = load(RecordingFields, {name: form.get(name) for name in form})
+    loaded["department_code"] = loaded.pop("department", None)
+    loaded["tenant_code"] = loaded.pop("tenant", None)
+    loaded.setdefault("title", None)
+    return loaded
 
 
 def _id(value: int) -> int:
@@ -93,30 +128,63 @@ def _id(value: int) -> int:
     return value
 
 
-# ---------------------------------------------------------------------------
-# Output
+def _archived_by(entry: recordings.ArchiveEntry) -> dict[str, str]:
+    return {"username": entry.archived_by, "name": entry.archived_by_name}
 
 
-def archive_json(entry: ArchiveEntry) -> dict[str, Any]:
-    return {
-        "document": entry.document_id, "title": entry.title, "request_ref": entry.request_ref,
-        "called_at": _iso(entry.called_at),
-        "archived_by": {"username": entry.archived_by, "name": entry.archived_by_name},
-        "archived_at": _iso(entry.archived_at), "reason": entry.reason, "event": entry.event,
-    }
+class RecordingArchiveEntry(Out):
+    document = Int(attribute="document_id")
+    title = Str()
+    request_ref = Str()
+    called_at = Moment(required=True)
+    archived_by = fields.Function(_archived_by, required=True, metadata={
+        "type": "object", "required": ["username", "name"],
+        "properties": {"username": {"type": "string"}, "name": {"type": "string"}}})
+    archived_at = Moment(required=True)
+    reason = Str()
+    event = Str()
 
 
-def recording_json(info: RecordingInfo) -> dict[str, Any]:
-    return {
-        "id": info.document_id, "title": info.title, "level": info.level,
-        "marking": info.marking, "company": info.company,
-        "caller_number": info.caller_number, "called_at": _iso(info.called_at),
-        "agent": info.agent, "request_ref": info.request_ref, "source": info.source,
-        "media_type": info.media_type, "size": info.size,
-        "purged_at": _iso(info.purged_at), "purge_after": _iso(info.purge_after),
-        "archive": archive_json(info.archive) if info.archive else None,
-        "may_listen": info.playable,
-    }
+class Recording(Out):
+    id = Int(attribute="document_id", **describe("The recording's document id."))
+    title = Str()
+    level = Choice(Level, required=True)
+    marking = Str()
+    company = Str()
+    caller_number = Str()
+    called_at = Moment(required=True)
+    agent = Str()
+    request_ref = Str()
+    source = Str(metadata={"enum": ["api", "upload"]})
+    media_type = Null(Str())
+    size = Int()
+    purged_at = Null(Moment(required=True, **describe(
+        "When the audio was destroyed after the retention period (the metadata stays).")))
+    purge_after = Null(Moment(required=True, **describe(
+        "From when the purge may destroy it; null once archived or destroyed.")))
+    archive = Null(fields.Nested(RecordingArchiveEntry, required=True, **describe(
+        "The archive register line: archived recordings are never purged.")))
+    may_listen = Bool(attribute="playable",
+                      **describe("Whether you may play it (in the web viewer)."))
+
+
+class RecordingList(Out):
+    items = fields.List(fields.Nested(Recording), required=True)
+    truncated = Bool()
+
+
+class RecordingFilter(Query):
+    request_ref = Text(100, metadata={
+        **REQUEST_REF, "description": "Only the recordings of this request record (诉求记录)."})
+    limit = Whole(1, recordings.MAX_LIST, load_default=100, **describe(LIMIT))
+    lang = Lang()
+
+
+class RecordingArchiveRequest(Body):
+    reason = Text(recordings.MAX_REASON, min_len=1, not_blank=True, required=True,
+                  check_controls=False)
+    event = Text(recordings.MAX_EVENT, min_len=1, not_blank=True, required=True,
+                 check_controls=False)
 
 
 # ---------------------------------------------------------------------------
@@ -124,17 +192,18 @@ def recording_json(info: RecordingInfo) -> dict[str, Any]:
 
 
 def _register(form: MultiDict[str, str], content: BinaryIO, filename: str, lang: str,
-              before_commit: Any = None) -> dict[str, Any]:
+              before_commit: Any = None) -> recordings.RecordingInfo:
     fields = _fields(form)
     with _work() as ctx:
         doc = recordings.register(ctx, content=content, filename=filename, source="api",
                                   **fields)
         if before_commit is not None:
             before_commit()
-        return recording_json(recordings.describe(ctx, doc, lang))
+        return recordings.describe(ctx, doc, lang)
 
 
-def _register_streamed(reader: streaming.MultipartReader, lang: str) -> dict[str, Any]:
+def _register_streamed(reader: streaming.MultipartReader,
+                       lang: str) -> recordings.RecordingInfo:
     form: MultiDict[str, str] = MultiDict()
     part = _file_part(reader, form)
     if all(form.get(name) for name in REQUIRED) and streams_into_transaction():
@@ -158,10 +227,20 @@ def _register_streamed(reader: streaming.MultipartReader, lang: str) -> dict[str
         spool.close()
 
 
-@bp.post("/recordings")
-def register_recording() -> Any:
+@bp.post("/recordings", tags=["recordings"])
+@bp.operation("registerRecording", summary="Register a call recording (the hotline system)",
+              description=(
+    "multipart/form-data: the call's fields, then the audio as the part named file. "
+    "Registered as a confidential call_recording document of your company, issued on the "
+    "day of the call; destroyed after the retention period unless archived."),
+    requestBody={"required": True, "content": {
+        "multipart/form-data": {"schema": RecordingUpload}}})
+@bp.arguments(LangOnly, location="query")
+@bp.response(201, Recording, description="Registered.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "TooLarge", "Unsupported")
+def register_recording(args: dict[str, Any]) -> Any:
     """A call recording from the hotline system (multipart: metadata, then ``file``)."""
-    lang = _lang()
+    lang = args["lang"]
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("Send multipart/form-data: the call's fields and the "
                                    "audio as the part named 'file'.")
@@ -172,41 +251,42 @@ def register_recording() -> Any:
         upload = _upload()
         info = _register(request.form, cast(BinaryIO, upload.stream), upload.filename or "",
                          lang)
-    return _created(info, url_for("api.list_recordings", request_ref=info["request_ref"]))
+    return info, 201, {"Location": url_for("api.list_recordings",
+                                           request_ref=info.request_ref)}
 
 
 # ---------------------------------------------------------------------------
 # Lists and the archive
 
 
-@bp.get("/recordings")
-def list_recordings() -> Any:
+@bp.get("/recordings", tags=["recordings"])
+@bp.operation("listRecordings", summary="Call recordings you may know of, newest call first")
+@bp.arguments(RecordingFilter, location="query")
+@bp.response(200, RecordingList, description="The recordings.")
+@bp.errors("BadRequest")
+def list_recordings(args: dict[str, Any]) -> Any:
     """Recordings you may know of, newest call first; of one request record if given."""
-    ref = arg_text("request_ref", 100)
-    limit = arg_int("limit", 100, 1, recordings.MAX_LIST) or 100
-    lang = _lang()
+    limit = args["limit"]
     with _work() as ctx:
-        found = recordings.search(ctx, ref, limit + 1, lang)
-        items = [recording_json(i) for i in found[:limit]]
-    return {"items": items, "truncated": len(found) > limit}
+        found = recordings.search(ctx, args.get("request_ref"), limit + 1, args["lang"])
+    return {"items": found[:limit], "truncated": len(found) > limit}
 
 
-@bp.post("/recordings/<int:id>/archive")
-def archive_recording(id: int) -> Any:
+@bp.post("/recordings/<int:id>/archive", tags=["recordings"],
+         parameters=[path_id("Recording (document)")])
+@bp.operation("archiveRecording", summary="Keep a recording of a special event (提取录音另行保存)",
+              description=(
+    "Whoever may listen to the recording may archive it, with the reason and the event; the "
+    "archive register keeps who, when and why. Archived recordings are never purged. Twice, "
+    "or after the purge, answers 409."))
+@bp.arguments(RecordingArchiveRequest)
+@bp.response(201, RecordingArchiveEntry, description="Archived.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def archive_recording(body: dict[str, Any], id: int) -> Any:
     """Keep a recording of a special event: never purged (reason and event required)."""
     doc_id = _id(id)
-    body = _json_object()
-    values = {}
-    for field, limit in (("reason", recordings.MAX_REASON), ("event", recordings.MAX_EVENT)):
-        value = body.get(field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise bad(field, "is required")
-        if not isinstance(value, str):
-            raise bad(field, "must be a string")
-        if len(value) > limit:
-            raise bad(field, f"at most {limit} characters")
-        values[field] = value
     with _work() as ctx:
-        row = recordings.archive(ctx, doc_id, values["reason"], values["event"])
-        info = archive_json(recordings.entry_of(ctx, row))
-    return _created(info, url_for("api.list_recordings", request_ref=info["request_ref"]))
+        row = recordings.archive(ctx, doc_id, body["reason"], body["event"])
+        entry = recordings.entry_of(ctx, row)
+    return entry, 201, {"Location": url_for("api.list_recordings",
+                                            request_ref=entry.request_ref)}

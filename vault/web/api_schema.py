@@ -69,8 +69,9 @@ class Text(fields.String):
     allowed_controls = ""
 
     def __init__(self, max_len: int, *, min_len: int = 0, not_blank: bool = False,
-                 **kwargs: Any) -> None:
+                 check_controls: bool = True, **kwargs: Any) -> None:
         self.max_len, self.min_len, self.not_blank = max_len, min_len, not_blank
+        self.check_controls = check_controls
         length = validate.Length(min=min_len or None, max=max_len)
         kwargs.setdefault("error_messages", {}).update(REQUIRED)
         super().__init__(validate=length, **kwargs)
@@ -80,8 +81,9 @@ class Text(fields.String):
             raise ma.ValidationError("must be a string")
         if len(value) > self.max_len:
             raise ma.ValidationError(f"at most {self.max_len} characters")
-        if any(unicodedata.category(c) in ("Cc", "Cs") and c not in self.allowed_controls
-               for c in value):
+        if self.check_controls and any(
+                unicodedata.category(c) in ("Cc", "Cs") and c not in self.allowed_controls
+                for c in value):
             raise ma.ValidationError("contains control characters")
         if len(value) < self.min_len or (self.not_blank and not value.strip()):
             raise ma.ValidationError("is required")

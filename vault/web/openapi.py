@@ -85,7 +85,6 @@ def _schemas() -> dict[str, Any]:
             },
         },
         **_copy_schemas(),
-        **_recording_schemas(),
         **_service_schemas(),
         **_letter_schemas(),
         **_tenant_schemas(),
@@ -128,7 +127,6 @@ def _errors(*names: str) -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     return {
         **_copy_paths(),
-        **_recording_paths(),
         **_service_paths(),
         **_letter_paths(),
         **_tenant_paths(),
@@ -564,119 +562,6 @@ def _copy_paths() -> dict[str, Any]:
 REQUEST_REF = {"type": "string", "minLength": 1, "maxLength": 64,
                "pattern": "^[A-Za-z0-9_/-]{1,64}$",
                "description": "The request record (诉求记录) the call belongs to."}
-
-
-def _recording_schemas() -> dict[str, Any]:
-    levels = [lv.value for lv in Level]
-    archive_props: dict[str, Any] = {
-        "document": INT, "title": STR, "request_ref": STR, "called_at": DATETIME,
-        "archived_by": {"type": "object", "required": ["username", "name"],
-                        "properties": {"username": STR, "name": STR}},
-        "archived_at": DATETIME, "reason": STR, "event": STR,
-    }
-    recording_props: dict[str, Any] = {
-        "id": {**INT, "description": "The recording's document id."},
-        "title": STR, "level": {"type": "string", "enum": levels}, "marking": STR,
-        "company": STR, "caller_number": STR, "called_at": DATETIME, "agent": STR,
-        "request_ref": STR, "source": {"type": "string", "enum": ["api", "upload"]},
-        "media_type": _nullable(STR), "size": INT,
-        "purged_at": {**_nullable(DATETIME), "description": "When the audio was destroyed "
-                      "after the retention period (the metadata stays)."},
-        "purge_after": {**_nullable(DATETIME), "description": "From when the purge may "
-                        "destroy it; null once archived or destroyed."},
-        "archive": {"allOf": [_ref("RecordingArchiveEntry")], "nullable": True,
-                    "description": "The archive register line: archived recordings are "
-                                   "never purged."},
-        "may_listen": {"type": "boolean",
-                       "description": "Whether you may play it (in the web viewer)."},
-    }
-    return {
-        "Recording": {"type": "object", "required": list(recording_props),
-                      "properties": recording_props},
-        "RecordingList": {"type": "object", "required": ["items", "truncated"],
-                          "properties": {"items": {"type": "array",
-                                                   "items": _ref("Recording")},
-                                         "truncated": {"type": "boolean"}}},
-        "RecordingArchiveEntry": {"type": "object", "required": list(archive_props),
-                                  "properties": archive_props},
-        "RecordingUpload": {
-            "type": "object",
-            "required": ["caller_number", "called_at", "agent", "request_ref", "file"],
-            "properties": {
-                "caller_number": {"type": "string", "minLength": 3, "maxLength": 32,
-                                  "pattern": "^[0-9+ -]{3,32}$",
-                                  "description": "Digits, +, - and spaces."},
-                "called_at": {**DATETIME, "description": "ISO 8601 with its offset, e.g. "
-                              "2026-05-01T09:30:00+08:00; not in the future, not before "
-                              "2000."},
-                "agent": {"type": "string", "minLength": 1, "maxLength": 100,
-                          "description": "The agent who took the call."},
-                "request_ref": REQUEST_REF,
-                "title": {"type": "string", "maxLength": 500,
-                          "description": "Default: 通话录音, the request record and time."},
-                "department": {"type": "string", "maxLength": 32,
-                               "description": "Owning department code; default: yours."},
-                "tenant": {"type": "string", "maxLength": 32, "description": "Tenant code."},
-                "file": {"type": "string", "format": "binary",
-                         "description": "The audio (WAV, MP3, OGG, M4A, AMR, FLAC, AAC), "
-                                        "typed by its bytes; send it after the fields."},
-            },
-        },
-        "RecordingArchiveRequest": {
-            "type": "object", "required": ["reason", "event"],
-            "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 2000},
-                           "event": {"type": "string", "minLength": 1, "maxLength": 500}},
-        },
-    }
-
-
-def _recording_paths() -> dict[str, Any]:
-    return {
-        f"{API}/recordings": {
-            "get": {
-                "operationId": "listRecordings", "tags": ["recordings"],
-                "summary": "Call recordings you may know of, newest call first",
-                "parameters": [
-                    _query("request_ref", REQUEST_REF, "Only the recordings of this request "
-                           "record (诉求记录)."),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500,
-                                     "default": 100}, LIMIT_DESCRIPTION),
-                    LANG_PARAM],
-                "responses": {"200": _json(_ref("RecordingList"), "The recordings."),
-                              **_errors("BadRequest")},
-            },
-            "post": {
-                "operationId": "registerRecording", "tags": ["recordings"],
-                "summary": "Register a call recording (the hotline system)",
-                "description": "multipart/form-data: the call's fields, then the audio as "
-                               "the part named file. Registered as a confidential "
-                               "call_recording document of your company, issued on the day "
-                               "of the call; destroyed after the retention period unless "
-                               "archived.",
-                "parameters": [LANG_PARAM],
-                "requestBody": {"required": True, "content": {
-                    "multipart/form-data": {"schema": _ref("RecordingUpload")}}},
-                "responses": {"201": _json(_ref("Recording"), "Registered."),
-                              **_errors("BadRequest", "Forbidden", "NotFound", "TooLarge",
-                                        "Unsupported")},
-            },
-        },
-        f"{API}/recordings/{{id}}/archive": {
-            "post": {
-                "operationId": "archiveRecording", "tags": ["recordings"],
-                "summary": "Keep a recording of a special event (提取录音另行保存)",
-                "description": "Whoever may listen to the recording may archive it, with "
-                               "the reason and the event; the archive register keeps who, "
-                               "when and why. Archived recordings are never purged. Twice, "
-                               "or after the purge, answers 409.",
-                "parameters": [_id_param("Recording (document)")],
-                "requestBody": {"required": True, "content": {
-                    JSON: {"schema": _ref("RecordingArchiveRequest")}}},
-                "responses": {"201": _json(_ref("RecordingArchiveEntry"), "Archived."),
-                              **_errors("BadRequest", "Forbidden", "NotFound", "Conflict")},
-            },
-        },
-    }
 
 
 # ---------------------------------------------------------------------------
