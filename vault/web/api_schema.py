@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from enum import Enum
 from typing import Any, NoReturn, TypeVar
@@ -122,21 +122,28 @@ class Whole(fields.Integer):
 
 
 class Choice(fields.String):
-    """One of an enumeration's values; the view gets the member."""
+    """One of an enumeration's values (the view gets the member), or of a list of
+    words (the view gets the word)."""
 
-    def __init__(self, kind: type[Enum], *, message: str | None = None,
+    def __init__(self, kind: type[Enum] | Sequence[str], *, message: str | None = None,
                  **kwargs: Any) -> None:
         self.kind = kind
-        values = [str(m.value) for m in kind]
+        values = ([str(m.value) for m in kind] if isinstance(kind, type)
+                  else [str(v) for v in kind])
+        self.values = values
         self.message = message or "must be one of: " + ", ".join(values)
         kwargs.setdefault("error_messages", {}).update(REQUIRED)
         super().__init__(validate=validate.OneOf(values), **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        try:
-            return self.kind(value)
-        except ValueError:
-            raise ma.ValidationError(self.message) from None
+        if isinstance(self.kind, type):
+            try:
+                return self.kind(value)
+            except ValueError:
+                raise ma.ValidationError(self.message) from None
+        if value not in self.values:
+            raise ma.ValidationError(self.message)
+        return value
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
         return value.value if isinstance(value, Enum) else value
@@ -343,8 +350,8 @@ def first_message(messages: Any, field: str = "body") -> tuple[str, str]:
     """The first field named in marshmallow's messages and what is wrong with it."""
     if isinstance(messages, dict):
         for key, value in messages.items():
-            if key in ("json", "query", "querystring", "form", "_schema"):
-                return first_message(value, field)
+            if key in ("json", "query", "querystring", "form", "_schema") or isinstance(key, int):
+                return first_message(value, field)  # a location, or an item of a list
             return first_message(value, str(key))
     if isinstance(messages, list) and messages:
         return first_message(messages[0], field)

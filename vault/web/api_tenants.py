@@ -10,12 +10,14 @@ and render JSON; the services decide and audit.
 
 from __future__ import annotations
 
-import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
+import marshmallow as ma
 from flask import Response, request, url_for
+from marshmallow import fields, validate
 from sqlalchemy import select
 
 from vault import policy
@@ -25,29 +27,102 @@ from vault.services import documents, notices, tenants
 from vault.services.context import Ctx
 from vault.web import support
 from vault.web.api import (
+    LangOnly,
     UnsupportedMediaType,
-    _clean_text,
-    _created,
-    _datetime,
     _doc_id,
-    _json_object,
-    _lang,
     _upload,
     _work,
-    arg_enum,
-    arg_int,
-    arg_text,
-    bad,
     bp,
 )
+from vault.web.api_schema import (
+    Body,
+    Bool,
+    Choice,
+    Day,
+    FreeText,
+    Int,
+    Lang,
+    Moment,
+    Null,
+    Out,
+    Query,
+    Str,
+    Text,
+    Whole,
+    describe,
+    json_object,
+    load,
+    path_id,
+)
 
-#: The fields a sign-off reads (JSON members or multipart text parts).
-SIGN_OFF_FIELDS = ("tenant", "signer", "signed_at", "method", "note")
+TENANT_CODE = {"minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"}
+STATUS = ["active", "moved_out"]
+CODE = {"in": "path", "name": "code", "required": True, "description": "Tenant code.",
+        "schema": {"type": "string", **TENANT_CODE}}
+NOTICE = path_id("Notice or letter (document)")
 
 
 def _code(value: str) -> str:
     """A tenant code from the path: anything else names no tenant (404 in the service)."""
     return value[:64]
+
+
+# ---------------------------------------------------------------------------
+# Tenants
+
+
+class TenantSchema(Out):
+    code = Str()
+    name = Str()
+    unit = Null(Str())
+    contact = Null(Str())
+    status = Str(metadata={"enum": STATUS})
+    company = Null(Str(**describe("Company code (null: the group's).")))
+
+
+class TenantList(Out):
+    items = fields.List(fields.Nested(TenantSchema), required=True)
+    total = Int()
+
+
+class TenantFilter(Query):
+    text = Text(tenants.MAX_SEARCH, **describe("Words in the code, name or unit."))
+    status = Choice(tenants.STATUSES, **describe("Only this status."))
+    company = Text(32, **describe("Company code."))
+
+
+class CategoryCount(Out):
+    category = Str()
+    count = Int()
+
+
+class TenantArchiveEntry(Out):
+    id = Int()
+    title = Str()
+    category = Choice(Category, required=True)
+    level = Choice(Level, required=True, **describe("In force now."))
+    marking = Str()
+    issued_on = Day(required=True)
+    paper_original = Bool()
+
+
+class TenantArchive(Out):
+    tenant = fields.Nested(TenantSchema, required=True)
+    categories = fields.List(fields.Nested(CategoryCount), required=True, **describe(
+        "The catalogue: every category of the documents you may know of, with its count."))
+    items = fields.List(fields.Nested(TenantArchiveEntry), required=True)
+    total = Int()
+    page = Int()
+    per_page = Int()
+
+
+class TenantArchiveQuery(Query):
+    text = Text(200, **describe("Words in the title."))
+    category = Choice(Category, **describe("Category id."))
+    level = Choice(Level, **describe("Level in force now."))
+    page = Whole(1, 100_000, load_default=1, **describe("Page number, from 1."))
+    per_page = Whole(1, 500, load_default=50, **describe("Items per page (1–500)."))
+    lang = Lang()
 
 
 def _tenant(t: Tenant, company: Company | None) -> dict[str, Any]:
@@ -59,37 +134,37 @@ def _companies(ctx: Ctx) -> dict[int, Company]:
     return {c.id: c for c in ctx.session.scalars(select(Company))}
 
 
-# ---------------------------------------------------------------------------
-# Tenants
-
-
-@bp.get("/tenants")
-def list_tenants() -> Any:
+@bp.get("/tenants", tags=["tenants"])
+@bp.operation("listTenants", summary="Tenants you may know of (your company's; group-wide for "
+                                     "HQ executives, compliance and administrators)")
+@bp.arguments(TenantFilter, location="query")
+@bp.response(200, TenantList, description="The tenants, by code.")
+@bp.errors("BadRequest")
+def list_tenants(args: dict[str, Any]) -> Any:
     """The tenants the caller may know of, matching ``text`` in code, name or unit."""
-    text = arg_text("text", tenants.MAX_SEARCH)
-    status = request.args.get("status") or None
-    if status is not None and status not in tenants.STATUSES:
-        raise bad("status", f"must be one of: {', '.join(tenants.STATUSES)}")
-    company = arg_text("company", 32)
     with _work() as ctx:
         companies = _companies(ctx)
         items = [_tenant(t, companies.get(t.company_id) if t.company_id else None)
-                 for t in tenants.list_tenants(ctx, text, status, company)]
+                 for t in tenants.list_tenants(ctx, args.get("text"), args.get("status"),
+                                               args.get("company"))]
     return {"items": items, "total": len(items)}
 
 
-@bp.get("/tenants/<code>/documents")
-def tenant_documents(code: str) -> Any:
+@bp.get("/tenants/<code>/documents", tags=["tenants"], parameters=[CODE])
+@bp.operation("listTenantDocuments",
+              summary="A tenant's archive (租户档案): its documents you may know of",
+              description="Documents out of your scope are absent, from the counts too. "
+                          "Audited (tenant:view).")
+@bp.arguments(TenantArchiveQuery, location="query")
+@bp.response(200, TenantArchive, description="One page of the archive.")
+@bp.errors("BadRequest", "NotFound")
+def tenant_documents(args: dict[str, Any], code: str) -> Any:
     """One page of a tenant's archive: the documents the caller may know of, and the
     catalogue (categories with counts, the caller's scope only)."""
-    query = documents.Query(
-        text=arg_text("text"),
-        category=arg_enum("category", Category),
-        level=arg_enum("level", Level),
-        page=arg_int("page", 1, 1, 100_000) or 1,
-        per_page=arg_int("per_page", 50, 1, 500) or 50,
-    )
-    lang = _lang()
+    query = documents.Query(text=args.get("text"), category=args.get("category"),
+                            level=args.get("level"), page=args["page"],
+                            per_page=args["per_page"])
+    lang = args["lang"]
     with _work() as ctx:
         found = tenants.archive_documents(ctx, _code(code), query)
         tenant = tenants.get_tenant(ctx, _code(code))
@@ -100,9 +175,8 @@ def tenant_documents(code: str) -> Any:
             level = found.levels[doc.id]
             period = documents.period_of(doc) if level.classified else policy.NO_PERIOD
             items.append({
-                "id": doc.id, "title": doc.title, "category": doc.category,
-                "level": level.value, "marking": policy.marking(level, period, lang),
-                "issued_on": doc.issued_on.isoformat(),
+                "id": doc.id, "title": doc.title, "category": doc.category, "level": level,
+                "marking": policy.marking(level, period, lang), "issued_on": doc.issued_on,
                 "paper_original": doc.has_paper_original,
             })
         info = _tenant(tenant, company)
@@ -116,118 +190,168 @@ def tenant_documents(code: str) -> Any:
 # Notices
 
 
-def _progress(report: notices.Progress) -> dict[str, Any]:
-    return {
-        "document": report.document_id, "title": report.title, "category": report.category,
-        "level": report.level, "marking": report.marking, "total": report.total,
-        "signed": report.signed_count, "unsigned": report.unsigned_count,
-        "percent": report.percent,
-        "recipients": [_recipient(r) for r in report.recipients],
-    }
+class Recipient(Out):
+    tenant = Str(attribute="code")
+    name = Str()
+    unit = Null(Str())
+    status = Str(metadata={"enum": STATUS})
+    signed = Bool()
+    signer = Null(Str())
+    signed_at = Null(Moment(required=True))
+    method = Null(Str(metadata={"enum": list(notices.METHODS)}))
+    sheet_document = Null(Int(attribute="sheet_document_id", **describe(
+        "The scanned sheet's document id (encrypted like every file; its own access "
+        "rules).")))
+    note = Null(Str())
 
 
-def _recipient(r: notices.RecipientRow) -> dict[str, Any]:
-    return {
-        "tenant": r.code, "name": r.name, "unit": r.unit, "status": r.status,
-        "signed": r.signed, "signer": r.signer,
-        "signed_at": r.signed_at.isoformat() if r.signed_at else None,
-        "method": r.method, "sheet_document": r.sheet_document_id, "note": r.note,
-    }
+class SignOffProgress(Out):
+    document = Int(attribute="document_id")
+    title = Str()
+    category = Str(metadata={"enum": ["notice", "letter"]})
+    level = Choice(Level, required=True)
+    marking = Str()
+    total = Int()
+    signed = Int(attribute="signed_count")
+    unsigned = Int(attribute="unsigned_count")
+    percent = Int(validate=validate.Range(0, 100), **describe(
+        "Signed share, rounded down (100 only when all signed)."))
+    recipients = fields.List(fields.Nested(Recipient), required=True)
 
 
-@bp.put("/notices/<int:id>/recipients")
-def put_recipients(id: int) -> Any:
+class RecipientsChange(SignOffProgress):
+    added = fields.List(fields.String(), required=True)
+    removed = fields.List(fields.String(), required=True)
+
+
+class Recipients(Body):
+    tenants = fields.List(
+        Text(32, metadata=TENANT_CODE), required=True,
+        validate=validate.Length(max=notices.MAX_RECIPIENTS,
+                                 error=f"at most {notices.MAX_RECIPIENTS} tenants"),
+        error_messages={"invalid": "send a list of tenant codes",
+                        "required": "send a list of tenant codes",
+                        "null": "send a list of tenant codes"},
+        **describe("Tenant codes of the notice's company; the new full list."))
+
+
+class Note(FreeText):
+    allowed_controls = "\r\n\t"
+
+
+class NewSignOff(Body):
+    tenant = Text(32, required=True, metadata={
+        **TENANT_CODE, "description": "A recipient's tenant code."})
+    signer = Text(notices.MAX_SIGNER, required=True, metadata={
+        "minLength": 1, "description": "Who signed."})
+    method = Choice(notices.METHODS, required=True, **describe(
+        "on_site signature, scanned sheet (needs the sheet), electronic."))
+    signed_at = Moment(**describe(
+        "When (ISO 8601; without an offset, group time); default now. Not in the future, "
+        "not before the issue date."))
+    note = Note(notices.MAX_NOTE)
+
+    @ma.pre_load
+    def _drop_empty(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        return {k: data.get(k) for k in data if data.get(k) not in (None, "")}
+
+
+class NewSignOffUpload(NewSignOff):
+    sheet = fields.Raw(metadata={
+        "type": "string", "format": "binary",
+        "description": "The scanned sign-off sheet (PDF or image); stored encrypted as a "
+                       "document of its own."})
+
+
+@bp.put("/notices/<int:id>/recipients", tags=["notices"], parameters=[NOTICE])
+@bp.operation("setNoticeRecipients", summary="Choose a notice's recipients (tenants)",
+              description=(
+    "By the notice's registrant, responsible supervisor, the owning department's manager or "
+    "an HQ executive. Tenants of the notice's company; tenants who moved out are not added; "
+    "a recipient who signed cannot be removed (409). Audited."))
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(Recipients)
+@bp.response(200, RecipientsChange, description="Saved.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def put_recipients(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Make the given tenants the notice's recipients (added and removed as needed)."""
     doc_id = _doc_id(id)
-    body = _json_object()
-    codes = body.get("tenants")
-    if not isinstance(codes, list):
-        raise bad("tenants", "send a list of tenant codes")
-    if len(codes) > notices.MAX_RECIPIENTS:
-        raise bad("tenants", f"at most {notices.MAX_RECIPIENTS} tenants")
-    clean = [_clean_text("tenants", c, 32) for c in codes]
-    lang = _lang()
     with _work() as ctx:
-        change = notices.set_recipients(ctx, doc_id, clean)
-        report = notices.progress(ctx, doc_id, lang)
-        info = {**_progress(report), "added": change.added, "removed": change.removed}
-    return info
+        change = notices.set_recipients(ctx, doc_id, body["tenants"])
+        report = notices.progress(ctx, doc_id, args["lang"])
+    return _Changed(report, change.added, change.removed)
 
 
-def _optional(source: Any, field: str, max_len: int) -> str | None:
-    value = source.get(field)
-    if value is None or value == "":
-        return None
-    return _clean_text(field, value, max_len)
+@dataclass(frozen=True)
+class _Changed:
+    """The progress after a change of recipients, with who was added and removed."""
+
+    progress: notices.Progress
+    added: list[str]
+    removed: list[str]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.progress, name)
 
 
-def _note(source: Any) -> str | None:
-    value = source.get("note")
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise bad("note", "must be a string")
-    if len(value) > notices.MAX_NOTE:
-        raise bad("note", f"at most {notices.MAX_NOTE} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\r\n\t" for c in value):
-        raise bad("note", "contains control characters")
-    return value
-
-
-def _sign_off_fields(source: Any) -> dict[str, Any]:
-    tenant = _optional(source, "tenant", 32)
-    if tenant is None:
-        raise bad("tenant", "is required")
-    signer = _optional(source, "signer", notices.MAX_SIGNER)
-    if signer is None:
-        raise bad("signer", "is required")
-    method = _optional(source, "method", 16)
-    if method is None:
-        raise bad("method", "is required")
-    if method not in notices.METHODS:
-        raise bad("method", f"must be one of: {', '.join(notices.METHODS)}")
-    raw_time = source.get("signed_at")
-    signed_at: datetime = (datetime.now(support.settings().tz) if raw_time in (None, "")
-                           else _datetime("signed_at", raw_time))
-    return {"tenant_code": tenant, "signer_name": signer, "method": method,
-            "signed_at": signed_at, "note": _note(source)}
-
-
-@bp.post("/notices/<int:id>/sign-offs")
-def create_sign_off(id: int) -> Any:
+@bp.post("/notices/<int:id>/sign-offs", tags=["notices"], parameters=[NOTICE])
+@bp.operation("recordSignOff", summary="Record a recipient's sign-off (签收)", description=(
+    "JSON, or multipart/form-data with the scanned sheet as the part sheet (required for "
+    "method scanned). One sign-off per recipient (a second: 409); only recipients sign. By "
+    "those who choose recipients and the owning department's staff who may read the notice. "
+    "Audited."), requestBody={"required": True, "content": {
+        "application/json": {"schema": NewSignOff},
+        "multipart/form-data": {"schema": NewSignOffUpload}}})
+@bp.arguments(LangOnly, location="query")
+@bp.response(201, Recipient, description="Recorded.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict", "TooLarge", "Unsupported")
+def create_sign_off(args: dict[str, Any], id: int) -> Any:
     """Record a recipient's sign-off: JSON, or multipart with the scanned sheet as the
     part ``sheet`` (required for ``scanned``)."""
     doc_id = _doc_id(id)
     sheet: tuple[BinaryIO, str] | None = None
     if request.mimetype == "multipart/form-data":
-        fields = _sign_off_fields(request.form)
+        given = load(NewSignOff, {name: request.form.get(name) for name in request.form})
         if "sheet" in request.files:
             upload = _upload("sheet")
             sheet = (cast(BinaryIO, upload.stream), upload.filename or "")
     elif request.mimetype == "application/json":
-        fields = _sign_off_fields(_json_object())
+        given = load(NewSignOff, json_object())
     else:
         raise UnsupportedMediaType(
             "Send application/json, or multipart/form-data with the scanned sheet as the "
             "part 'sheet'.")
-    lang = _lang()
+    signed_at: datetime = given.get("signed_at") or datetime.now(support.settings().tz)
     with _work() as ctx:
-        row = notices.record_sign_off(ctx, doc_id, sheet=sheet, **fields)
+        row = notices.record_sign_off(
+            ctx, doc_id, sheet=sheet, tenant_code=given["tenant"], signer_name=given["signer"],
+            method=given["method"], signed_at=signed_at, note=given.get("note"))
         tenant_code = row.tenant.code
-        report = notices.progress(ctx, doc_id, lang)
-        info = next(_recipient(r) for r in report.recipients if r.code == tenant_code)
-    return _created(info, url_for("api.list_sign_offs", id=doc_id))
+        report = notices.progress(ctx, doc_id, args["lang"])
+        recipient = next(r for r in report.recipients if r.code == tenant_code)
+    return recipient, 201, {"Location": url_for("api.list_sign_offs", id=doc_id)}
 
 
-@bp.get("/notices/<int:id>/sign-offs")
-def list_sign_offs(id: int) -> Any:
+@bp.get("/notices/<int:id>/sign-offs", tags=["notices"], parameters=[NOTICE])
+@bp.operation("listSignOffs", summary="Who has signed a notice off and who has not")
+@bp.arguments(LangOnly, location="query")
+@bp.response(200, SignOffProgress, description="The progress.")
+@bp.errors("BadRequest", "NotFound")
+def list_sign_offs(args: dict[str, Any], id: int) -> Any:
     """Recipients, signed and not, with counts and the signed percentage."""
-    doc_id, lang = _doc_id(id), _lang()
+    doc_id = _doc_id(id)
     with _work() as ctx:
-        return _progress(notices.progress(ctx, doc_id, lang))
+        return notices.progress(ctx, doc_id, args["lang"])
 
 
-@bp.get("/notices/<int:id>/sign-offs.csv")
+@bp.get("/notices/<int:id>/sign-offs.csv", tags=["notices"], parameters=[NOTICE])
+@bp.operation("exportSignOffs", summary="The sign-off list as CSV for a spreadsheet",
+              description=(
+    "UTF-8 with a byte-order mark, a Chinese and English header, one row per recipient, "
+    "times in the group's time zone. Audited (notice:export)."),
+    responses={"200": {"description": "The CSV.", "content": {
+        "text/csv": {"schema": {"type": "string"}}}}})
+@bp.errors("BadRequest", "NotFound")
 def sign_offs_csv(id: int) -> Any:
     """The sign-off list as CSV (UTF-8 with BOM, bilingual header); audited."""
     doc_id = _doc_id(id)
@@ -240,4 +364,3 @@ def sign_offs_csv(id: int) -> Any:
         f"filename*=UTF-8''{quote(name, safe='')}")
     resp.headers["Cache-Control"] = "no-store"
     return resp
-

@@ -17,7 +17,7 @@ from typing import Any
 import flask_smorest
 from flask import Flask
 
-from vault.policy import Category, CopyKind, Level
+from vault.policy import CopyKind, Level
 
 API = "/api/v1"
 MAX_ID = 2**31 - 1
@@ -87,7 +87,6 @@ def _schemas() -> dict[str, Any]:
         **_copy_schemas(),
         **_service_schemas(),
         **_letter_schemas(),
-        **_tenant_schemas(),
     }
 
 
@@ -129,7 +128,6 @@ def _paths() -> dict[str, Any]:
         **_copy_paths(),
         **_service_paths(),
         **_letter_paths(),
-        **_tenant_paths(),
     }
 
 
@@ -753,199 +751,6 @@ def _service_paths() -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------
 # Tenants and notices' sign-offs (vault/web/api_tenants.py)
-
-TENANT_CODE = {"type": "string", "minLength": 1, "maxLength": 32,
-               "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"}
-SIGN_OFF_METHODS = ["on_site", "scanned", "electronic"]
-
-
-def _tenant_schemas() -> dict[str, Any]:
-    levels = [lv.value for lv in Level]
-    tenant_props: dict[str, Any] = {
-        "code": STR, "name": STR, "unit": _nullable(STR), "contact": _nullable(STR),
-        "status": {"type": "string", "enum": ["active", "moved_out"]},
-        "company": {**_nullable(STR), "description": "Company code (null: the group's)."},
-    }
-    entry_props: dict[str, Any] = {
-        "id": INT, "title": STR, "category": {"type": "string",
-                                              "enum": [c.value for c in Category]},
-        "level": {"type": "string", "enum": levels, "description": "In force now."},
-        "marking": STR, "issued_on": DATE, "paper_original": {"type": "boolean"},
-    }
-    recipient_props: dict[str, Any] = {
-        "tenant": STR, "name": STR, "unit": _nullable(STR),
-        "status": {"type": "string", "enum": ["active", "moved_out"]},
-        "signed": {"type": "boolean"}, "signer": _nullable(STR),
-        "signed_at": _nullable(DATETIME),
-        "method": {"type": "string", "enum": SIGN_OFF_METHODS, "nullable": True},
-        "sheet_document": {**_nullable(INT), "description": "The scanned sheet's document "
-                           "id (encrypted like every file; its own access rules)."},
-        "note": _nullable(STR),
-    }
-    progress_props: dict[str, Any] = {
-        "document": INT, "title": STR,
-        "category": {"type": "string", "enum": ["notice", "letter"]},
-        "level": {"type": "string", "enum": levels}, "marking": STR,
-        "total": INT, "signed": INT, "unsigned": INT,
-        "percent": {"type": "integer", "minimum": 0, "maximum": 100,
-                    "description": "Signed share, rounded down (100 only when all signed)."},
-        "recipients": {"type": "array", "items": _ref("Recipient")},
-    }
-    sign_off_props: dict[str, Any] = {
-        "tenant": {**TENANT_CODE, "description": "A recipient's tenant code."},
-        "signer": {"type": "string", "minLength": 1, "maxLength": 200,
-                   "description": "Who signed."},
-        "signed_at": {**DATETIME, "description": "When (ISO 8601; without an offset, group "
-                      "time); default now. Not in the future, not before the issue date."},
-        "method": {"type": "string", "enum": SIGN_OFF_METHODS,
-                   "description": "on_site signature, scanned sheet (needs the sheet), "
-                                  "electronic."},
-        "note": {"type": "string", "maxLength": 2000},
-    }
-    return {
-        "Tenant": {"type": "object", "required": list(tenant_props),
-                   "properties": tenant_props},
-        "TenantList": {"type": "object", "required": ["items", "total"],
-                       "properties": {"items": {"type": "array", "items": _ref("Tenant")},
-                                      "total": INT}},
-        "TenantArchive": {
-            "type": "object",
-            "required": ["tenant", "categories", "items", "total", "page", "per_page"],
-            "properties": {
-                "tenant": _ref("Tenant"),
-                "categories": {
-                    "type": "array", "description": "The catalogue: every category of "
-                    "the documents you may know of, with its count.",
-                    "items": {"type": "object", "required": ["category", "count"],
-                              "properties": {"category": STR, "count": INT}}},
-                "items": {"type": "array", "items": {
-                    "type": "object", "required": list(entry_props),
-                    "properties": entry_props}},
-                "total": INT, "page": INT, "per_page": INT,
-            },
-        },
-        "Recipient": {"type": "object", "required": list(recipient_props),
-                      "properties": recipient_props},
-        "SignOffProgress": {"type": "object", "required": list(progress_props),
-                            "properties": progress_props},
-        "RecipientsChange": {
-            "type": "object", "required": [*progress_props, "added", "removed"],
-            "properties": {**progress_props,
-                           "added": {"type": "array", "items": STR},
-                           "removed": {"type": "array", "items": STR}},
-        },
-        "Recipients": {
-            "type": "object", "required": ["tenants"],
-            "properties": {"tenants": {
-                "type": "array", "maxItems": 5000, "items": TENANT_CODE,
-                "description": "Tenant codes of the notice's company; the new full list."}},
-        },
-        "NewSignOff": {"type": "object", "required": ["tenant", "signer", "method"],
-                       "properties": sign_off_props},
-        "NewSignOffUpload": {
-            "type": "object", "required": ["tenant", "signer", "method"],
-            "properties": {**sign_off_props,
-                           "sheet": {"type": "string", "format": "binary",
-                                     "description": "The scanned sign-off sheet (PDF or "
-                                                    "image); stored encrypted as a document "
-                                                    "of its own."}},
-        },
-    }
-
-
-def _tenant_paths() -> dict[str, Any]:
-    code = {"name": "code", "in": "path", "required": True, "description": "Tenant code.",
-            "schema": TENANT_CODE}
-    notice = _id_param("Notice or letter (document)")
-    return {
-        f"{API}/tenants": {
-            "get": {
-                "operationId": "listTenants", "tags": ["tenants"],
-                "summary": "Tenants you may know of (your company's; group-wide for HQ "
-                           "executives, compliance and administrators)",
-                "parameters": [
-                    _query("text", {"type": "string", "maxLength": 100},
-                           "Words in the code, name or unit."),
-                    _query("status", {"type": "string", "enum": ["active", "moved_out"]},
-                           "Only this status."),
-                    _query("company", {"type": "string", "maxLength": 32}, "Company code.")],
-                "responses": {"200": _json(_ref("TenantList"), "The tenants, by code."),
-                              **_errors("BadRequest")},
-            },
-        },
-        f"{API}/tenants/{{code}}/documents": {
-            "get": {
-                "operationId": "listTenantDocuments", "tags": ["tenants"],
-                "summary": "A tenant's archive (租户档案): its documents you may know of",
-                "description": "Documents out of your scope are absent, from the counts "
-                               "too. Audited (tenant:view).",
-                "parameters": [
-                    code,
-                    _query("text", {"type": "string", "maxLength": 200}, "Words in the title."),
-                    _query("category", {"type": "string",
-                                        "enum": [c.value for c in Category]}, "Category id."),
-                    _query("level", {"type": "string", "enum": [lv.value for lv in Level]},
-                           "Level in force now."),
-                    *_page_params(50, 500), LANG_PARAM],
-                "responses": {"200": _json(_ref("TenantArchive"), "One page of the archive."),
-                              **_errors("BadRequest", "NotFound")},
-            },
-        },
-        f"{API}/notices/{{id}}/recipients": {
-            "put": {
-                "operationId": "setNoticeRecipients", "tags": ["notices"],
-                "summary": "Choose a notice's recipients (tenants)",
-                "description": "By the notice's registrant, responsible supervisor, the "
-                               "owning department's manager or an HQ executive. Tenants of "
-                               "the notice's company; tenants who moved out are not added; "
-                               "a recipient who signed cannot be removed (409). Audited.",
-                "parameters": [notice, LANG_PARAM],
-                "requestBody": {"required": True, "content": {
-                    JSON: {"schema": _ref("Recipients")}}},
-                "responses": {"200": _json(_ref("RecipientsChange"), "Saved."),
-                              **_errors("BadRequest", "Forbidden", "NotFound", "Conflict")},
-            },
-        },
-        f"{API}/notices/{{id}}/sign-offs": {
-            "get": {
-                "operationId": "listSignOffs", "tags": ["notices"],
-                "summary": "Who has signed a notice off and who has not",
-                "parameters": [notice, LANG_PARAM],
-                "responses": {"200": _json(_ref("SignOffProgress"), "The progress."),
-                              **_errors("BadRequest", "NotFound")},
-            },
-            "post": {
-                "operationId": "recordSignOff", "tags": ["notices"],
-                "summary": "Record a recipient's sign-off (签收)",
-                "description": "JSON, or multipart/form-data with the scanned sheet as the "
-                               "part sheet (required for method scanned). One sign-off per "
-                               "recipient (a second: 409); only recipients sign. By those "
-                               "who choose recipients and the owning department's staff who "
-                               "may read the notice. Audited.",
-                "parameters": [notice, LANG_PARAM],
-                "requestBody": {"required": True, "content": {
-                    JSON: {"schema": _ref("NewSignOff")},
-                    "multipart/form-data": {"schema": _ref("NewSignOffUpload")}}},
-                "responses": {"201": _json(_ref("Recipient"), "Recorded."),
-                              **_errors("BadRequest", "Forbidden", "NotFound", "Conflict",
-                                        "TooLarge", "Unsupported")},
-            },
-        },
-        f"{API}/notices/{{id}}/sign-offs.csv": {
-            "get": {
-                "operationId": "exportSignOffs", "tags": ["notices"],
-                "summary": "The sign-off list as CSV for a spreadsheet",
-                "description": "UTF-8 with a byte-order mark, a Chinese and English header, "
-                               "one row per recipient, times in the group's time zone. "
-                               "Audited (notice:export).",
-                "parameters": [notice],
-                "responses": {"200": {"description": "The CSV.", "content": {
-                    "text/csv": {"schema": {"type": "string"}}}},
-                    **_errors("BadRequest", "NotFound")},
-            },
-        },
-    }
-
 
 class _Spec(flask_smorest.Api):
     """flask-smorest's document builder without its app-wide parts: the app keeps
