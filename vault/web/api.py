@@ -60,6 +60,7 @@ from vault.web.api_schema import (
     load_value,
     path_id,
     refuses_head,
+    row_id,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -645,6 +646,7 @@ def register_document(args: dict[str, Any]) -> Any:
 
 
 @bp.get("/documents/<int:id>", tags=["documents"], parameters=[path_id("Document")])
+@row_id("document")
 @bp.operation("getDocument", summary="A document's metadata", description=(
     "Marking, level in force, period and its end, versions, grants, who may view and why. "
     "Audited."))
@@ -659,6 +661,7 @@ def get_document(args: dict[str, Any], id: int) -> Any:
 
 
 @bp.get("/documents/<int:id>/versions", tags=["documents"], parameters=[path_id("Document")])
+@row_id("document")
 @bp.operation("listVersions", summary="A document's versions")
 @bp.arguments(LangOnly, location="query")
 @bp.response(200, VersionList, description="The versions.")
@@ -671,6 +674,7 @@ def list_versions(args: dict[str, Any], id: int) -> Any:
 
 
 @bp.post("/documents/<int:id>/versions", tags=["documents"], parameters=[path_id("Document")])
+@row_id("document")
 @bp.operation("addVersion", summary="Add a version", description=(
     "By the registrant, the responsible supervisor or an HQ executive."),
     requestBody={"required": True, "content": {
@@ -721,6 +725,7 @@ class ContentQuery(Query):
 
 @bp.get("/documents/<int:id>/content", tags=["documents"], parameters=[path_id("Document")])
 @refuses_head
+@row_id("document")
 @bp.operation("getContent", summary="Download an internal file", description=(
     "Internal files only; a classified file answers 403 copy_approval_required (it leaves "
     "Vault only as an approved, registered copy). The download is audited before the first "
@@ -784,6 +789,7 @@ class Revoked(Out):
 
 
 @bp.get("/documents/<int:id>/grants", tags=["grants"], parameters=[path_id("Document")])
+@row_id("document")
 @bp.operation("listGrants", summary="Grants on a document, and who may view it")
 @bp.arguments(LangOnly, location="query")
 @bp.response(200, GrantList, description="The grants.")
@@ -796,6 +802,7 @@ def list_grants(args: dict[str, Any], id: int) -> Any:
 
 
 @bp.post("/documents/<int:id>/grants", tags=["grants"], parameters=[path_id("Document")])
+@row_id("document")
 @bp.operation("createGrant", summary="Grant or designate a person")
 @bp.arguments(GrantRequest)
 @bp.response(201, NewGrant, description="Granted.")
@@ -818,6 +825,7 @@ USERNAME = {"in": "path", "name": "username", "required": True,
 
 @bp.delete("/documents/<int:id>/grants/<username>", tags=["grants"],
            parameters=[path_id("Document"), USERNAME])
+@row_id("document")
 @bp.operation("revokeGrant", summary="Revoke a person's grants at once")
 @bp.response(200, Revoked, description="Revoked.")
 @bp.errors("BadRequest", "Forbidden", "NotFound")
@@ -907,6 +915,7 @@ def audit_events(args: dict[str, Any]) -> Any:
 
 
 @bp.get("/audit/documents/<int:id>/knowers", tags=["audit"], parameters=[path_id("Document")])
+@row_id("document")
 @bp.operation("listKnowers", summary="Who has known a document (compliance only)")
 @bp.response(200, Knowers, description="The knowers, oldest first.")
 @bp.errors("BadRequest", "Forbidden", "NotFound")

@@ -19,14 +19,14 @@ require a second factor and who has none answers 403 ``second_factor_required``.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
-from datetime import date
 from itertools import chain
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, jsonify, request, url_for
+import marshmallow as ma
+from flask import Response, jsonify, url_for
+from marshmallow import fields, validate
 from sqlalchemy import select
 
 from vault import policy, stamping
@@ -38,21 +38,36 @@ from vault.services import accounts, copies, documents, notifications, totp
 from vault.services.context import Ctx
 from vault.web import support
 from vault.web.api import (
-    MAX_ID,
-    _clean_text,
-    _created,
-    _date,
+    LangOnly,
     _disposition,
     _doc_id,
-    _enum,
     _iso,
-    _json_object,
-    _lang,
     _work,
-    arg_int,
-    arg_text,
     bad,
     bp,
+)
+from vault.web.api_schema import (
+    MAX_ID,
+    Bool,
+    Choice,
+    Day,
+    Flag,
+    FreeText,
+    Int,
+    Lang,
+    Loose,
+    Moment,
+    Null,
+    Out,
+    Person,
+    Query,
+    Str,
+    Text,
+    Whole,
+    describe,
+    path_id,
+    refuses_head,
+    row_id,
 )
 
 #: Longest free texts accepted (the services' own limits).
@@ -66,102 +81,138 @@ MAX_PAGES_TEXT = 200
 MAX_IDS = 1000
 SCOPES = ("mine", "to_decide")
 COPY_STATUSES = (copies.ISSUED, copies.RETURNED, copies.DESTROYED)
+LIMIT = "At most this many items (newest first); `truncated` tells if more exist."
+COMPANY = "Company code; default yours (HQ executives and compliance: all)."
 
 
 # ---------------------------------------------------------------------------
 # Input
 
 
-def _text(field: str, value: Any, max_len: int) -> str:
-    """A free text (purpose, note, reason): lines and tabs allowed, other control
-    characters and lone surrogates not."""
-    if not isinstance(value, str):
-        raise bad(field, "must be a string")
-    if len(value) > max_len:
-        raise bad(field, f"at most {max_len} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in value):
-        raise bad(field, "contains control characters")
-    return value
-
-
-def _optional_text(body: dict[str, Any], field: str, max_len: int) -> str | None:
-    value = body.get(field)
-    if value is None or value == "":
-        return None
-    return _text(field, value, max_len)
-
-
-def _required_text(body: dict[str, Any], field: str, max_len: int) -> str:
-    value = body.get(field)
-    if value is None or value == "" or (isinstance(value, str) and not value.strip()):
-        raise bad(field, "is required")
-    return _text(field, value, max_len)
-
-
-def _pages(field: str, value: Any) -> str | None:
+class Pages(Text):
     """A page list like ``1-3,5``, as it will be stored (it must fit the column)."""
-    if value is None or value == "":
-        return None
-    text = _clean_text(field, value, MAX_PAGES_TEXT)
-    try:
-        chosen = stamping.parse_pages(text)
-    except ValueError as exc:
-        raise bad(field, str(exc)) from None
-    if len(stamping.pages_text(chosen)) > MAX_PAGES_TEXT:
-        raise bad(field, f"too many separate pages; at most {MAX_PAGES_TEXT} characters "
-                         "written as ranges like 1-3,5")
-    return text
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(MAX_PAGES_TEXT, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            chosen = stamping.parse_pages(text)
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc)) from None
+        if len(stamping.pages_text(chosen)) > MAX_PAGES_TEXT:
+            raise ma.ValidationError(f"too many separate pages; at most {MAX_PAGES_TEXT} "
+                                     "characters written as ranges like 1-3,5")
+        return text
 
 
-def _period(field: str, value: Any) -> policy.Period | None:
-    if value is None or value == "":
-        return None
-    text = _clean_text(field, value, 500)
-    if not text.startswith("condition:") and len(text) > 20:
-        raise bad(field, "use 10y, 6m, 90d, 1y6m, a date YYYY-MM-DD or condition:TEXT")
-    try:
-        return documents.parse_period(text)
-    except InvalidInput as exc:
-        raise bad(field, exc.message) from None
+class PeriodText(Text):
+    """A secrecy period: 15y, 1y6m, a date YYYY-MM-DD or condition:TEXT."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(500, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text.startswith("condition:") and len(text) > 20:
+            raise ma.ValidationError(
+                "use 10y, 6m, 90d, 1y6m, a date YYYY-MM-DD or condition:TEXT")
+        try:
+            return documents.parse_period(text)
+        except InvalidInput as exc:
+            raise ma.ValidationError(exc.message) from None
 
 
-def _int_value(field: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise bad(field, f"must be a whole number from {lo} to {hi}")
-    return value
+PASSWORD = {"minLength": 1, "description": "Your current password: decisions need "
+                                           "re-authentication."}
+OTP = "A code of your second factor (or a recovery code); required when you have one."
 
 
-def _row_id(value: int, what: str) -> int:
-    """A path id; a larger number names no row (the same answer as an absent one)."""
-    if not 1 <= value <= MAX_ID:
-        raise NotFound(f"No {what} {value}.", code=f"unknown_{what}")
-    return value
+class NewCopyRequest(Loose):
+    kind = Choice(CopyKind, required=True, **describe(
+        "copy, excerpt (pages), print, lend (certificates and paper originals; due_on), "
+        "extend (new_period), downgrade (new_level), declassify."))
+    purpose = FreeText(MAX_PURPOSE, min_len=1, not_blank=True, required=True)
+    pages = Null(Pages(**describe("Excerpt only: pages like 1-3,5.")))
+    due_on = Null(Day(**describe("Loan only: the return date, from today up to a year ahead.")))
+    new_level = Null(Choice(Level, **describe("Downgrade only: a lower classified level.")))
+    new_period = Null(PeriodText(**describe(
+        "Extension only: 15y, 1y6m, a date YYYY-MM-DD or condition:TEXT; must end later.")))
 
 
-def _optional_object() -> dict[str, Any]:
-    """The JSON body of an operation whose fields are all optional: none at all is ``{}``."""
-    if not request.content_length and request.mimetype != "application/json":
-        return {}
-    return _json_object()
+class Reauth(Loose):
+    password = Text(MAX_PASSWORD, required=True, metadata=PASSWORD, error_messages={
+        "required": "is required: decisions need your current password"})
+    otp = Null(Text(MAX_OTP, **describe(OTP)))
 
 
-def arg_flag(field: str) -> bool:
-    value = request.args.get(field)
-    if value is None or value == "":
-        return False
-    if value in ("1", "true"):
-        return True
-    if value in ("0", "false"):
-        return False
-    raise bad(field, "must be true or false (1 or 0)")
+class Approval(Reauth):
+    window_hours = Null(Whole(1, 8760, in_body=True, **describe(
+        "A shorter download window (default and longest: the configured 24 h).")))
+    pages = Null(Pages(**describe("Excerpt: approve only these of the pages asked.")))
+    note = Null(FreeText(MAX_PURPOSE))
 
 
-def _limit(default: int, largest: int) -> int:
-    return arg_int("limit", default, 1, largest) or default
+class Rejection(Reauth):
+    reason = FreeText(MAX_PURPOSE, min_len=1, not_blank=True, required=True)
 
 
-def _company_id(ctx: Ctx) -> int | None:
-    code = arg_text("company", 32)
+class RegisterNote(Loose):
+    optional_body = True
+    note = Null(FreeText(MAX_NOTE))
+
+
+class MarkRead(Loose):
+    optional_body = True
+    ids = fields.List(
+        Whole(1, MAX_ID, in_body=True),
+        validate=validate.Length(
+            max=MAX_IDS, error=f"must be a list of at most {MAX_IDS} notification ids"),
+        error_messages={"invalid": f"must be a list of at most {MAX_IDS} notification ids"},
+        **describe("The notifications to mark; all of yours when absent."))
+
+
+class RequestFilter(Query):
+    scope = Choice(SCOPES, load_default="mine", message="must be mine or to_decide",
+                   **describe("mine: your own requests; to_decide: pending requests you may "
+                              "decide now."))
+    limit = Whole(1, 500, load_default=100, **describe(LIMIT))
+    lang = Lang()
+
+
+class CopyFilter(Query):
+    status = Choice(COPY_STATUSES, message="must be issued, returned or destroyed",
+                    **describe("Only copies in this state."))
+    document = Whole(1, MAX_ID, **describe("Only copies of this document."))
+    company = Text(32, **describe(COMPANY))
+    limit = Whole(1, 500, load_default=500, **describe(LIMIT))
+    lang = Lang()
+
+
+class CopyLookup(Query):
+    number = Text(100, min_len=1, not_blank=True, required=True, error_messages={
+        "required": "is required, e.g. 机密-2026-0042 副本 3"}, **describe(
+        "As printed, e.g. 机密-2026-0042 副本 3 (or 42-3)."))
+    lang = Lang()
+
+
+class LoanFilter(Query):
+    overdue = Flag(load_default=False, **describe(
+        "Only loans handed over and past their due date (1/true)."))
+    open = Flag(load_default=False, **describe("Only loans not yet returned (1/true)."))
+    company = Text(32, **describe(COMPANY))
+    limit = Whole(1, 500, load_default=500, **describe(LIMIT))
+    lang = Lang()
+
+
+class NotificationFilter(Query):
+    unread = Flag(load_default=False, **describe("Only unread ones (1/true)."))
+    limit = Whole(1, 500, load_default=100, **describe(LIMIT))
+    lang = Lang()
+
+
+def _company_id(ctx: Ctx, code: str | None) -> int | None:
     if code is None:
         return None
     try:
@@ -172,6 +223,166 @@ def _company_id(ctx: Ctx) -> int | None:
 
 # ---------------------------------------------------------------------------
 # Output
+
+
+class DocumentBrief(Out):
+    id = Int()
+    title = Str()
+    category = Str()
+    level = Choice(Level, required=True, **describe("The level in force now."))
+    marking = Str()
+    company = Str()
+
+
+REQUEST_STATUS = ["pending", "approved", "rejected", "cancelled", "spent", "void"]
+REQUEST_STATE = ["pending", "approved", "rejected", "cancelled", "spent", "expired",
+                 "void: reclassified", "void: approver lost the office",
+                 "void: requester may no longer read the file"]
+
+
+class RegisteredCopySchema(Out):
+    id = Int()
+    label = Str(**describe("The copy number as printed, e.g. 机密-2026-0042 副本 3."))
+    number = Int()
+    document = fields.Nested(DocumentBrief, required=True)
+    request = Int()
+    kind = Choice(CopyKind, required=True)
+    version = Int()
+    pages = Null(Str())
+    recipient = fields.Nested(Person, required=True)
+    approved_by = Null(fields.Nested(Person, required=True))
+    issued_at = Moment(required=True)
+    level_at_issue = Choice(Level, required=True)
+    period_at_issue = Null(Str())
+    level = Choice(Level, required=True,
+                   **describe("The level now: a copy declassifies with its original."))
+    stamped = Bool(**describe("Whether every page carries the copy number and marking."))
+    media_type = Null(Str())
+    size = Null(Int())
+    sha256 = Null(Str())
+    status = Str(metadata={"enum": list(COPY_STATUSES)})
+    closed_at = Null(Moment(required=True))
+    closed_by = Null(fields.Nested(Person, required=True))
+    closed_note = Null(Str())
+
+
+class LoanSchema(Out):
+    id = Int()
+    document = fields.Nested(DocumentBrief, required=True)
+    request = Int()
+    borrower = fields.Nested(Person, required=True)
+    approved_by = Null(fields.Nested(Person, required=True))
+    approved_at = Moment(required=True)
+    due_on = Day(required=True)
+    lent_at = Null(Moment(required=True))
+    lent_by = Null(fields.Nested(Person, required=True))
+    returned_at = Null(Moment(required=True))
+    returned_by = Null(fields.Nested(Person, required=True))
+    note = Null(Str())
+    state = Str(metadata={"enum": ["approved", "lent", "overdue", "returned"]})
+
+
+class CopyRequestSchema(Out):
+    id = Int()
+    document = fields.Nested(DocumentBrief, required=True)
+    kind = Choice(CopyKind, required=True)
+    status = Str(metadata={"enum": REQUEST_STATUS, "description": (
+        "As stored (spent: the copy was downloaded or issued; void: the approval no longer "
+        "held when used).")})
+    state = Str(metadata={"enum": REQUEST_STATE, "description": (
+        "As people read it: expired once an approval's download window passed unused.")})
+    purpose = Str()
+    pages = Null(Str(**describe("Excerpt: the pages asked for.")))
+    approved_pages = Null(Str(**describe("Excerpt: the pages approved.")))
+    due_on = Null(Day(required=True, **describe("Loan: the return date.")))
+    new_level = Null(Str(**describe(
+        "Downgrade or declassification: the level asked for.")))
+    new_period = Null(Str(**describe("Extension: the period asked for.")))
+    level_at_request = Choice(Level, required=True)
+    version = Null(Int(**describe(
+        "The version the request is bound to (none for a paper original).")))
+    requester = fields.Nested(Person, required=True)
+    created_at = Moment(required=True)
+    decided_by = Null(fields.Nested(Person, required=True))
+    decided_at = Null(Moment(required=True))
+    decision_note = Null(Str())
+    window_until = Null(Moment(required=True, **describe(
+        "An approved copy is downloaded once before this.")))
+    default_no = Bool(**describe("Top secret: the answer is no unless approved."))
+    copy = Null(fields.Nested(RegisteredCopySchema, **describe(
+        "The registered copy the request gave, once downloaded.")))
+    loan = Null(fields.Nested(LoanSchema, **describe(
+        "The loan an approved lend request opened.")))
+
+
+class HistoryCopy(Out):
+    id = Int()
+    label = Str()
+    document = Int()
+    kind = Str()
+    issued_at = Moment(required=True)
+    status = Str()
+
+
+class CopyRequestDetail(CopyRequestSchema):
+    may_decide = Bool()
+    decide_reason = Str(**describe("The policy's reason (why you may or may not decide)."))
+    is_requester = Bool()
+    may_download = Bool()
+    approvers = fields.List(fields.Nested(Person), required=True,
+                            **describe("Who may decide it now (while pending)."))
+    requester_history = fields.List(fields.Nested(HistoryCopy), required=True,
+                                    **describe("The requester's recent copies."))
+
+
+class CopyRequestList(Out):
+    items = fields.List(fields.Nested(CopyRequestSchema), required=True)
+    truncated = Bool()
+
+
+class CopyList(Out):
+    items = fields.List(fields.Nested(RegisteredCopySchema), required=True)
+    truncated = Bool()
+
+
+class LoanList(Out):
+    items = fields.List(fields.Nested(LoanSchema), required=True)
+    truncated = Bool()
+
+
+class NotificationSchema(Out):
+    id = Int()
+    kind = Str()
+    subject = Str(**describe("In the language asked for."))
+    subject_zh = Str()
+    subject_en = Str()
+    link = Null(Str(**describe("A page in Vault (sign-in needed).")))
+    document = Null(Int())
+    request = Null(Int())
+    created_at = Moment(required=True)
+    read_at = Null(Moment(required=True))
+
+
+class NotificationList(Out):
+    items = fields.List(fields.Nested(NotificationSchema), required=True)
+    truncated = Bool()
+    unread = Int(**describe("Your unread notifications in all."))
+
+
+class Marked(Out):
+    marked = Int()
+    unread = Int()
+
+
+def _row_id(value: int, what: str) -> int:
+    """A path id; a larger number names no row (the same answer as an absent one)."""
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"No {what} {value}.", code=f"unknown_{what}")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Presenting the rows (the schemas above say what each field is)
 
 
 def _person(user: User | None) -> dict[str, str] | None:
@@ -258,48 +469,61 @@ def _page(items: list[Any], limit: int) -> dict[str, Any]:
 # Requests
 
 
-@bp.post("/documents/<int:id>/requests")
-def create_request(id: int) -> Any:
+REQUEST = path_id("Request")
+COPY = path_id("Copy")
+LOAN = path_id("Loan")
+
+
+@bp.post("/documents/<int:id>/requests", tags=["copies"], parameters=[path_id("Document")])
+@row_id("document")
+@bp.operation("createCopyRequest",
+              summary="Ask for a copy, excerpt, print, loan or classification change",
+              description=(
+    "Anyone who may view a classified file may ask, stating the purpose; the request goes to "
+    "the approvers the rules name (top secret: HQ executives, the default being no). Files "
+    "that need no approval answer 400 no_approval_needed."))
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(NewCopyRequest)
+@bp.response(201, CopyRequestSchema, description="Asked; the approvers are notified.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def create_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Ask for a copy, excerpt, print, loan, extension, downgrade or early declassification."""
-    doc_id, lang = _doc_id(id), _lang()
-    body = _json_object()
-    kind_text = body.get("kind")
-    if kind_text is None or kind_text == "":
-        raise bad("kind", "is required")
-    kind = _enum("kind", _clean_text("kind", kind_text, 16), CopyKind)
-    purpose = _required_text(body, "purpose", MAX_PURPOSE)
-    pages = _pages("pages", body.get("pages"))
-    due = body.get("due_on")
-    due_on: date | None = None if due is None or due == "" else _date("due_on", due)
-    level_text = body.get("new_level")
-    new_level = (None if level_text is None or level_text == ""
-                 else _enum("new_level", _clean_text("new_level", level_text, 16), Level))
-    new_period = _period("new_period", body.get("new_period"))
+    doc_id = _doc_id(id)
     with _work() as ctx:
-        req = copies.request(ctx, doc_id, kind, purpose, pages=pages, new_level=new_level,
-                             new_period=new_period, due_on=due_on)
-        info = _with_outcome(ctx, req, lang)
-    return _created(info, url_for("api.get_request", id=info["id"]))
+        req = copies.request(ctx, doc_id, body["kind"], body["purpose"],
+                             pages=body.get("pages"), new_level=body.get("new_level"),
+                             new_period=body.get("new_period"), due_on=body.get("due_on"))
+        info = _with_outcome(ctx, req, args["lang"])
+    return info, 201, {"Location": url_for("api.get_request", id=info["id"])}
 
 
-@bp.get("/requests")
-def list_requests() -> Any:
+@bp.get("/requests", tags=["copies"])
+@bp.operation("listCopyRequests", summary="Your requests, or those waiting for your decision")
+@bp.arguments(RequestFilter, location="query")
+@bp.response(200, CopyRequestList, description="The requests.")
+@bp.errors("BadRequest")
+def list_requests(args: dict[str, Any]) -> Any:
     """Your own requests (``mine``) or those waiting for your decision (``to_decide``)."""
-    scope = arg_text("scope", 16) or "mine"
-    if scope not in SCOPES:
-        raise bad("scope", "must be mine or to_decide")
-    limit, lang = _limit(100, 500), _lang()
+    limit, lang = args["limit"], args["lang"]
     with _work() as ctx:
-        rows = (copies.mine(ctx, limit=limit + 1) if scope == "mine"
+        rows = (copies.mine(ctx, limit=limit + 1) if args["scope"] == "mine"
                 else copies.to_decide(ctx)[:limit + 1])
         return _page([_request(ctx, r, lang) for r in rows], limit)
 
 
-@bp.get("/requests/<int:id>")
-def get_request(id: int) -> Any:
+@bp.get("/requests/<int:id>", tags=["copies"], parameters=[REQUEST])
+@row_id("request")
+@bp.operation("getCopyRequest", summary="A request's metadata (never the file's content)",
+              description=(
+    "For its requester, its approvers, whoever decided it and the readers of the owning "
+    "company's registers. Audited."))
+@bp.arguments(LangOnly, location="query")
+@bp.response(200, CopyRequestDetail, description="The request.")
+@bp.errors("BadRequest", "NotFound")
+def get_request(args: dict[str, Any], id: int) -> Any:
     """A request with what you may do with it, its approvers, the requester's recent
     copies, and the copy or loan it gave. Audited (copy:view)."""
-    req_id, lang = _row_id(id, "request"), _lang()
+    req_id, lang = _row_id(id, "request"), args["lang"]
     with _work() as ctx:
         view = copies.show(ctx, req_id)
         return {
@@ -320,11 +544,6 @@ def get_request(id: int) -> Any:
 def _reauthenticate(body: dict[str, Any]) -> Response | None:
     """Check the password (and code) in ``body`` as the token's owner; a response
     to send when they do not match, else None. Committed either way."""
-    password = _clean_text("password", body.get("password", ""), MAX_PASSWORD)
-    if not password:
-        raise bad("password", "is required: decisions need your current password")
-    otp_value = body.get("otp")
-    otp = None if otp_value is None or otp_value == "" else _clean_text("otp", otp_value, MAX_OTP)
     with _work() as ctx:
         assert ctx.actor is not None
         if totp.is_required(ctx, ctx.actor) and not totp.has_factor(ctx, ctx.actor):
@@ -332,7 +551,7 @@ def _reauthenticate(body: dict[str, Any]) -> Response | None:
                 "Your roles require a second factor for decisions: set one up under "
                 "/security, then send its code as 'otp'.", code="second_factor_required"),
                 Action.AUTH_REAUTH_FAILED, object_type="user", object_id=ctx.actor.username)
-        ok = totp.reauthenticate(ctx, password, otp)
+        ok = totp.reauthenticate(ctx, body["password"], body.get("otp"))
     if ok:
         return None
     resp = jsonify({"code": "reauth_failed", "message": (
@@ -345,62 +564,110 @@ def _reauthenticate(body: dict[str, Any]) -> Response | None:
     return resp
 
 
-@bp.post("/requests/<int:id>/approve")
-def approve_request(id: int) -> Any:
+DECISION = (
+    "Needs your current password, and a code of your second factor when you have one (people "
+    "whose roles require one must have set it up: 403 second_factor_required). A mismatch "
+    "answers 401 reauth_failed and counts toward the sign-in pause. Nobody decides their own "
+    "request (403 requester_cannot_approve); other offices answer 403 not_an_approver. An "
+    "approved copy gives one download within the window.")
+
+
+@bp.post("/requests/<int:id>/approve", tags=["copies"], parameters=[REQUEST])
+@row_id("request")
+@bp.operation("approveCopyRequest", summary="Approve a request (re-authentication in the body)",
+              description=DECISION)
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(Approval)
+@bp.response(200, CopyRequestSchema, description="Approved.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict", reauth=True)
+def approve_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Approve (optionally a shorter window, fewer pages); needs password (and code)."""
-    req_id, lang = _row_id(id, "request"), _lang()
-    body = _json_object()
-    hours = body.get("window_hours")
-    window_hours = None if hours is None else _int_value("window_hours", hours, 1, 8760)
-    pages = _pages("pages", body.get("pages"))
-    note = _optional_text(body, "note", MAX_PURPOSE)
+    req_id = _row_id(id, "request")
     refused = _reauthenticate(body)
     if refused is not None:
         return refused
     with _work() as ctx:
-        req = copies.approve(ctx, req_id, window_hours=window_hours, pages=pages, note=note)
-        return _with_outcome(ctx, req, lang)
+        req = copies.approve(ctx, req_id, window_hours=body.get("window_hours"),
+                             pages=body.get("pages"), note=body.get("note"))
+        return _with_outcome(ctx, req, args["lang"])
 
 
-@bp.post("/requests/<int:id>/reject")
-def reject_request(id: int) -> Any:
+@bp.post("/requests/<int:id>/reject", tags=["copies"], parameters=[REQUEST])
+@row_id("request")
+@bp.operation("rejectCopyRequest",
+              summary="Reject a request with a reason (re-authentication in the body)",
+              description="Re-authentication as for approve.")
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(Rejection)
+@bp.response(200, CopyRequestSchema, description="Rejected.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict", reauth=True)
+def reject_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Reject with a reason; needs password (and code)."""
-    req_id, lang = _row_id(id, "request"), _lang()
-    body = _json_object()
-    reason = _required_text(body, "reason", MAX_PURPOSE)
+    req_id = _row_id(id, "request")
     refused = _reauthenticate(body)
     if refused is not None:
         return refused
     with _work() as ctx:
-        req = copies.reject(ctx, req_id, reason)
-        return _with_outcome(ctx, req, lang)
+        req = copies.reject(ctx, req_id, body["reason"])
+        return _with_outcome(ctx, req, args["lang"])
 
 
-@bp.post("/requests/<int:id>/cancel")
-def cancel_request(id: int) -> Any:
+@bp.post("/requests/<int:id>/cancel", tags=["copies"], parameters=[REQUEST])
+@row_id("request")
+@bp.operation("cancelCopyRequest", summary="Withdraw your pending request")
+@bp.arguments(LangOnly, location="query")
+@bp.response(200, CopyRequestSchema, description="Withdrawn.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def cancel_request(args: dict[str, Any], id: int) -> Any:
     """The requester withdraws a pending request."""
-    req_id, lang = _row_id(id, "request"), _lang()
+    req_id = _row_id(id, "request")
     with _work() as ctx:
         req = copies.cancel(ctx, req_id)
-        return _with_outcome(ctx, req, lang)
+        return _with_outcome(ctx, req, args["lang"])
 
 
-@bp.post("/requests/<int:id>/issue")
-def issue_photocopy(id: int) -> Any:
+@bp.post("/requests/<int:id>/issue", tags=["copies"], parameters=[REQUEST])
+@row_id("request")
+@bp.operation("issuePhotocopy",
+              summary="Issue an approved photocopy of a paper-only certificate", description=(
+    "The owning company's custodian (its general manager while it has none): the copy "
+    "register gets the photocopy's row and copy number, to be written on the paper. The "
+    "approval is checked again: a void one answers 409 void_…."))
+@bp.arguments(LangOnly, location="query")
+@bp.response(200, CopyRequestSchema, description="Issued.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def issue_photocopy(args: dict[str, Any], id: int) -> Any:
     """The custodian issues an approved photocopy of a paper-only certificate."""
-    req_id, lang = _row_id(id, "request"), _lang()
+    req_id = _row_id(id, "request")
     with _work() as ctx:
         copies.issue_photocopy(ctx, req_id)
         req = ctx.session.get(CopyRequest, req_id)
         assert req is not None
-        return _with_outcome(ctx, req, lang)
+        return _with_outcome(ctx, req, args["lang"])
 
 
-@bp.get("/requests/<int:id>/download")
+@bp.get("/requests/<int:id>/download", tags=["copies"], parameters=[REQUEST])
+@refuses_head  # HEAD would spend the one download and send nothing
+@row_id("request")
+@bp.operation("downloadCopy", summary="Download the approved copy (once)", description=(
+    "Only the requester, once, within the window: the copy is numbered, stamped on every page "
+    "(PDF, pictures) and entered in the copy register before the first byte is sent. Refusals "
+    "are audited: 409 already_downloaded, 403 window_expired, 403 not_approved; anyone "
+    "else's request is 404."), responses={"200": {
+        "description": "The copy's bytes.",
+        "headers": {
+            "Content-Disposition": {"schema": {"type": "string"}},
+            "X-Vault-Copy-Label": {"schema": {"type": "string"}, "description": (
+                "The copy number (e.g. 机密-2026-0042 副本 3) as percent-encoded UTF-8.")},
+            "X-Vault-Copy-SHA256": {"schema": {"type": "string"}, "description": (
+                "SHA-256 (hex) of the body, as kept in the register.")},
+            "X-Vault-Copy-Id": {"schema": {"type": "integer"},
+                                "description": "The register row."}},
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def download_copy(id: int) -> Any:
     """The one download an approval gives: numbered, stamped, registered and audited
     (committed) before the first byte is sent."""
-    support.refuse_head()  # HEAD would spend the one download and send nothing
     req_id = _row_id(id, "request")
     with _work() as ctx:
         delivery = copies.download(ctx, req_id)
@@ -426,110 +693,150 @@ def download_copy(id: int) -> Any:
 # The copy register
 
 
-@bp.get("/copies")
-def list_copies() -> Any:
+@bp.get("/copies", tags=["registers"])
+@bp.operation("listCopies",
+              summary="The copy register (custodians, the GM, HQ executives, compliance)",
+              description="Issued, returned and destroyed copies with recipient, approver and "
+                          "dates. Audited.")
+@bp.arguments(CopyFilter, location="query")
+@bp.response(200, CopyList, description="The copies, newest first.")
+@bp.errors("BadRequest", "Forbidden")
+def list_copies(args: dict[str, Any]) -> Any:
     """The copy register of a company (yours by default; every company for HQ
     executives and compliance). Audited (register:view)."""
-    status = arg_text("status", 16)
-    if status is not None and status not in COPY_STATUSES:
-        raise bad("status", "must be issued, returned or destroyed")
-    document = arg_int("document", None, 1, MAX_ID)
-    limit, lang = _limit(500, 500), _lang()
+    limit, lang = args["limit"], args["lang"]
     with _work() as ctx:
-        rows = copies.copy_register(ctx, company_id=_company_id(ctx), status=status,
-                                    document_id=document, limit=limit + 1)
+        rows = copies.copy_register(ctx, company_id=_company_id(ctx, args.get("company")),
+                                    status=args.get("status"),
+                                    document_id=args.get("document"), limit=limit + 1)
         return _page([_copy(ctx, c, lang) for c in rows], limit)
 
 
-@bp.get("/copies/lookup")
-def lookup_copy() -> Any:
+@bp.get("/copies/lookup", tags=["registers"])
+@bp.operation("lookupCopy", summary="Find a copy by the number printed on it", description=(
+    "Who received it, who approved it, when (register readers and its recipient). Audited."))
+@bp.arguments(CopyLookup, location="query")
+@bp.response(200, RegisteredCopySchema, description="The copy.")
+@bp.errors("BadRequest", "NotFound")
+def lookup_copy(args: dict[str, Any]) -> Any:
     """Who received a copy, who approved it, when: by the number printed on it."""
-    number = arg_text("number", 100)
-    if number is None or not number.strip():
-        raise bad("number", "is required, e.g. 机密-2026-0042 副本 3")
-    lang = _lang()
     with _work() as ctx:
-        return _copy(ctx, copies.lookup(ctx, number), lang)
+        return _copy(ctx, copies.lookup(ctx, args["number"]), args["lang"])
 
 
-def _close_copy(id: int, status: str) -> Any:
-    copy_id, lang = _row_id(id, "copy"), _lang()
-    note = _optional_text(_optional_object(), "note", MAX_NOTE)
+def register_operation(operation_id: str, summary: str, description: str) -> Any:
+    """The documentation shared by the register's record-keeping operations."""
+    return bp.operation(operation_id, summary=summary, description=description)
+
+
+@bp.post("/copies/<int:id>/return", tags=["registers"], parameters=[COPY])
+@row_id("copy")
+@register_operation("returnCopy", "Record a copy returned",
+                    "The owning company's custodian only.")
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(RegisterNote, required=False)
+@bp.response(200, RegisteredCopySchema, description="Recorded.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def return_copy(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
+    """The custodian records that a copy came back."""
+    return _close_copy(id, copies.RETURNED, body.get("note"), args["lang"])
+
+
+@bp.post("/copies/<int:id>/destroy", tags=["registers"], parameters=[COPY])
+@row_id("copy")
+@register_operation("destroyCopy", "Record a copy destroyed",
+                    "The owning company's custodian only.")
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(RegisterNote, required=False)
+@bp.response(200, RegisteredCopySchema, description="Recorded.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def destroy_copy(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
+    """The custodian records that a copy was destroyed."""
+    return _close_copy(id, copies.DESTROYED, body.get("note"), args["lang"])
+
+
+def _close_copy(id: int, status: str, note: str | None, lang: str) -> Any:
+    copy_id = _row_id(id, "copy")
     with _work() as ctx:
         return _copy(ctx, copies.close_copy(ctx, copy_id, status, note), lang)
-
-
-@bp.post("/copies/<int:id>/return")
-def return_copy(id: int) -> Any:
-    """The custodian records that a copy came back."""
-    return _close_copy(id, copies.RETURNED)
-
-
-@bp.post("/copies/<int:id>/destroy")
-def destroy_copy(id: int) -> Any:
-    """The custodian records that a copy was destroyed."""
-    return _close_copy(id, copies.DESTROYED)
 
 
 # ---------------------------------------------------------------------------
 # The lending register
 
 
-@bp.get("/loans")
-def list_loans() -> Any:
+@bp.get("/loans", tags=["registers"])
+@bp.operation("listLoans", summary="The lending register (借出)", description=(
+    "Approved, lent, overdue and returned loans of certificates and paper originals, by due "
+    "date. Audited."))
+@bp.arguments(LoanFilter, location="query")
+@bp.response(200, LoanList, description="The loans.")
+@bp.errors("BadRequest", "Forbidden")
+def list_loans(args: dict[str, Any]) -> Any:
     """The lending register; ``overdue`` (handed over, past the due date) or ``open``
     (not yet returned). Audited (register:view)."""
-    overdue, open_only = arg_flag("overdue"), arg_flag("open")
-    limit, lang = _limit(500, 500), _lang()
+    limit, lang = args["limit"], args["lang"]
     with _work() as ctx:
-        rows = copies.loans(ctx, company_id=_company_id(ctx), overdue=overdue,
-                            open_only=open_only, limit=limit + 1)
+        rows = copies.loans(ctx, company_id=_company_id(ctx, args.get("company")),
+                            overdue=args["overdue"], open_only=args["open"], limit=limit + 1)
         return _page([_loan(ctx, loan, lang) for loan in rows], limit)
 
 
-@bp.post("/loans/<int:id>/hand-over")
-def hand_over_loan(id: int) -> Any:
+@bp.post("/loans/<int:id>/hand-over", tags=["registers"], parameters=[LOAN])
+@row_id("loan")
+@register_operation("handOverLoan", "Record the original handed to the borrower",
+                    "The owning company's custodian, once the loan is approved.")
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(RegisterNote, required=False)
+@bp.response(200, LoanSchema, description="Recorded.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def hand_over_loan(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """The custodian hands the original to the borrower."""
-    loan_id, lang = _row_id(id, "loan"), _lang()
-    note = _optional_text(_optional_object(), "note", MAX_NOTE)
+    loan_id = _row_id(id, "loan")
     with _work() as ctx:
-        return _loan(ctx, copies.hand_over(ctx, loan_id, note), lang)
+        return _loan(ctx, copies.hand_over(ctx, loan_id, body.get("note")), args["lang"])
 
 
-@bp.post("/loans/<int:id>/return")
-def return_loan(id: int) -> Any:
+@bp.post("/loans/<int:id>/return", tags=["registers"], parameters=[LOAN])
+@row_id("loan")
+@register_operation("returnLoan", "Record the original back",
+                    "The owning company's custodian.")
+@bp.arguments(LangOnly, location="query")
+@bp.arguments(RegisterNote, required=False)
+@bp.response(200, LoanSchema, description="Recorded.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def return_loan(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """The custodian records the original back."""
-    loan_id, lang = _row_id(id, "loan"), _lang()
-    note = _optional_text(_optional_object(), "note", MAX_NOTE)
+    loan_id = _row_id(id, "loan")
     with _work() as ctx:
-        return _loan(ctx, copies.return_loan(ctx, loan_id, note), lang)
+        return _loan(ctx, copies.return_loan(ctx, loan_id, body.get("note")), args["lang"])
 
 
 # ---------------------------------------------------------------------------
 # Notifications
 
 
-@bp.get("/notifications")
-def list_notifications() -> Any:
+@bp.get("/notifications", tags=["notifications"])
+@bp.operation("listNotifications", summary="Your inbox")
+@bp.arguments(NotificationFilter, location="query")
+@bp.response(200, NotificationList, description="Your notifications, newest first.")
+@bp.errors("BadRequest")
+def list_notifications(args: dict[str, Any]) -> Any:
     """Your inbox, newest first (``unread`` for the unread ones only)."""
-    unread_only = arg_flag("unread")
-    limit, lang = _limit(100, 500), _lang()
+    limit, lang = args["limit"], args["lang"]
     with _work() as ctx:
-        rows = notifications.inbox(ctx, unread_only, limit + 1)
+        rows = notifications.inbox(ctx, args["unread"], limit + 1)
         return {**_page([_notification(n, lang) for n in rows], limit),
                 "unread": notifications.unread_count(ctx)}
 
 
-@bp.post("/notifications/read")
-def read_notifications() -> Any:
+@bp.post("/notifications/read", tags=["notifications"])
+@bp.operation("markNotificationsRead", summary="Mark notifications read")
+@bp.arguments(MarkRead, required=False)
+@bp.response(200, Marked, description="Marked.")
+@bp.errors("BadRequest")
+def read_notifications(body: dict[str, Any]) -> Any:
     """Mark your notifications read: those in ``ids``, or all of them."""
-    body = _optional_object()
-    ids_value = body.get("ids")
-    ids: list[int] | None = None
-    if ids_value is not None:
-        if not isinstance(ids_value, list) or len(ids_value) > MAX_IDS:
-            raise bad("ids", f"must be a list of at most {MAX_IDS} notification ids")
-        ids = [_int_value("ids", v, 1, MAX_ID) for v in ids_value]
     with _work() as ctx:
-        marked = notifications.mark_read(ctx, ids)
+        marked = notifications.mark_read(ctx, body.get("ids"))
         return {"marked": marked, "unread": notifications.unread_count(ctx)}

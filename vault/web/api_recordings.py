@@ -53,6 +53,7 @@ from vault.web.api_schema import (
     describe,
     load,
     path_id,
+    row_id,
 )
 
 #: The metadata a recording needs, and the optional fields.
@@ -274,6 +275,7 @@ def list_recordings(args: dict[str, Any]) -> Any:
 
 @bp.post("/recordings/<int:id>/archive", tags=["recordings"],
          parameters=[path_id("Recording (document)")])
+@row_id("recording", "unknown_document")
 @bp.operation("archiveRecording", summary="Keep a recording of a special event (提取录音另行保存)",
               description=(
     "Whoever may listen to the recording may archive it, with the reason and the event; the "

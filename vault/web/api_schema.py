@@ -30,7 +30,7 @@ from flask import request
 from marshmallow import fields, validate
 from webargs.flaskparser import FlaskParser
 
-from vault.errors import InvalidInput
+from vault.errors import InvalidInput, NotFound
 
 #: Row ids are 32-bit in the schema; a larger id names nothing.
 MAX_ID = 2**31 - 1
@@ -73,8 +73,12 @@ class Text(fields.String):
         self.max_len, self.min_len, self.not_blank = max_len, min_len, not_blank
         self.check_controls = check_controls
         length = validate.Length(min=min_len or None, max=max_len)
-        kwargs.setdefault("error_messages", {}).update(REQUIRED)
+        kwargs["error_messages"] = {**REQUIRED, **kwargs.get("error_messages", {})}
         super().__init__(validate=length, **kwargs)
+
+    def _validate(self, value: Any) -> None:
+        """The validators only describe the field (min/max for the document):
+        ``_deserialize`` has checked the value, in the API's words."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
@@ -86,7 +90,7 @@ class Text(fields.String):
                 for c in value):
             raise ma.ValidationError("contains control characters")
         if len(value) < self.min_len or (self.not_blank and not value.strip()):
-            raise ma.ValidationError("is required")
+            raise ma.ValidationError(self.error_messages["required"])
         return value
 
 
@@ -102,8 +106,12 @@ class Whole(fields.Integer):
 
     def __init__(self, lo: int, hi: int, *, in_body: bool = False, **kwargs: Any) -> None:
         self.lo, self.hi, self.in_body = lo, hi, in_body
-        kwargs.setdefault("error_messages", {}).update(REQUIRED)
+        kwargs["error_messages"] = {**REQUIRED, **kwargs.get("error_messages", {})}
         super().__init__(strict=True, validate=validate.Range(min=lo, max=hi), **kwargs)
+
+    def _validate(self, value: Any) -> None:
+        """The validators only describe the field (min/max for the document):
+        ``_deserialize`` has checked the value, in the API's words."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
         why = f"must be a whole number from {self.lo} to {self.hi}"
@@ -132,8 +140,12 @@ class Choice(fields.String):
                   else [str(v) for v in kind])
         self.values = values
         self.message = message or "must be one of: " + ", ".join(values)
-        kwargs.setdefault("error_messages", {}).update(REQUIRED)
+        kwargs["error_messages"] = {**REQUIRED, **kwargs.get("error_messages", {})}
         super().__init__(validate=validate.OneOf(values), **kwargs)
+
+    def _validate(self, value: Any) -> None:
+        """The validators only describe the field (min/max for the document):
+        ``_deserialize`` has checked the value, in the API's words."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if isinstance(self.kind, type):
@@ -155,7 +167,7 @@ class Day(fields.Date):
 
     def __init__(self, *, empty_is_null: bool = False, **kwargs: Any) -> None:
         self.empty_is_null = empty_is_null
-        kwargs.setdefault("error_messages", {}).update(REQUIRED)
+        kwargs["error_messages"] = {**REQUIRED, **kwargs.get("error_messages", {})}
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
@@ -183,7 +195,7 @@ class Moment(fields.DateTime):
 
     def __init__(self, *, empty_is_null: bool = False, **kwargs: Any) -> None:
         self.empty_is_null = empty_is_null
-        kwargs.setdefault("error_messages", {}).update(REQUIRED)
+        kwargs["error_messages"] = {**REQUIRED, **kwargs.get("error_messages", {})}
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
@@ -280,8 +292,21 @@ class Query(ma.Schema):
 class Body(ma.Schema):
     """A JSON object: names the contract does not know are ignored."""
 
+    #: Every field is optional and the body may be left out altogether.
+    optional_body = False
+
     class Meta:
         unknown = ma.EXCLUDE
+
+
+class Loose(Body):
+    """A JSON object whose empty values ("" or null) count as not given."""
+
+    @ma.pre_load
+    def _drop_empty(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {k: data.get(k) for k in data if data.get(k) not in (None, "")}
 
 
 class ContractWarning(UserWarning):
@@ -319,6 +344,9 @@ class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
     def load_json(self, req: Any, schema: ma.Schema) -> Any:
+        if (getattr(schema, "optional_body", False) and not request.content_length
+                and request.mimetype != "application/json"):
+            return {}  # every field optional: no body at all is {}
         return json_object()
 
     def handle_error(self, error: ma.ValidationError, req: Any, schema: ma.Schema, *,
@@ -377,15 +405,17 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def errors(self, *names: str) -> Callable[[F], F]:
+    def errors(self, *names: str, reauth: bool = False) -> Callable[[F], F]:
         """Document the error answers of an operation (BadRequest, NotFound, …);
-        Unauthenticated and Unavailable go with every authenticated one."""
+        Unauthenticated (or, for decisions, ReauthFailed) and Unavailable go with
+        every authenticated one."""
         codes = {"BadRequest": 400, "Unauthenticated": 401, "Forbidden": 403,
                  "NotFound": 404, "Conflict": 409, "TooLarge": 413, "Unsupported": 415,
                  "Unavailable": 503, "ReauthFailed": 401}
 
         def decorator(func: F) -> F:
-            for name in ("Unauthenticated", "Unavailable", *names):
+            first = "ReauthFailed" if reauth else "Unauthenticated"
+            for name in (first, "Unavailable", *names):
                 func = self.alt_response(codes[name], response=name)(func)
             return func
 
@@ -418,3 +448,20 @@ def path_id(what: str) -> dict[str, Any]:
 class Person(Out):
     username = Str()
     name = Str()
+
+
+def row_id(what: str, code: str | None = None) -> Callable[[F], F]:
+    """Refuse a path ``id`` no row can have (32-bit) before anything else is read: the
+    same 404 as an absent row, whatever the query or body holds."""
+
+    def decorator(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = kwargs.get("id")
+            if value is not None and not 1 <= value <= MAX_ID:
+                raise NotFound(f"No {what} {value}.", code=code or f"unknown_{what}")
+            return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

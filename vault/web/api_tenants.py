@@ -53,6 +53,7 @@ from vault.web.api_schema import (
     json_object,
     load,
     path_id,
+    row_id,
 )
 
 TENANT_CODE = {"minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"}
@@ -264,6 +265,7 @@ class NewSignOffUpload(NewSignOff):
 
 
 @bp.put("/notices/<int:id>/recipients", tags=["notices"], parameters=[NOTICE])
+@row_id("document")
 @bp.operation("setNoticeRecipients", summary="Choose a notice's recipients (tenants)",
               description=(
     "By the notice's registrant, responsible supervisor, the owning department's manager or "
@@ -295,6 +297,7 @@ class _Changed:
 
 
 @bp.post("/notices/<int:id>/sign-offs", tags=["notices"], parameters=[NOTICE])
+@row_id("document")
 @bp.operation("recordSignOff", summary="Record a recipient's sign-off (签收)", description=(
     "JSON, or multipart/form-data with the scanned sheet as the part sheet (required for "
     "method scanned). One sign-off per recipient (a second: 409); only recipients sign. By "
@@ -333,6 +336,7 @@ def create_sign_off(args: dict[str, Any], id: int) -> Any:
 
 
 @bp.get("/notices/<int:id>/sign-offs", tags=["notices"], parameters=[NOTICE])
+@row_id("document")
 @bp.operation("listSignOffs", summary="Who has signed a notice off and who has not")
 @bp.arguments(LangOnly, location="query")
 @bp.response(200, SignOffProgress, description="The progress.")
@@ -345,6 +349,7 @@ def list_sign_offs(args: dict[str, Any], id: int) -> Any:
 
 
 @bp.get("/notices/<int:id>/sign-offs.csv", tags=["notices"], parameters=[NOTICE])
+@row_id("document")
 @bp.operation("exportSignOffs", summary="The sign-off list as CSV for a spreadsheet",
               description=(
     "UTF-8 with a byte-order mark, a Chinese and English header, one row per recipient, "
