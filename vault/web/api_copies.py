@@ -65,6 +65,7 @@ from vault.web.api_schema import (
     Text,
     Whole,
     describe,
+    load,
     path_id,
     refuses_head,
     row_id,
@@ -543,7 +544,9 @@ def get_request(args: dict[str, Any], id: int) -> Any:
 
 def _reauthenticate(body: dict[str, Any]) -> Response | None:
     """Check the password (and code) in ``body`` as the token's owner; a response
-    to send when they do not match, else None. Committed either way."""
+    to send when they do not match, else None. Committed either way. ``body`` is
+    read through the Reauth schema (a raw JSON object will do)."""
+    body = load(Reauth, body)
     with _work() as ctx:
         assert ctx.actor is not None
         if totp.is_required(ctx, ctx.actor) and not totp.has_factor(ctx, ctx.actor):

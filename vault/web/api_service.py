@@ -9,35 +9,182 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import marshmallow as ma
 from flask import url_for
+from marshmallow import fields
 
 from vault.errors import NotFound
 from vault.services import followups, requests
 from vault.services.followups import Report, VisitInfo
 from vault.services.requests import RequestInfo, RequestSummary
-from vault.web.api import (
+from vault.web.api import _iso, _work, bp
+from vault.web.api_schema import (
     MAX_ID,
-    _clean_text,
-    _created,
-    _datetime,
-    _iso,
-    _json_object,
-    _work,
-    arg_int,
-    arg_text,
-    bad,
-    bp,
+    Bool,
+    Choice,
+    Day,
+    Int,
+    Loose,
+    Moment,
+    Null,
+    Out,
+    Query,
+    Str,
+    Text,
+    Whole,
+    describe,
+    path_id,
 )
 
 KINDS = ("repair", "complaint", "enquiry", "emergency", "suggestion")
 CHANNELS = requests.CHANNELS
 GRADES = ("normal", "important", "major")
+LIMIT = "At most this many items (newest first); `truncated` tells if more exist."
+RECORD = path_id("Request record")
 
 
 def _id(value: int, code: str = "unknown_request") -> int:
     if not 1 <= value <= MAX_ID:
         raise NotFound(f"No record {value}.", code=code)
     return value
+
+
+# ---------------------------------------------------------------------------
+# The contract
+
+
+class ServiceRequestFilter(Query):
+    status = Choice(requests.STATUSES, **describe("Status."))
+    kind = Choice(KINDS, **describe("Type."))
+    tenant = Text(32, **describe("Tenant code."))
+    overdue = Choice(("true", "false"), message="must be true or false",
+                     **describe("Only those open past their due time."))
+    limit = Whole(1, 500, load_default=100, **describe(LIMIT))
+
+
+class JsonBool(fields.Boolean):
+    """A JSON true or false, nothing else."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ma.ValidationError("must be true or false")
+        return value
+
+
+class ServiceRequestNew(Loose):
+    kind = Choice(KINDS, required=True)
+    channel = Choice(CHANNELS, required=True)
+    content = Text(requests.MAX_CONTENT, required=True, metadata={"minLength": 1})
+    grade = Choice(GRADES, **describe("Required for a complaint; none otherwise."))
+    reply_only = JsonBool()
+    tenant = Text(32, **describe("Tenant code; none: an anonymous caller."))
+    caller = Text(requests.MAX_CALLER)
+    handler = Text(64)
+    received_at = Moment(**describe("Default: now."))
+    due_at = Moment(**describe("Default: 3 days, emergencies 24 h."))
+
+
+class ServiceRequestClose(Loose):
+    reply = Text(requests.MAX_CONTENT, min_len=1, not_blank=True, required=True)
+
+
+class VisitFilter(Query):
+    status = Choice(("due", "done", "unreviewed"), **describe("Status."))
+    limit = Whole(1, 500, load_default=100, **describe(LIMIT))
+
+
+class ReportQuery(Query):
+    company = Text(32, required=True, **describe("Company code."))
+    month = Text(7, required=True, metadata={"pattern": "^[0-9]{4}-[0-9]{2}$",
+                                             "description": "YYYY-MM."})
+
+
+class ServiceRequestSummary(Out):
+    id = Int()
+    number = Str(**describe("Per company and year, e.g. SZ-2026-0042."))
+    company = Str()
+    kind = Str(metadata={"enum": list(KINDS)})
+    grade = Null(Str(metadata={"enum": list(GRADES)}))
+    channel = Str(metadata={"enum": list(CHANNELS)})
+    tenant = Null(Str())
+    tenant_name = Null(Str())
+    anonymous = Bool()
+    received_at = Moment(required=True)
+    due_at = Null(Moment(required=True))
+    handler = Null(Str())
+    status = Str(metadata={"enum": list(requests.STATUSES)})
+    overdue = Bool()
+    legacy = Bool(**describe(
+        "Made from a recording's reference; its content was never recorded in Vault."))
+
+
+class Receipt(Out):
+    id = Int()
+    received_at = Moment(required=True)
+    channel = Str()
+    via = Null(Str())
+    note = Null(Str())
+
+
+class ServiceRequest(ServiceRequestSummary):
+    department = Null(Str())
+    caller = Null(Str())
+    content = Null(Str())
+    reply = Null(Str())
+    reply_only = Bool()
+    reply_letter = Null(Int())
+    reply_letter_required = Bool()
+    follow_up_owner = Null(Str())
+    closed_at = Null(Moment(required=True))
+    receipts = fields.List(fields.Nested(Receipt), required=True)
+    recordings = fields.List(fields.Integer(), required=True)
+    follow_ups = fields.List(fields.Integer(), required=True)
+
+
+class ServiceRequestList(Out):
+    items = fields.List(fields.Nested(ServiceRequestSummary), required=True)
+    truncated = Bool()
+
+
+class FollowUpVisit(Out):
+    id = Int()
+    company = Str()
+    request = Null(Str())
+    tenant = Null(Str())
+    kind = Str(metadata={"enum": ["complaint", "repair", "event", "move_in", "emergency"]})
+    subject = Null(Str())
+    sequence = Int()
+    owner = Str()
+    due_on = Day(required=True)
+    status = Str(metadata={"enum": ["due", "done"]})
+    overdue = Bool()
+    visited_on = Null(Day(required=True))
+    method = Null(Str(metadata={"enum": ["on_site", "telephone"]}))
+    visitor = Null(Str())
+    resolved = Null(Bool())
+    signature_document = Null(Int())
+    reviewed_by = Null(Str())
+    reviewed_at = Null(Moment(required=True))
+
+
+class FollowUpVisitList(Out):
+    items = fields.List(fields.Nested(FollowUpVisit), required=True)
+    truncated = Bool()
+
+
+class ReportLine(Out):
+    kind = Str()
+    due = Int()
+    done = Int()
+    rate = Null(fields.Float(required=True, **describe("Per cent.")))
+    target = Null(Int(**describe("Per cent.")))
+    met = Null(Bool())
+
+
+class FollowUpReport(Out):
+    company = Str()
+    month = Str()
+    lines = fields.List(fields.Nested(ReportLine), required=True)
 
 
 def _day(value: date | None) -> str | None:
@@ -86,108 +233,93 @@ def report_json(rep: Report) -> dict[str, Any]:
                        "target": ln.target, "met": ln.met} for ln in rep.lines]}
 
 
-def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise bad(field, f"must be one of: {', '.join(choices)}")
-    return value
-
-
-def _optional_text(body: dict[str, Any], field: str, limit: int) -> str | None:
-    value = body.get(field)
-    if value is None or value == "":
-        return None
-    return _clean_text(field, value, limit)
-
-
-@bp.get("/service-requests")
-def list_service_requests() -> Any:
+@bp.get("/service-requests", tags=["service"])
+@bp.operation("listServiceRequests",
+              summary="The request register (诉求记录) you may read, newest first",
+              description=(
+    "The company's customer-service staff, the handler, the company's supervisors and GM; HQ "
+    "executives and compliance group-wide. No content in the list. Audited."))
+@bp.arguments(ServiceRequestFilter, location="query")
+@bp.response(200, ServiceRequestList, description="The records.")
+@bp.errors("BadRequest", "NotFound")
+def list_service_requests(args: dict[str, Any]) -> Any:
     """Request records you may read, newest first (no content)."""
-    status = arg_text("status", 16)
-    if status is not None:
-        _choice("status", status, requests.STATUSES)
-    kind = arg_text("kind", 16)
-    if kind is not None:
-        _choice("kind", kind, KINDS)
-    tenant = arg_text("tenant", 32)
-    overdue = arg_text("overdue", 5)
-    if overdue not in (None, "true", "false"):
-        raise bad("overdue", "must be true or false")
-    limit = arg_int("limit", 100, 1, 500) or 100
+    limit = args["limit"]
     with _work() as ctx:
-        found = requests.search(ctx, status=status, kind=kind, tenant_code=tenant,
-                                overdue=overdue == "true", limit=limit + 1)
+        found = requests.search(ctx, status=args.get("status"), kind=args.get("kind"),
+                                tenant_code=args.get("tenant"),
+                                overdue=args.get("overdue") == "true", limit=limit + 1)
         items = [summary_json(s) for s in found[:limit]]
     return {"items": items, "truncated": len(found) > limit}
 
 
-@bp.post("/service-requests")
-def create_service_request() -> Any:
+@bp.post("/service-requests", tags=["service"])
+@bp.operation("createServiceRequest",
+              summary="Record a request (the hotline system: then POST the call's recording "
+                      "with request_ref = the number)",
+              description="Content, caller and reply are stored encrypted (秘密). Audited.")
+@bp.arguments(ServiceRequestNew)
+@bp.response(201, ServiceRequest, description="Recorded.")
+@bp.errors("BadRequest", "Forbidden", "NotFound")
+def create_service_request(body: dict[str, Any]) -> Any:
     """Record a request (the hotline system, or an integration)."""
-    body = _json_object()
-    fields: dict[str, Any] = {
-        "kind": _choice("kind", body.get("kind"), KINDS),
-        "channel": _choice("channel", body.get("channel"), CHANNELS),
-        "content": _clean_text("content", body.get("content"), requests.MAX_CONTENT),
-    }
-    grade = body.get("grade")
-    fields["grade"] = None if grade in (None, "") else _choice("grade", grade, GRADES)
-    reply_only = body.get("reply_only", False)
-    if not isinstance(reply_only, bool):
-        raise bad("reply_only", "must be true or false")
-    fields["reply_only"] = reply_only
-    fields["tenant_code"] = _optional_text(body, "tenant", 32)
-    fields["caller"] = _optional_text(body, "caller", requests.MAX_CALLER)
-    fields["handler"] = _optional_text(body, "handler", 64)
-    for name in ("received_at", "due_at"):
-        value = body.get(name)
-        fields[name] = None if value in (None, "") else _datetime(name, value)
+    given = {"kind": body["kind"], "channel": body["channel"], "content": body["content"],
+             "grade": body.get("grade"), "reply_only": body.get("reply_only", False),
+             "tenant_code": body.get("tenant"), "caller": body.get("caller"),
+             "handler": body.get("handler"), "received_at": body.get("received_at"),
+             "due_at": body.get("due_at")}
     with _work() as ctx:
-        req = requests.create(ctx, **fields)
+        req = requests.create(ctx, **given)
         info = request_json(requests.describe(ctx, req))
-    return _created(info, url_for("api.get_service_request", id=info["id"]))
+    return info, 201, {"Location": url_for("api.get_service_request", id=info["id"])}
 
 
-@bp.get("/service-requests/<int:id>")
+@bp.get("/service-requests/<int:id>", tags=["service"], parameters=[RECORD])
+@bp.operation("getServiceRequest", summary="One request record with its content (audited)")
+@bp.response(200, ServiceRequest, description="The record.")
+@bp.errors("BadRequest", "NotFound")
 def get_service_request(id: int) -> Any:
     """One request record with its content (audited)."""
     with _work() as ctx:
         return request_json(requests.show(ctx, _id(id)))
 
 
-@bp.post("/service-requests/<int:id>/close")
-def close_service_request(id: int) -> Any:
+@bp.post("/service-requests/<int:id>/close", tags=["service"], parameters=[RECORD])
+@bp.operation("closeServiceRequest",
+              summary="Close with the reply; schedules the follow-up visit by rule",
+              description="An anonymous or reply-only complaint needs its reply letter first "
+                          "(409 reply_letter_required).")
+@bp.arguments(ServiceRequestClose)
+@bp.response(200, ServiceRequest, description="Closed.")
+@bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
+def close_service_request(body: dict[str, Any], id: int) -> Any:
     """Close with the reply; schedules the follow-up the rule asks for."""
-    body = _json_object()
-    reply = body.get("reply")
-    if reply is None or (isinstance(reply, str) and not reply.strip()):
-        raise bad("reply", "is required")
-    text = _clean_text("reply", reply, requests.MAX_CONTENT)
     with _work() as ctx:
-        req = requests.close(ctx, _id(id), text)
+        req = requests.close(ctx, _id(id), body["reply"])
         return request_json(requests.describe(ctx, req))
 
 
-@bp.get("/visits")
-def list_follow_up_visits() -> Any:
+@bp.get("/visits", tags=["service"])
+@bp.operation("listFollowUpVisits", summary="Follow-up visits (回访) you may read, by due date")
+@bp.arguments(VisitFilter, location="query")
+@bp.response(200, FollowUpVisitList, description="The visits.")
+@bp.errors("BadRequest")
+def list_follow_up_visits(args: dict[str, Any]) -> Any:
     """Follow-up visits you may read, by due date (no notes)."""
-    status = arg_text("status", 16)
-    if status is not None:
-        _choice("status", status, ("due", "done", "unreviewed"))
-    limit = arg_int("limit", 100, 1, 500) or 100
+    limit = args["limit"]
     with _work() as ctx:
-        found = followups.search(ctx, status=status, limit=limit + 1)
+        found = followups.search(ctx, status=args.get("status"), limit=limit + 1)
         items = [visit_json(v) for v in found[:limit]]
     return {"items": items, "truncated": len(found) > limit}
 
 
-@bp.get("/visits/report")
-def get_follow_up_report() -> Any:
+@bp.get("/visits/report", tags=["service"])
+@bp.operation("getFollowUpReport",
+              summary="The monthly 客户回访记录: visits due and made, rates vs targets")
+@bp.arguments(ReportQuery, location="query")
+@bp.response(200, FollowUpReport, description="The report.")
+@bp.errors("BadRequest", "Forbidden", "NotFound")
+def get_follow_up_report(args: dict[str, Any]) -> Any:
     """The monthly 客户回访记录 of a company (its leadership, HQ, compliance)."""
-    company = arg_text("company", 32)
-    month = arg_text("month", 7)
-    if company is None:
-        raise bad("company", "is required")
-    if month is None:
-        raise bad("month", "is required")
     with _work() as ctx:
-        return report_json(followups.report(ctx, company, month))
+        return report_json(followups.report(ctx, args["company"], args["month"]))

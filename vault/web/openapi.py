@@ -82,7 +82,6 @@ def _schemas() -> dict[str, Any]:
                 "message": {"type": "string", "description": "For people."},
             },
         },
-        **_service_schemas(),
         **_letter_schemas(),
     }
 
@@ -121,14 +120,17 @@ def _errors(*names: str) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
-    return {
-        **_service_paths(),
-        **_letter_paths(),
-    }
+    """Operations still written by hand: the letters (vault/web/openapi_letters.py,
+    which uses the helpers here) until they move onto the schemas."""
+    return {**_letter_paths()}
 
 
-# ---------------------------------------------------------------------------
-# Copies, registers, notifications (vault/web/api_copies.py)
+#: Re-authentication in a decision's body, for operations written by hand.
+PASSWORD = {"type": "string", "minLength": 1, "maxLength": 1024,
+            "description": "Your current password: decisions need re-authentication."}
+OTP = {"type": "string", "maxLength": 64, "nullable": True,
+       "description": "A code of your second factor (or a recovery code); required when "
+                      "you have one."}
 
 
 def _id_param(what: str) -> dict[str, Any]:
@@ -136,106 +138,7 @@ def _id_param(what: str) -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 
 
-# ---------------------------------------------------------------------------
-# Call recordings (vault/web/api_recordings.py)
-
-REQUEST_REF = {"type": "string", "minLength": 1, "maxLength": 64,
-               "pattern": "^[A-Za-z0-9_/-]{1,64}$",
-               "description": "The request record (诉求记录) the call belongs to."}
-
-
-# ---------------------------------------------------------------------------
-# Customer-service records (vault/web/api_service.py)
-
-LIMIT_DESCRIPTION = "At most this many items (newest first); `truncated` tells if more exist."
-
-REQUEST_KINDS = ["repair", "complaint", "enquiry", "emergency", "suggestion"]
-REQUEST_CHANNELS = ["hotline", "visit", "meeting", "web", "letter"]
-GRADES = ["normal", "important", "major"]
-
-
-def _service_schemas() -> dict[str, Any]:
-    nstr = _nullable(STR)
-    summary: dict[str, Any] = {
-        "id": INT, "number": {**STR, "description": "Per company and year, e.g. SZ-2026-0042."},
-        "company": STR, "kind": {"type": "string", "enum": REQUEST_KINDS},
-        "grade": {"type": "string", "enum": GRADES, "nullable": True},
-        "channel": {"type": "string", "enum": REQUEST_CHANNELS}, "tenant": nstr,
-        "tenant_name": nstr, "anonymous": {"type": "boolean"}, "received_at": DATETIME,
-        "due_at": _nullable(DATETIME), "handler": nstr,
-        "status": {"type": "string", "enum": ["open", "in_progress", "closed"]},
-        "overdue": {"type": "boolean"},
-        "legacy": {"type": "boolean", "description": "Made from a recording's reference; "
-                   "its content was never recorded in Vault."},
-    }
-    full: dict[str, Any] = {
-        **summary, "department": nstr, "caller": nstr, "content": nstr, "reply": nstr,
-        "reply_only": {"type": "boolean"}, "reply_letter": _nullable(INT),
-        "reply_letter_required": {"type": "boolean"}, "follow_up_owner": nstr,
-        "closed_at": _nullable(DATETIME),
-        "receipts": {"type": "array", "items": {
-            "type": "object", "required": ["id", "received_at", "channel", "via", "note"],
-            "properties": {"id": INT, "received_at": DATETIME, "channel": STR, "via": nstr,
-                           "note": nstr}}},
-        "recordings": {"type": "array", "items": INT},
-        "follow_ups": {"type": "array", "items": INT},
-    }
-    visit: dict[str, Any] = {
-        "id": INT, "company": STR, "request": nstr, "tenant": nstr,
-        "kind": {"type": "string", "enum": ["complaint", "repair", "event", "move_in",
-                                            "emergency"]},
-        "subject": nstr, "sequence": INT, "owner": STR, "due_on": DATE,
-        "status": {"type": "string", "enum": ["due", "done"]}, "overdue": {"type": "boolean"},
-        "visited_on": _nullable(DATE),
-        "method": {"type": "string", "enum": ["on_site", "telephone"], "nullable": True},
-        "visitor": nstr, "resolved": {"type": "boolean", "nullable": True},
-        "signature_document": _nullable(INT), "reviewed_by": nstr,
-        "reviewed_at": _nullable(DATETIME),
-    }
-    line: dict[str, Any] = {
-        "kind": STR, "due": INT, "done": INT,
-        "rate": {"type": "number", "nullable": True, "description": "Per cent."},
-        "target": {"type": "integer", "nullable": True, "description": "Per cent."},
-        "met": {"type": "boolean", "nullable": True},
-    }
-    return {
-        "ServiceRequestSummary": {"type": "object", "required": list(summary),
-                                  "properties": summary},
-        "ServiceRequest": {"type": "object", "required": list(full), "properties": full},
-        "ServiceRequestList": {"type": "object", "required": ["items", "truncated"],
-                               "properties": {"items": {"type": "array", "items": _ref(
-                                   "ServiceRequestSummary")}, "truncated": {"type": "boolean"}}},
-        "ServiceRequestNew": {
-            "type": "object", "required": ["kind", "channel", "content"],
-            "properties": {
-                "kind": {"type": "string", "enum": REQUEST_KINDS},
-                "channel": {"type": "string", "enum": REQUEST_CHANNELS},
-                "content": {"type": "string", "minLength": 1, "maxLength": 10000},
-                "grade": {"type": "string", "enum": GRADES,
-                          "description": "Required for a complaint; none otherwise."},
-                "reply_only": {"type": "boolean"},
-                "tenant": {"type": "string", "maxLength": 32,
-                           "description": "Tenant code; none: an anonymous caller."},
-                "caller": {"type": "string", "maxLength": 200},
-                "handler": {"type": "string", "maxLength": 64},
-                "received_at": {**DATETIME, "description": "Default: now."},
-                "due_at": {**DATETIME, "description": "Default: 3 days, emergencies 24 h."},
-            },
-        },
-        "ServiceRequestClose": {"type": "object", "required": ["reply"],
-                                "properties": {"reply": {"type": "string", "minLength": 1,
-                                                         "maxLength": 10000}}},
-        "FollowUpVisit": {"type": "object", "required": list(visit), "properties": visit},
-        "FollowUpVisitList": {"type": "object", "required": ["items", "truncated"],
-                              "properties": {"items": {"type": "array",
-                                                       "items": _ref("FollowUpVisit")},
-                                             "truncated": {"type": "boolean"}}},
-        "FollowUpReport": {
-            "type": "object", "required": ["company", "month", "lines"],
-            "properties": {"company": STR, "month": STR, "lines": {
-                "type": "array", "items": {"type": "object", "required": list(line),
-                                           "properties": line}}}},
-    }
+# Outgoing letters (vault/web/api_letters.py): written by hand in openapi_letters.py.
 
 
 def _letter_schemas() -> dict[str, Any]:
@@ -250,91 +153,9 @@ def _letter_paths() -> dict[str, Any]:
     return openapi_letters.paths()
 
 
-def _service_paths() -> dict[str, Any]:
-    limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
-                   LIMIT_DESCRIPTION)
-    return {
-        f"{API}/service-requests": {
-            "get": {
-                "operationId": "listServiceRequests", "tags": ["service"],
-                "summary": "The request register (诉求记录) you may read, newest first",
-                "description": "The company's customer-service staff, the handler, the "
-                               "company's supervisors and GM; HQ executives and compliance "
-                               "group-wide. No content in the list. Audited.",
-                "parameters": [
-                    _query("status", {"type": "string", "enum": ["open", "in_progress",
-                                                                  "closed"]}, "Status."),
-                    _query("kind", {"type": "string", "enum": REQUEST_KINDS}, "Type."),
-                    _query("tenant", {"type": "string", "maxLength": 32}, "Tenant code."),
-                    _query("overdue", {"type": "string", "enum": ["true", "false"]},
-                           "Only those open past their due time."),
-                    limit],
-                "responses": {"200": _json(_ref("ServiceRequestList"), "The records."),
-                              **_errors("BadRequest", "NotFound")},
-            },
-            "post": {
-                "operationId": "createServiceRequest", "tags": ["service"],
-                "summary": "Record a request (the hotline system: then POST the call's "
-                           "recording with request_ref = the number)",
-                "description": "Content, caller and reply are stored encrypted (秘密). "
-                               "Audited.",
-                "requestBody": {"required": True, "content": {
-                    JSON: {"schema": _ref("ServiceRequestNew")}}},
-                "responses": {"201": _json(_ref("ServiceRequest"), "Recorded."),
-                              **_errors("BadRequest", "Forbidden", "NotFound")},
-            },
-        },
-        f"{API}/service-requests/{{id}}": {
-            "get": {
-                "operationId": "getServiceRequest", "tags": ["service"],
-                "summary": "One request record with its content (audited)",
-                "parameters": [_id_param("Request record")],
-                "responses": {"200": _json(_ref("ServiceRequest"), "The record."),
-                              **_errors("BadRequest", "NotFound")},
-            },
-        },
-        f"{API}/service-requests/{{id}}/close": {
-            "post": {
-                "operationId": "closeServiceRequest", "tags": ["service"],
-                "summary": "Close with the reply; schedules the follow-up visit by rule",
-                "description": "An anonymous or reply-only complaint needs its reply letter "
-                               "first (409 reply_letter_required).",
-                "parameters": [_id_param("Request record")],
-                "requestBody": {"required": True, "content": {
-                    JSON: {"schema": _ref("ServiceRequestClose")}}},
-                "responses": {"200": _json(_ref("ServiceRequest"), "Closed."),
-                              **_errors("BadRequest", "Forbidden", "NotFound", "Conflict")},
-            },
-        },
-        f"{API}/visits": {
-            "get": {
-                "operationId": "listFollowUpVisits", "tags": ["service"],
-                "summary": "Follow-up visits (回访) you may read, by due date",
-                "parameters": [_query("status", {"type": "string",
-                                                 "enum": ["due", "done", "unreviewed"]},
-                                      "Status."), limit],
-                "responses": {"200": _json(_ref("FollowUpVisitList"), "The visits."),
-                              **_errors("BadRequest")},
-            },
-        },
-        f"{API}/visits/report": {
-            "get": {
-                "operationId": "getFollowUpReport", "tags": ["service"],
-                "summary": "The monthly 客户回访记录: visits due and made, rates vs targets",
-                "parameters": [
-                    {**_query("company", {"type": "string", "maxLength": 32},
-                              "Company code."), "required": True},
-                    {**_query("month", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
-                              "YYYY-MM."), "required": True}],
-                "responses": {"200": _json(_ref("FollowUpReport"), "The report."),
-                              **_errors("BadRequest", "Forbidden", "NotFound")},
-            },
-        },
-    }
-
-
 # ---------------------------------------------------------------------------
-# Tenants and notices' sign-offs (vault/web/api_tenants.py)
+# The generated document
+
 
 class _Spec(flask_smorest.Api):
     """flask-smorest's document builder without its app-wide parts: the app keeps
