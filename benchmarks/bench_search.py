@@ -21,8 +21,8 @@ memory (what indexing costs without storage, crypto and audit); the same queries
 as a bare `SELECT count(*)` over the postings of their tokens, no scope and no
 ranking; OCR of the same page with Tesseract reading a file instead of stdin.
 
-Targets (issue 15): 100,000 documents (pass --docs 100000 where the disk and time
-allow), query p95 < 150 ms.
+Targets (issue 15): 100,000 documents (pass --docs 100000, or run `make bench
+BENCH_SEARCH_DOCS=100000`, where the disk and time allow), query p95 < 150 ms.
 """
 
 from __future__ import annotations
@@ -319,7 +319,10 @@ def ocr_bench(pages: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--docs", type=int,
+                        default=int(os.environ.get("BENCH_SEARCH_DOCS", "2000")),
+                        help="documents (default 2000, or $BENCH_SEARCH_DOCS: "
+                             "`make bench BENCH_SEARCH_DOCS=100000`)")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--ocr-pages", type=int, default=3)
