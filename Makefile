@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 JOBS_EVERY ?= 300
 
-RUN_DEBS := libmagic1 fonts-wqy-microhei tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
+RUN_DEBS := libmagic1 fonts-wqy-microhei tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng espeak-ng
 TEST_DEBS := $(RUN_DEBS) postgresql chromium
 
 .PHONY: run test lint bench install install-test deps-run deps-test clean

@@ -64,8 +64,9 @@ def test_export_by_compliance_only_and_audited(vault: Vault, tmp_path: Path) -> 
                 "document:register")
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
-    # The demo's 25 files, a reply letter, 4 visit signatures and 3 outgoing letters.
-    assert len(rows) == 33 and {r["action"] for r in rows} == {"document:register"}
+    # The demo's 26 files (a scanned sign-off sheet among them), a reply letter, 4 visit
+    # signatures and 3 outgoing letters.
+    assert len(rows) == 34 and {r["action"] for r in rows} == {"document:register"}
     res = vault("audit", "export", "--as", "wu.yuangong", "--format", "jsonl")
     assert res.exit_code == 1 and "compliance" in res.output
     res = vault("audit", "export", "--as", "zhao.hegui", "--format", "jsonl",

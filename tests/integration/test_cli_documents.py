@@ -146,10 +146,10 @@ def test_keys_rotate_and_retire(vault: Vault, tmp_path: Path) -> None:
     first = vault("keys", "list").output.split()[0]
     res = vault("keys", "rotate")
     assert res.exit_code == 0, res.output
-    # The demo's 25 files, a reply letter, 4 visit signatures and 3 outgoing letters; the
-    # sealed rows of 17 request records and of 7 recorded follow-up visits
-    # (vault/services/demo.py).
-    assert "re-wrapped 57 data key(s)" in res.output
+    # The demo's 26 files (a scanned sign-off sheet among them), a reply letter, 4 visit
+    # signatures and 3 outgoing letters; the sealed rows of 17 request records and of 7
+    # recorded follow-up visits (vault/services/demo.py).
+    assert "re-wrapped 58 data key(s)" in res.output
     res = vault("keys", "retire", first)
     assert res.exit_code == 0, res.output
     assert (home(vault) / "keys" / "retired" / f"master-{first}.key").exists()

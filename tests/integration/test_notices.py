@@ -529,23 +529,24 @@ def test_cli(tmp_path: Path, database_url: str) -> None:
     doc = str(notice)
     code, out = run("notices", "progress", doc, "--as", "wu.yuangong", "--json")
     info = json.loads(out)
-    assert (info["total"], info["signed"]) == (3, 1)
+    # The demo has T001 signed on site and T002 on a scanned sheet.
+    assert (info["total"], info["signed"]) == (3, 2)
     code, out = run("notices", "recipients", doc, "--tenant", "T001", "--tenant", "T002",
                     "--tenant", "T003", "--tenant", "T004", "--as", "zhou.zhuguan")
     assert code == 0 and "4 recipient(s); added T004" in out
     sheet = tmp_path / "sheet.png"
     sheet.write_bytes(samples.png_card("签收单"))
-    code, out = run("notices", "sign-off", doc, "--tenant", "T002", "--signer", "李女士",
+    code, out = run("notices", "sign-off", doc, "--tenant", "T003", "--signer", "王小明",
                     "--method", "scanned", "--sheet", str(sheet), "--as", "wu.yuangong")
     assert code == 0 and "sheet stored as document" in out, out
-    code, out = run("notices", "sign-off", doc, "--tenant", "T002", "--signer", "李女士",
+    code, out = run("notices", "sign-off", doc, "--tenant", "T003", "--signer", "王小明",
                     "--method", "on_site", "--as", "wu.yuangong")
     assert code == 2 and "already signed" in out
-    code, out = run("notices", "sign-off", doc, "--tenant", "T003", "--signer", "王小明",
+    code, out = run("notices", "sign-off", doc, "--tenant", "T004", "--signer", "新租户",
                     "--method", "scanned", "--as", "wu.yuangong")
     assert code == 2 and "scanned sheet" in out
     code, out = run("notices", "progress", doc, "--as", "wu.yuangong")
-    assert code == 0 and "2/4 signed (50%)" in out and out.count("UNSIGNED") == 2
+    assert code == 0 and "3/4 signed (75%)" in out and out.count("UNSIGNED") == 1
     target = tmp_path / "signoffs.csv"
     code, out = run("notices", "export", doc, "-o", str(target), "--as", "zhao.hegui")
     assert code == 0 and "4 recipient(s)" in out

@@ -1,5 +1,9 @@
 """The demo group: HQ and two subsidiaries, one person for every role, tenants and
-documents of every level and category. Idempotent: a second run changes nothing."""
+documents of every level and category — multi-page contracts, certificates with
+their numbers, holders and custodian, a notice with a scanned sign-off sheet, a
+hotline call spoken in Chinese, an original out on loan, and files registered more
+than a year ago waiting in the annual-review queue. Idempotent: a second run
+changes nothing."""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 
 from vault.models import Company, Document, FollowUp
-from vault.policy import Category, Level
+from vault.policy import CERTIFICATES, Category, CopyKind, Level
 from vault.services import (
     accounts,
+    certificates,
+    copies,
     deposits,
     documents,
     followups,
@@ -114,7 +120,7 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
             return None
         logins = _organisation(ctx)
     for title, category, level, period, issued, reg, sup, doc_dept, tenant, paper in DOCS:
-        with unit_of_work(infra, reg, now) as ctx:
+        with unit_of_work(infra, reg, _registered_at(infra, issued, now)) as ctx:
             content, filename = samples.sample(category, title, infra.settings.font_file)
             if category is Category.CALL_RECORDING:
                 _recording(ctx, title, issued, doc_dept, tenant, content, filename)
@@ -133,6 +139,8 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
                 content=io.BytesIO(content),
                 filename=filename,
             )
+    _certificates(infra, now)
+    _loans(infra, now)
     _notice_sign_offs(infra, now)
     _service_records(infra, now)
     _letters(infra, now)
@@ -142,6 +150,52 @@ def load(infra: Infra, now: datetime) -> list[Login] | None:
         assert minutes is not None
         meetings.set_attendees(ctx, minutes.id, ["T001", "T002", "T003"])
     return logins
+
+
+def _registered_at(infra: Infra, issued: date, now: datetime) -> datetime:
+    """When a demo file was registered: a month after it was issued for the files of
+    past years (so they are due in the annual review, 年度审核), now for the rest."""
+    then = datetime.combine(issued + timedelta(days=30), time(10, 0), infra.settings.tz)
+    return then if then < now - timedelta(days=400) else now
+
+
+# The SZ certificates: number, custodian, where the paper original is kept, validity.
+CERTIFICATE_PLACES = {
+    Category.BUSINESS_LICENCE: ("行政部保险柜 A-1", date(2040, 3, 31)),
+    Category.ORG_CODE_CERTIFICATE: ("行政部保险柜 A-1", None),
+    Category.TAX_REGISTRATION: ("行政部保险柜 A-2", None),
+    Category.OTHER_CERTIFICATE: ("行政部档案柜 B-3", date(2027, 5, 31)),
+}
+
+
+def _certificates(infra: Infra, now: datetime) -> None:
+    with unit_of_work(infra, "sun.baoguan", now) as ctx:
+        certs = ctx.session.scalars(select(Document).where(
+            Document.category.in_([c.value for c in CERTIFICATES])).order_by(Document.id))
+        for doc in list(certs):
+            place, valid = CERTIFICATE_PLACES[Category(doc.category)]
+            certificates.set_details(
+                ctx, doc.id, number=samples.CERTIFICATE_NUMBERS[Category(doc.category)],
+                custodian_username="sun.baoguan", original_location=place, valid_until=valid)
+
+
+def _loans(infra: Infra, now: datetime) -> None:
+    """The business licence is out on loan to the SZ general manager (a bank account
+    to open), approved by an HQ executive (the GM holds the approving office himself)
+    and handed over by the custodian; due back in ten days."""
+    today = now.astimezone(infra.settings.tz).date()
+    with unit_of_work(infra, None, now) as ctx:
+        licence = ctx.session.scalar(select(Document.id).where(
+            Document.category == Category.BUSINESS_LICENCE.value))
+    assert licence is not None
+    with unit_of_work(infra, "chen.gm", now - timedelta(days=2)) as ctx:
+        req = copies.request(ctx, licence, CopyKind.LEND, "银行开立基本户，需出示营业执照原件",
+                             due_on=today + timedelta(days=10)).id
+    with unit_of_work(infra, "wang.zong", now - timedelta(days=2, hours=-1)) as ctx:
+        copies.approve(ctx, req, note="同意，按期归还")
+    with unit_of_work(infra, "sun.baoguan", now - timedelta(days=1)) as ctx:
+        loan = copies.loans(ctx)[0].id
+        copies.hand_over(ctx, loan, note="原件一份，已核对")
 
 
 def _recording(ctx: Ctx, title: str, issued: date, department: str | None,
@@ -172,6 +226,14 @@ def _notice_sign_offs(infra: Infra, now: datetime) -> None:
     with unit_of_work(infra, "wu.yuangong", now) as ctx:
         notices.record_sign_off(ctx, notice_id, "T001", "张先生", now, "on_site",
                                 note="前台现场签收")
+    # T002 signed the paper sheet at the door; the scan is kept with the notice.
+    day = now.astimezone(infra.settings.tz).date().isoformat()
+    sheet = samples.sign_off_sheet_png(NOTICE_TITLE, [("B座0805", "深港咨询有限公司", day)],
+                                       infra.settings.font_file)
+    with unit_of_work(infra, "wu.yuangong", now) as ctx:
+        notices.record_sign_off(ctx, notice_id, "T002", "李女士", now, "scanned",
+                                sheet=(io.BytesIO(sheet), "签收单-B座0805.png"),
+                                note="上门送达，纸质签收单已扫描")
 
 
 # A month of customer-service records (诉求记录、投诉、回访、寄存) for SZ, so the request
