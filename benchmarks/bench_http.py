@@ -15,6 +15,11 @@ For each server (VAULT_BENCH_SERVERS, default ``old,serve``):
     VAULT_BENCH_THINK_MS=1000 python benchmarks/bench_http.py   # people pause ~1 s
     VAULT_BENCH_SECONDS=0 python benchmarks/bench_http.py       # transfers only, no load test
     VAULT_BENCH_SERVERS=old,gthread,granian,serve python benchmarks/bench_http.py
+    VAULT_BENCH_NODES=2 ...   # also the same mix over two nodes of each server (one home:
+                              # the same SQLite database, files and keys), 25 people each
+
+Before the load test, each kind of request of the mix is timed one at a time (median
+and slowest of VAULT_BENCH_ONE=20), the figures the load test's are compared with.
 Targets (issue 5): 0 errors, p95 < 300 ms; HTTP >= 0.5x the service layer.
 Target (issue 12): /healthz answers with 20 slow clients connected.
 """
@@ -26,6 +31,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -247,24 +253,65 @@ end
 """
 
 
-def load_test(base: str, work: Path, doc_ids: list[int], seconds: int) -> dict[str, float]:
-    cookies = [sign_in(base, f"load{i:02d}") for i in range(PEOPLE)]
-    paths = []
-    for n, cookie in enumerate(cookies):
-        doc = doc_ids[n % len(doc_ids)]
-        paths += [(f"/documents/?q={urllib.parse.quote('合同')}", cookie),
-                  (f"/documents/{doc}", cookie),
-                  (f"/documents/{doc}/view", cookie),
-                  (f"/documents/{doc}/pages/1.png", cookie)]
-    table = work / "requests.tsv"
+def mix(doc: int) -> list[tuple[str, str]]:
+    """The four requests of a person's round: (kind, path)."""
+    return [("search", f"/documents/?q={urllib.parse.quote('合同')}"),
+            ("document page", f"/documents/{doc}"),
+            ("viewer page", f"/documents/{doc}/view"),
+            ("page image", f"/documents/{doc}/pages/1.png")]
+
+
+def one_at_a_time(base: str, doc_ids: list[int], repeat: int) -> dict[str, tuple[float, float]]:
+    """Each kind of request alone, ``repeat`` times in a row: kind -> (median, slowest) ms."""
+    cookie = sign_in(base, "load00")
+    times: dict[str, list[float]] = {}
+    for i in range(repeat):
+        for kind, path in mix(doc_ids[i % len(doc_ids)]):
+            req = urllib.request.Request(base + path, headers={  # noqa: S310
+                "Cookie": cookie, "User-Agent": "vault-bench"})
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+                resp.read()
+                assert resp.status == 200, (path, resp.status)
+            times.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
+    return {k: (statistics.median(v), max(v)) for k, v in times.items()}
+
+
+def _wrk(base: str, work: Path, paths: list[tuple[str, str]], people: int, seconds: int,
+         tag: str) -> subprocess.Popen[str]:
+    table = work / f"requests{tag}.tsv"
     table.write_text("".join(f"{p}\t{c}\n" for p, c in paths))
     script = work / "mix.lua"
     script.write_text(LUA)
-    out = subprocess.run(["wrk", "-t2", f"-c{PEOPLE}", f"-d{seconds}s", "--timeout", "10s",
-                          "-s", str(script), base, "--", str(table), str(THINK_MS)],
-                         check=True, capture_output=True, text=True).stdout
+    return subprocess.Popen(["wrk", "-t2", f"-c{people}", f"-d{seconds}s", "--timeout", "10s",
+                             "-s", str(script), base, "--", str(table), str(THINK_MS)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def _result(proc: subprocess.Popen[str]) -> dict[str, float]:
+    out, _ = proc.communicate()
+    if proc.returncode != 0:
+        sys.exit(f"wrk failed ({proc.returncode})")
     line = next(x for x in out.splitlines() if x.startswith("JSON"))
-    return json.loads(line[4:])
+    return dict(json.loads(line[4:]))
+
+
+def load_test(bases: list[str], work: Path, doc_ids: list[int],
+              seconds: int) -> dict[str, float]:
+    """PEOPLE people spread evenly over the nodes in ``bases``, each signed in once on
+    the first node (a session works on every node: the shared secret key). With
+    several nodes: requests summed, the slowest node's percentiles."""
+    cookies = [sign_in(bases[0], f"load{i:02d}") for i in range(PEOPLE)]
+    procs = []
+    for k, base in enumerate(bases):
+        mine = range(k, PEOPLE, len(bases))
+        paths = [(path, cookies[n]) for n in mine for _kind, path in mix(doc_ids[n % len(doc_ids)])]
+        procs.append(_wrk(base, work, paths, len(mine), seconds, str(k)))
+    results = [_result(p) for p in procs]
+    merged = {key: max(r[key] for r in results) for key in ("seconds", "p50", "p95", "p99")}
+    merged.update(requests=sum(r["requests"] for r in results),
+                  errors=sum(r["errors"] for r in results))
+    return merged
 
 
 def curl_upload(port: int, token: str, src: Path, work: Path) -> tuple[float, int]:
@@ -310,6 +357,11 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.wait(10)
 
 
+def _load() -> str:
+    """The machine's 1-minute load average (other work on the same cores)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def _slow_text(result: tuple[int, int, float]) -> str:
     answered, asked, slowest = result
     worst = "timed out" if slowest == float("inf") else f"slowest {slowest * 1000:.0f} ms"
@@ -322,6 +374,8 @@ def main() -> None:
         sys.exit("wrk is missing: `make bench` installs it (Debian package wrk)")
     size_mib = int(os.environ.get("VAULT_BENCH_MIB", "512"))
     names = [n.strip() for n in os.environ.get("VAULT_BENCH_SERVERS", "old,serve").split(",")]
+    nodes = int(os.environ.get("VAULT_BENCH_NODES", "1"))
+    one = int(os.environ.get("VAULT_BENCH_ONE", "20"))
     work = Path(tempfile.mkdtemp(prefix="vault-bench-", dir=ROOT))
     server = None
     try:
@@ -348,12 +402,31 @@ def main() -> None:
                   f"200 -> {_slow_text(row['slow200'])}", flush=True)  # type: ignore[arg-type]
             stop(server)  # a fresh server: slow clients must not weigh on the load test
             server = start(cmd, env, work, port)
+            alone = one_at_a_time(f"http://127.0.0.1:{port}", doc_ids, one)
+            print("  one at a time: " + ";  ".join(
+                f"{kind} {med:.0f} ms (slowest {worst:.0f})"
+                for kind, (med, worst) in alone.items()), flush=True)
             if seconds > 0:
-                result = load_test(f"http://127.0.0.1:{port}", work, doc_ids, seconds)
+                result = load_test([f"http://127.0.0.1:{port}"], work, doc_ids, seconds)
                 row["load"] = result
-                print(f"  load: {result['requests'] / result['seconds']:8.1f} requests/s   "
+                print(f"  load, 1 node (load average {_load()}): "
+                      f"{result['requests'] / result['seconds']:8.1f} requests/s   "
                       f"p50 {result['p50']:.0f} ms   p95 {result['p95']:.0f} ms   "
                       f"p99 {result['p99']:.0f} ms   errors {result['errors']:.0f}", flush=True)
+            if seconds > 0 and nodes > 1:
+                ports = [free_port() for _ in range(nodes - 1)]
+                others = [start(servers(p)[name][1], env, work, p) for p in ports]
+                try:
+                    result = load_test([f"http://127.0.0.1:{p}" for p in [port, *ports]],
+                                       work, doc_ids, seconds)
+                finally:
+                    for other in others:
+                        stop(other)
+                print(f"  load, {nodes} nodes (load average {_load()}): "
+                      f"{result['requests'] / result['seconds']:8.1f} requests/s   "
+                      f"p50 {result['p50']:.0f} ms   p95 {result['p95']:.0f} ms   "
+                      f"p99 {result['p99']:.0f} ms   errors {result['errors']:.0f} "
+                      f"(the slowest node's percentiles)", flush=True)
             before = tree_rss(server.pid)
             with PeakRss(server.pid) as mem:
                 up, new_id = curl_upload(port, token, src, work)

@@ -222,11 +222,13 @@ def measure(infra: Infra, engine: Engine, verify: bool = True) -> None:
     with engine.connect() as conn:
         base_p50, _ = timed(
             lambda: conn.execute(text("SELECT count(*) FROM documents")).scalar_one(), 5)
-    print(f"baseline, a sequential count of the documents: p50 {base_p50:.0f} ms", flush=True)
+    print(f"baseline, a sequential count of the documents: p50 {base_p50:.0f} ms "
+          f"(load average {os.getloadavg()[0]:.1f}: other work on the same cores)", flush=True)
 
     def show(name: str, p: tuple[float, float], target: str = "") -> None:
         print(f"  {name:46s} p50 {p[0]:7.1f} ms  p95 {p[1]:7.1f} ms  "
-              f"({p[1] / base_p50:.2f}x baseline){target}", flush=True)
+              f"({p[1] / base_p50:.2f}x baseline; load {os.getloadavg()[0]:.1f}){target}",
+              flush=True)
 
     listed = documents.COUNT_CAP
     for who in ("s00100", "gm001", "ceo"):
@@ -267,7 +269,8 @@ def measure(infra: Infra, engine: Engine, verify: bool = True) -> None:
         took = time.perf_counter() - t0
     assert report.ok, report.summary()
     print(f"  audit verify (chain from the database): {report.events:,} events in "
-          f"{took:.1f} s = {report.events / took:,.0f} events/s", flush=True)
+          f"{took:.1f} s = {report.events / took:,.0f} events/s "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
 
 
 if __name__ == "__main__":
