@@ -137,7 +137,7 @@ def ls(app: App, as_user: str, as_json: bool, text: str | None, category: str | 
 
     query = document_query(text, category, level, tenant, company, department,
                            issued_from, issued_to, page, per_page)
-    query.count_cap = documents.COUNT_CAP  # "10000+": a million files are not counted
+    query.count_cap = documents.COUNT_CAP  # "1000+": a million files are not counted
     with app.work(as_user) as ctx:
         result = documents.search(ctx, query)
         rows = [_doc_row(d, result.levels[d.id]) for d in result.items]

@@ -192,7 +192,7 @@ class Browse:
     companies: list[Choice]
     departments: list[Choice]  # value "COMPANY/DEPT"
     tenants: list[Choice]
-    #: More than ``total`` (`documents.COUNT_CAP`) match: the list says "10,000+".
+    #: More than ``total`` (`documents.COUNT_CAP`) match: the list says "1,000+".
     total_capped: bool = False
 
     @property
@@ -203,7 +203,7 @@ class Browse:
 def browse(ctx: Ctx, query: documents.Query, lang: str = "zh") -> Browse:
     """One page of the documents in the actor's scope matching ``query`` (audited as a
     search); the filters' choices. Documents out of scope are absent, counts included
-    (up to `documents.COUNT_CAP`: beyond it the list says "10,000+")."""
+    (up to `documents.COUNT_CAP`: beyond it the list says "1,000+")."""
     found = documents.search(ctx, replace(query, count_cap=documents.COUNT_CAP))
     drawn = _with_thumbnails(ctx, found.items)
     rows = [_row(ctx, d, found.levels[d.id], lang, d.id in drawn) for d in found.items]
