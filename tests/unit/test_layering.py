@@ -33,7 +33,8 @@ def test_policy_imports_only_the_standard_library() -> None:
     assert outside == set(), f"policy.py must stay pure, but imports {sorted(outside)}"
 
 
-@pytest.mark.parametrize("path", modules("services/*.py"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", modules("services/**/*.py"),
+                         ids=lambda p: str(p.relative_to(ROOT / "services")))
 def test_services_do_not_import_flask_or_views(path: Path) -> None:
     found = imports_of(path)
     bad = {n for n in found if n.split(".")[0] in {"flask", "flask_login", "flask_wtf", "click"}

@@ -4,7 +4,7 @@ client, on SQLite and PostgreSQL.
 
 Times: the API always works at the real clock. Where a test needs another moment
 (an approval whose window has already passed, a loan that is overdue) it calls
-the service (vault/services/copies.py) in a unit of work with an explicit ``now``,
+the service (vault/services/copies/) in a unit of work with an explicit ``now``,
 and the API for everything else.
 """
 

@@ -3,7 +3,7 @@ approval gives, the copy and lending registers, and the inbox. Routes of the
 ``api`` blueprint (vault/web/api.py: token authentication, input helpers and the
 error format), described in vault/web/openapi.py.
 
-Views parse and check their input, call vault/services/copies.py (or
+Views parse and check their input, call vault/services/copies/ (or
 notifications.py) and render JSON; the services decide who may do what, and
 audit it. Approvers see a request's metadata, never the file's content.
 
