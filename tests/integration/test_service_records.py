@@ -17,7 +17,7 @@ from alembic import command
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from vault import db
+from vault import db, policy
 from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.cli import main
@@ -25,6 +25,7 @@ from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vault.models import FollowUp, Recording, RecordingArchive, ServiceRequest
 from vault.policy import Category
 from vault.services import (
+    accounts,
     deposits,
     followups,
     jobs,
@@ -48,7 +49,6 @@ def world(org: Infra) -> Infra:
     with unit_of_work(org, "root") as ctx:
         sz = ctx.session.scalar(select(ServiceRequest.company_id))  # None: no request yet
         assert sz is None
-        from vault.services import accounts
 
         company = accounts.get_company(ctx.session, "SZ")
         tenants.add_tenant(ctx.session, "T001", "华南贸易", "A1201", "张先生",
@@ -366,3 +366,43 @@ def test_tenant_meeting_minutes_are_internal_with_the_tenants_present(world: Inf
         other = documents.register(ctx, title="通知", category=Category.NOTICE,
                                    content=io.BytesIO(b"n\n"), filename="n.txt").id
         meetings.show(ctx, other)
+
+
+def test_register_scope_and_paging_are_sql(world: Infra) -> None:
+    """The register is scoped, filtered and paged by the database: `requests.readable`
+    selects exactly the records `policy.can_read_request` allows, for everyone; pages
+    follow each other without gap or overlap, filters kept."""
+    from people import PEOPLE
+
+    from vault.services.accounts import subject_of
+
+    made = [_complaint(world), _complaint(world, kind="repair", grade=None),
+            _complaint(world, kind="repair", grade=None, handler="accountant"),
+            _complaint(world, who="boss", kind="enquiry", grade=None),
+            _complaint(world, kind="repair", grade=None,
+                       due_at=_now() - timedelta(hours=1),
+                       received_at=_now() - timedelta(days=2))]
+    with world.sessions() as s:
+        rows = s.scalars(select(ServiceRequest)).all()
+        assert sorted(r.id for r in rows) == sorted(made)
+        for username in PEOPLE:
+            subject = subject_of(accounts.get_user(s, username))
+            by_sql = set(s.scalars(select(ServiceRequest.id).where(
+                requests.readable(subject))))
+            by_rule = {r.id for r in rows
+                       if policy.can_read_request(subject, requests.facts(r)).allowed}
+            assert by_sql == by_rule, username
+    with unit_of_work(world, "accountant") as ctx:  # the handler of one, in another dept
+        assert [r.id for r in requests.search(ctx)] == [made[2]]
+    with unit_of_work(world, "clerk") as ctx:
+        everything = [r.id for r in requests.search(ctx)]
+        assert sorted(everything) == sorted(made)
+        pages = [[r.id for r in requests.search(ctx, limit=2, offset=o)] for o in (0, 2, 4, 6)]
+        assert pages[0] + pages[1] + pages[2] == everything and pages[3] == []
+        repairs = [r.id for r in requests.search(ctx, kind="repair")]
+        assert len(repairs) == 3
+        assert [r.id for r in requests.search(ctx, kind="repair", limit=2, offset=2)] == \
+            repairs[2:]
+        assert [r.id for r in requests.search(ctx, overdue=True)] == [made[4]]
+        with pytest.raises(InvalidInput):
+            requests.search(ctx, offset=-1)

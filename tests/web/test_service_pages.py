@@ -26,6 +26,7 @@ from werkzeug.test import TestResponse
 
 from vault.models import DocumentVersion, FollowUp, Recording, ServiceRequest
 from vault.services import accounts, samples, tenants, tokens
+from vault.services import requests as requests_service
 from vault.services.context import Infra, unit_of_work
 from vault.web import openapi
 
@@ -277,3 +278,25 @@ def test_unreadable_dates_are_form_errors_not_empty(world: Flask, login_as: Logi
         assert words in _text(clerk.get(resp.headers["Location"]))
     with infra_of(world).sessions() as s:
         assert s.get(FollowUp, fid).status == "due"  # type: ignore[union-attr]
+
+
+def test_register_pages_keep_filters(world: Flask, login_as: Login,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from vault.web import service as service_views
+
+    monkeypatch.setattr(service_views, "REGISTER_PAGE", 2)
+    with unit_of_work(infra_of(world), "clerk") as ctx:
+        numbers = [requests_service.create(ctx, kind=kind, channel="hotline", content="x",
+                                           tenant_code="T1").number
+                   for kind in ("repair", "enquiry", "repair", "repair", "repair")]
+    clerk = login_as("clerk")
+    first = _text(clerk.get("/requests/?kind=repair"))
+    shown = re.findall(r'data-number="([^"]+)"', first)
+    assert shown == [numbers[4], numbers[3]] and 'id="requests-prev"' not in first
+    link = re.search(r'id="requests-pager">.*?href="([^"]+)" rel="next"', first, re.S)
+    assert link is not None and "kind=repair" in link.group(1)
+    second = _text(clerk.get(link.group(1).replace("&amp;", "&")))
+    assert re.findall(r'data-number="([^"]+)"', second) == [numbers[2], numbers[0]]
+    assert 'id="requests-prev"' in second and 'id="requests-next"' not in second
+    assert "第 2 页" in second
+    assert "requests-pager" not in _text(clerk.get("/requests/?kind=enquiry"))

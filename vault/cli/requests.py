@@ -71,15 +71,20 @@ def requests_add(app: App, as_user: str, kind: str, channel: str, content: str,
 @click.option("--kind", default=None)
 @click.option("--tenant", default=None)
 @click.option("--overdue", is_flag=True, help="Only those open past their due time.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=200, show_default=True)
+@click.option("--offset", type=click.IntRange(0, 10_000_000), default=0,
+              help="Skip this many lines (the next page: offset + limit).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def requests_ls(app: App, as_user: str, status: str | None, kind: str | None,
-                tenant: str | None, overdue: bool, as_json: bool) -> None:
+                tenant: str | None, overdue: bool, limit: int, offset: int,
+                as_json: bool) -> None:
     """The register lines you may read, newest first."""
     from vault.services import requests as service
 
     with app.work(as_user) as ctx:
-        rows = service.search(ctx, status=status, kind=kind, tenant_code=tenant, overdue=overdue)
+        rows = service.search(ctx, status=status, kind=kind, tenant_code=tenant, overdue=overdue,
+                              limit=limit, offset=offset)
     if as_json:
         echo_json([asdict(r) for r in rows])
         return

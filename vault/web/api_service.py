@@ -60,6 +60,8 @@ class ServiceRequestFilter(Query):
     overdue = Choice(("true", "false"), message="must be true or false",
                      **describe("Only those open past their due time."))
     limit = Whole(1, 500, load_default=100, **describe(LIMIT))
+    offset = Whole(0, requests.MAX_OFFSET, load_default=0, **describe(
+        "Skip this many (the next page: offset + limit while `truncated`)."))
 
 
 class JsonBool(fields.Boolean):
@@ -248,7 +250,8 @@ def list_service_requests(args: dict[str, Any]) -> Any:
     with _work() as ctx:
         found = requests.search(ctx, status=args.get("status"), kind=args.get("kind"),
                                 tenant_code=args.get("tenant"),
-                                overdue=args.get("overdue") == "true", limit=limit + 1)
+                                overdue=args.get("overdue") == "true", limit=limit + 1,
+                                offset=args["offset"])
         items = [summary_json(s) for s in found[:limit]]
     return {"items": items, "truncated": len(found) > limit}
 

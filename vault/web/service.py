@@ -32,6 +32,7 @@ support.NAV.append(("service.visits_index", lambda: lazy_gettext("Follow-ups"), 
 support.NAV.append(("service.deposits_index", lambda: lazy_gettext("Deposits"), None))
 
 MAX_ID = 2**31 - 1
+REGISTER_PAGE = 50  # request register lines per page (paged in SQL)
 MAX_SIGNATURE_FIELD = 8 * 1024 * 1024
 PNG_PREFIX = "data:image/png;base64,"
 
@@ -229,12 +230,21 @@ def requests_index() -> Any:
     status = args.get("status", "") or None
     kind = args.get("kind", "") or None
     overdue = args.get("overdue") == "1"
+    raw_page = args.get("page", "1")
+    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 7 \
+        else 1
+    page = max(page, 1)
     with support.work() as ctx:
-        rows = requests.search(ctx, status=status, kind=kind, overdue=overdue)
+        # One more than a page: whether a next page exists, without counting them all.
+        rows = requests.search(ctx, status=status, kind=kind, overdue=overdue,
+                               limit=REGISTER_PAGE + 1, offset=(page - 1) * REGISTER_PAGE)
         may_add = requests.service_department(ctx) is not None
-    return render_template("service/requests.html", rows=rows, status=status or "",
-                           kind=kind or "", overdue=overdue, may_add=may_add,
-                           kinds=list(KIND_NAMES))
+    filters = {k: v for k, v in (("status", status), ("kind", kind),
+                                 ("overdue", "1" if overdue else None)) if v}
+    return render_template("service/requests.html", rows=rows[:REGISTER_PAGE],
+                           status=status or "", kind=kind or "", overdue=overdue,
+                           may_add=may_add, kinds=list(KIND_NAMES), page=page,
+                           more=len(rows) > REGISTER_PAGE, filters=filters)
 
 
 def _render_new(errors: dict[str, str], status: int) -> Any:
