@@ -300,3 +300,37 @@ def test_register_pages_keep_filters(world: Flask, login_as: Login,
     assert 'id="requests-prev"' in second and 'id="requests-next"' not in second
     assert "第 2 页" in second
     assert "requests-pager" not in _text(clerk.get("/requests/?kind=enquiry"))
+
+
+def test_meeting_attendees_form(world: Flask, login_as: Login) -> None:
+    """租户大会: those responsible for the minutes tick the tenants present on a page
+    (until now only the CLI and the service could); others read the list."""
+    from vault.policy import Category
+    from vault.services import documents
+
+    with unit_of_work(infra_of(world), "boss") as ctx:
+        tenants.add_tenant(ctx.session, "T2", "北方科技", "B0301", "李女士",
+                           company_id=accounts.get_company(ctx.session, "SZ").id)
+        doc = documents.register(ctx, title="第四季度租户大会记录",
+                                 category=Category.TENANT_MEETING_MINUTES,
+                                 content=io.BytesIO("会议纪要".encode()), filename="m.txt")
+        doc_id = doc.id
+    boss = login_as("boss")
+    assert f"/meetings/{doc_id}" in _text(boss.get(f"/documents/{doc_id}"))
+    page = _text(boss.get(f"/meetings/{doc_id}"))
+    assert "登记到会租户" in page and 'id="present-T1"' in page and 'id="present-T2"' in page
+    resp = boss.post(f"/meetings/{doc_id}/attendees", data={
+        "tenant": ["T1", "T2"], "csrf_token": csrf_token(boss, f"/meetings/{doc_id}")})
+    assert resp.status_code == 303
+    page = _text(boss.get(f"/meetings/{doc_id}"))
+    assert 'data-count="2"' in page and "已登记 2 户租户到会" in page
+    accountant = login_as("accountant")  # reads the list, cannot change it
+    page = _text(accountant.get(f"/meetings/{doc_id}"))
+    assert 'data-count="2"' in page and 'id="attendance-form"' not in page
+    resp = accountant.post(f"/meetings/{doc_id}/attendees", data={
+        "tenant": ["T1"], "csrf_token": csrf_token(accountant, f"/meetings/{doc_id}")})
+    assert resp.status_code == 303
+    assert 'data-count="2"' in _text(accountant.get(f"/meetings/{doc_id}"))
+    accountant.get("/lang/en")
+    assert "Tenants present" in _text(accountant.get(f"/meetings/{doc_id}"))
+    assert boss.get("/meetings/999999").status_code == 404

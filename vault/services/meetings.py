@@ -22,6 +22,7 @@ from vault.models import Document, MeetingAttendee, Tenant
 from vault.policy import Category
 from vault.services import accounts, documents
 from vault.services.context import Ctx
+from vault.services.tenants import MOVED_OUT
 
 MAX_ATTENDEES = 500
 
@@ -33,6 +34,8 @@ class Meeting:
     meeting_on: date
     level: str
     attendees: tuple[tuple[str, str], ...]  # (tenant code, name)
+    may_record: bool = False  # the actor may record who was present
+    candidates: tuple[tuple[str, str], ...] = ()  # tenants who may be marked present
 
 
 def _minutes(ctx: Ctx, doc_id: int, action: Action) -> Document:
@@ -47,8 +50,17 @@ def _minutes(ctx: Ctx, doc_id: int, action: Action) -> Document:
 def _meeting(ctx: Ctx, doc: Document) -> Meeting:
     rows = ctx.session.scalars(select(MeetingAttendee).where(
         MeetingAttendee.document_id == doc.id).order_by(MeetingAttendee.id)).all()
+    may_record = policy.can_address_notice(
+        ctx.subject, documents.facts(doc, ctx.settings.tz), ctx.now).allowed
+    present = {r.tenant_id for r in rows}
+    candidates: tuple[tuple[str, str], ...] = ()
+    if may_record:
+        tenants = ctx.session.scalars(select(Tenant).order_by(Tenant.code))
+        candidates = tuple((t.code, t.name) for t in tenants
+                           if t.id in present or (t.status != MOVED_OUT
+                                                  and t.company_id in (None, doc.company_id)))
     return Meeting(doc.id, doc.title, doc.issued_on, documents.effective_level(ctx, doc).value,
-                   tuple((r.tenant.code, r.tenant.name) for r in rows))
+                   tuple((r.tenant.code, r.tenant.name) for r in rows), may_record, candidates)
 
 
 def set_attendees(ctx: Ctx, doc_id: int, tenant_codes: list[str]) -> Meeting:

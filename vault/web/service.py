@@ -21,7 +21,15 @@ from flask_babel import lazy_gettext
 from flask_login import login_required
 
 from vault.errors import InvalidInput, NotFound, VaultError
-from vault.services import deposits, document_pages, followups, letters, requests, service_pdf
+from vault.services import (
+    deposits,
+    document_pages,
+    followups,
+    letters,
+    meetings,
+    requests,
+    service_pdf,
+)
 from vault.web import documents as doc_views
 from vault.web import support
 
@@ -148,6 +156,8 @@ ERRORS: dict[str, Any] = {
         "The next visit's day is not a date: give it as YYYY-MM-DD (e.g. 2026-12-07)."),
     "bad_limit": lazy_gettext("Too many rows asked for at once."),
     "bad_status": lazy_gettext("Unknown status."),
+    "not_meeting_minutes": lazy_gettext("This document is not the minutes of a tenant meeting."),
+    "too_many_attendees": lazy_gettext("At most 500 tenants."),
 }
 
 
@@ -605,3 +615,31 @@ def deposit_collect(deposit_id: int) -> Any:
     flash(_("The item was handed back."))
     return redirect(back, 303)
 
+
+
+# ---------------------------------------------------------------------------
+# Tenant meetings (租户大会): the tenants present
+
+
+@bp.get("/meetings/<int:doc_id>")
+@login_required
+@translated
+def meeting_show(doc_id: int) -> Any:
+    with support.work() as ctx:
+        m = meetings.show(ctx, _checked_id(doc_id))
+    return render_template("service/meeting.html", m=m, present={c for c, _n in m.attendees})
+
+
+@bp.post("/meetings/<int:doc_id>/attendees")
+@login_required
+@translated
+def meeting_attendees(doc_id: int) -> Any:
+    back = url_for("service.meeting_show", doc_id=doc_id)
+    codes = request.form.getlist("tenant")[: meetings.MAX_ATTENDEES + 1]
+    try:
+        with support.work() as ctx:
+            m = meetings.set_attendees(ctx, _checked_id(doc_id), codes)
+    except VaultError as exc:
+        return _refused(exc, back)
+    flash(_("%(n)s tenants recorded as present.", n=len(m.attendees)))
+    return redirect(back, 303)
