@@ -310,6 +310,7 @@ OBJECTS: dict[str, Any] = {
 }
 
 DETAIL_FIELDS: dict[str, Any] = {
+    'offset': lazy_gettext("lines skipped (paging)"),
     'route': lazy_gettext("route"),
     'step': lazy_gettext("step"),
     'requests': lazy_gettext("requests"),
