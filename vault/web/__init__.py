@@ -49,7 +49,10 @@ def register(app: Flask) -> None:
     from vault.web import search as search_area
     from vault.web import service as service_area
     from vault.web import tenants as tenants_area
+    from vault.web.ids import IdConverter
 
+    # Before the blueprints: their rules look the converter up as they are added.
+    app.url_map.converters["id"] = IdConverter
     routes_of_api()
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

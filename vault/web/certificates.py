@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from vault import policy
 from vault.actions import Action
-from vault.errors import Forbidden, InvalidInput, NotFound, VaultError
+from vault.errors import Forbidden, InvalidInput, VaultError
 from vault.models import Company, User
 from vault.services import certificates
 from vault.services.accounts import subject_of
@@ -32,7 +32,6 @@ from vault.web import support
 bp = Blueprint("certificates", __name__, url_prefix="/certificates")
 log = logging.getLogger(__name__)
 
-MAX_ID = 2**31 - 1
 F = TypeVar("F", bound=Callable[..., Any])
 
 ERROR_FIELDS = {
@@ -79,12 +78,6 @@ translated = support.translating(message_of)
 @bp.app_template_global()
 def validity_name(value: str) -> str:
     return str(VALIDITY_NAMES.get(value, value))
-
-
-def _checked(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        raise NotFound("Nothing here.", code="unknown_document")
-    return value
 
 
 # ---------------------------------------------------------------------------
@@ -195,11 +188,10 @@ def _render_edit(doc_id: int, errors: dict[str, str], status: int) -> Any:
                            errors=errors), status
 
 
-@bp.route("/<int:doc_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:doc_id>/edit", methods=["GET", "POST"])
 @login_required
 @translated
 def edit(doc_id: int) -> Any:
-    _checked(doc_id)
     if request.method == "GET":
         return _render_edit(doc_id, {}, 200)
     form = request.form

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -148,11 +148,9 @@ def document_lookup() -> Any:
                            ), 400 if text else 200
 
 
-@bp.get("/documents/<int:doc_id>")
+@bp.get("/documents/<id:doc_id>")
 @login_required
 def document_history(doc_id: int) -> Any:
-    if doc_id >= 2**31:  # beyond any document number (and PostgreSQL's integer)
-        abort(404)
     with support.work() as ctx:
         history = compliance_console.document_history(ctx, doc_id)
     return render_template("compliance/document.html", history=history, when=_local,

@@ -45,7 +45,6 @@ bp = Blueprint("copies", __name__)
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_ID = 2**31 - 1
 FRESH_MINUTES = 5
 NOTE_INPUT = 1001  # one more than the service takes: a longer note is refused, not cut
 
@@ -207,12 +206,6 @@ translated = support.translating(message_of)
 
 
 lang = support.lang
-
-
-def _checked(value: int, what: str = "request") -> int:
-    if not 0 < value <= MAX_ID:
-        raise NotFound("Nothing here.", code=f"unknown_{what}")
-    return value
 
 
 @bp.app_template_global()
@@ -410,11 +403,10 @@ def _parse_request_form(kind: CopyKind) -> tuple[dict[str, Any], dict[str, str]]
     return values, errors
 
 
-@bp.route("/documents/<int:doc_id>/request", methods=["GET", "POST"])
+@bp.route("/documents/<id:doc_id>/request", methods=["GET", "POST"])
 @login_required
 @translated
 def request_form(doc_id: int) -> Any:
-    _checked(doc_id, "document")
     kind = _kind_arg(request.values.get("kind"))
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -483,11 +475,11 @@ def _show_page(req_id: int, errors: dict[str, str] | None = None, status: int = 
                            fresh=is_fresh(FRESH_MINUTES)), status
 
 
-@bp.get("/copies/<int:req_id>")
+@bp.get("/copies/<id:req_id>")
 @login_required
 @translated
 def show(req_id: int) -> Any:
-    return _show_page(_checked(req_id))
+    return _show_page(req_id)
 
 
 def _decision_error(req_id: int, exc: InvalidInput) -> Any:
@@ -497,12 +489,11 @@ def _decision_error(req_id: int, exc: InvalidInput) -> Any:
     return _show_page(req_id, {field: message_of(exc)}, 400)
 
 
-@bp.post("/copies/<int:req_id>/approve")
+@bp.post("/copies/<id:req_id>/approve")
 @login_required
 @fresh_auth_required(minutes=FRESH_MINUTES, back="copies.show")
 @translated
 def approve(req_id: int) -> Any:
-    _checked(req_id)
     raw_hours = request.form.get("window_hours", "").strip()
     hours: int | None = None
     if raw_hours:
@@ -521,12 +512,11 @@ def approve(req_id: int) -> Any:
     return redirect(url_for("copies.show", req_id=req_id))
 
 
-@bp.post("/copies/<int:req_id>/reject")
+@bp.post("/copies/<id:req_id>/reject")
 @login_required
 @fresh_auth_required(minutes=FRESH_MINUTES, back="copies.show")
 @translated
 def reject(req_id: int) -> Any:
-    _checked(req_id)
     reason = request.form.get("reason", "")[: copies.MAX_PURPOSE + 1]
     try:
         with support.work() as ctx:
@@ -537,36 +527,36 @@ def reject(req_id: int) -> Any:
     return redirect(url_for("copies.show", req_id=req_id))
 
 
-@bp.post("/copies/<int:req_id>/cancel")
+@bp.post("/copies/<id:req_id>/cancel")
 @login_required
 @translated
 def cancel(req_id: int) -> Any:
     with support.work() as ctx:
-        copies.cancel(ctx, _checked(req_id))
+        copies.cancel(ctx, req_id)
     flash(_("The request was withdrawn."))
     return redirect(url_for("copies.show", req_id=req_id))
 
 
-@bp.post("/copies/<int:req_id>/issue")
+@bp.post("/copies/<id:req_id>/issue")
 @login_required
 @translated
 def issue(req_id: int) -> Any:
     """The custodian issues an approved photocopy of a paper-only certificate."""
     with support.work() as ctx:
-        copy_label = copies.issue_photocopy(ctx, _checked(req_id)).label
+        copy_label = copies.issue_photocopy(ctx, req_id).label
     flash(_("Issued %(label)s: write this copy number on the photocopy.", label=copy_label))
     return redirect(url_for("copies.show", req_id=req_id))
 
 
 # A POST (with the CSRF token), so that no link from elsewhere can spend the one download.
-@bp.post("/copies/<int:req_id>/download")
+@bp.post("/copies/<id:req_id>/download")
 @login_required
 @translated
 def download(req_id: int) -> Response:
     """The one download: numbered, stamped and registered in the unit of work that
     commits before the first byte is sent."""
     with support.work() as ctx:
-        delivery = copies.download(ctx, _checked(req_id), lang())
+        delivery = copies.download(ctx, req_id, lang())
         filename, media_type, size = delivery.filename, delivery.media_type, delivery.size
     resp = Response(support.coalesce(delivery.chunks), mimetype=media_type,
                     direct_passthrough=True)
@@ -644,14 +634,14 @@ def lookup() -> Any:
                            error=error), status
 
 
-@bp.post("/registers/copies/<int:copy_id>/close")
+@bp.post("/registers/copies/<id:copy_id>/close")
 @login_required
 @translated
 def close_copy(copy_id: int) -> Any:
     status = request.form.get("status", "")[:16]
     note = request.form.get("note", "")[:NOTE_INPUT]
     with support.work() as ctx:
-        copy = copies.close_copy(ctx, _checked(copy_id, "copy"), status, note)
+        copy = copies.close_copy(ctx, copy_id, status, note)
         label = copy.label
     if status == copies.DESTROYED:
         flash(_("Copy %(label)s recorded as destroyed.", label=label))
@@ -688,24 +678,22 @@ def loan_register() -> Any:
                            args={"overdue": overdue, "open": open_only, "company": company})
 
 
-@bp.post("/registers/loans/<int:loan_id>/hand-over")
+@bp.post("/registers/loans/<id:loan_id>/hand-over")
 @login_required
 @translated
 def hand_over(loan_id: int) -> Any:
     with support.work() as ctx:
-        copies.hand_over(ctx, _checked(loan_id, "loan"),
-                    request.form.get("note", "")[:NOTE_INPUT])
+        copies.hand_over(ctx, loan_id, request.form.get("note", "")[:NOTE_INPUT])
     flash(_("The original was recorded as handed over."))
     return redirect(url_for("copies.loan_register"))
 
 
-@bp.post("/registers/loans/<int:loan_id>/return")
+@bp.post("/registers/loans/<id:loan_id>/return")
 @login_required
 @translated
 def return_loan(loan_id: int) -> Any:
     with support.work() as ctx:
-        copies.return_loan(ctx, _checked(loan_id, "loan"),
-                    request.form.get("note", "")[:NOTE_INPUT])
+        copies.return_loan(ctx, loan_id, request.form.get("note", "")[:NOTE_INPUT])
     flash(_("The original was recorded as returned."))
     return redirect(url_for("copies.loan_register"))
 

@@ -20,10 +20,11 @@ from flask_login import login_required
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from vault.crypto.spool import SpooledEncryptedFile
-from vault.errors import AuditUnavailable, IntegrityFailure, InvalidInput, NotFound, VaultError
+from vault.errors import AuditUnavailable, IntegrityFailure, InvalidInput, VaultError
 from vault.policy import Category, Level, Period
 from vault.services import document_pages, documents, grants, search_index, viewer
 from vault.web import support
+from vault.web.ids import valid_id
 from vault.web.streaming import sent_filename
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -32,7 +33,6 @@ support.NAV.append(("documents.index", lambda: lazy_gettext("Documents"), None))
 support.NAV.append(("documents.new", lambda: lazy_gettext("Register a document"), None))
 
 PER_PAGE = 25
-MAX_ID = 2**31 - 1  # ids and numbers beyond a 32-bit integer cannot exist
 F = TypeVar("F", bound=Callable[..., Any])
 
 # ---------------------------------------------------------------------------
@@ -266,17 +266,11 @@ def when_filter(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
-def _checked_id(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        raise NotFound("Nothing here.", code="unknown_document")
-    return value
-
-
 def _int_arg(name: str, default: int | None = None) -> int | None:
     raw = request.args.get(name, "")
     if not raw:
         return default
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not valid_id(int(raw)):
         raise InvalidInput(f"{name} must be a positive whole number.", code="bad_number")
     return int(raw)
 
@@ -522,12 +516,12 @@ def _register_recording(values: dict[str, Any], errors: dict[str, str]) -> Any:
 # The document page, grants, versions
 
 
-@bp.get("/<int:doc_id>")
+@bp.get("/<id:doc_id>")
 @login_required
 @translated
 def show(doc_id: int) -> Any:
     with support.work() as ctx:
-        page = document_pages.page(ctx, _checked_id(doc_id), lang())
+        page = document_pages.page(ctx, doc_id, lang())
         text_state = search_index.status(ctx.session, page.id)
     return render_template("documents/show.html", doc=page, reason_names=REASON_NAMES,
                            change_kinds=CHANGE_KINDS, viewer_kinds=VIEWER_KINDS,
@@ -535,7 +529,7 @@ def show(doc_id: int) -> Any:
                            text_state=text_state)
 
 
-@bp.post("/<int:doc_id>/grants")
+@bp.post("/<id:doc_id>/grants")
 @login_required
 @translated
 def grant_add(doc_id: int) -> Any:
@@ -552,7 +546,7 @@ def grant_add(doc_id: int) -> Any:
         until = datetime.combine(until_day, time(23, 59, 59), tzinfo=tz).astimezone(UTC)
     try:
         with support.work() as ctx:
-            grants.grant(ctx, _checked_id(doc_id), grantee, until)
+            grants.grant(ctx, doc_id, grantee, until)
     except VaultError as exc:
         if exc.code not in ("unknown_user", "grant_exists", "until_in_past", "inactive_user"):
             raise
@@ -562,17 +556,17 @@ def grant_add(doc_id: int) -> Any:
     return redirect(url_for("documents.show", doc_id=doc_id, _anchor="grants"))
 
 
-@bp.post("/<int:doc_id>/grants/<username>/revoke")
+@bp.post("/<id:doc_id>/grants/<username>/revoke")
 @login_required
 @translated
 def grant_revoke(doc_id: int, username: str) -> Any:
     with support.work() as ctx:
-        grants.revoke(ctx, _checked_id(doc_id), username[:64])
+        grants.revoke(ctx, doc_id, username[:64])
     flash(_("Access of %(who)s revoked.", who=username))
     return redirect(url_for("documents.show", doc_id=doc_id, _anchor="grants"))
 
 
-@bp.post("/<int:doc_id>/versions")
+@bp.post("/<id:doc_id>/versions")
 @login_required
 @translated
 def version_add(doc_id: int) -> Any:
@@ -581,7 +575,7 @@ def version_add(doc_id: int) -> Any:
         raise InvalidInput("Choose a file.", code="empty_file")
     try:
         with support.work() as ctx:
-            number = document_pages.add_version(ctx, _checked_id(doc_id),
+            number = document_pages.add_version(ctx, doc_id,
                                                 cast(BinaryIO, file.stream), file.filename or "")
     except VaultError as exc:
         if ERROR_FIELDS.get(exc.code) == "file":
@@ -596,14 +590,14 @@ def version_add(doc_id: int) -> Any:
 # The viewer and downloads (bytes are sent only after the unit of work committed)
 
 
-@bp.get("/<int:doc_id>/view")
+@bp.get("/<id:doc_id>/view")
 @login_required
 @translated
 def view(doc_id: int) -> Any:
     version = _int_arg("v")
     page = _int_arg("page", 1) or 1
     with support.work() as ctx:
-        shown = viewer.open_viewer(ctx, _checked_id(doc_id), version, lang())
+        shown = viewer.open_viewer(ctx, doc_id, version, lang())
     if shown.pages and page > shown.pages:
         page = shown.pages
     return render_template("documents/view.html", v=shown, page=page,
@@ -613,13 +607,13 @@ def view(doc_id: int) -> Any:
 PAGE_MAX_AGE = 60  # seconds a browser may reuse a watermarked page image
 
 
-@bp.get("/<int:doc_id>/pages/<int:page>.png")
+@bp.get("/<id:doc_id>/pages/<int(min=1, max=100000):page>.png")
 @login_required
 @translated
 def page_image(doc_id: int, page: int) -> Response:
     version = _int_arg("v")
     with support.work() as ctx:
-        plan = viewer.prepare_page(ctx, _checked_id(doc_id), _checked_page(page), version, lang())
+        plan = viewer.prepare_page(ctx, doc_id, page, version, lang())
     png = plan.render()  # after the commit: the view is on the trail before any byte leaves
     # The image is this person's (their name and the minute are drawn on it): a
     # private, short-lived browser copy spares paging back and forth a re-render,
@@ -629,7 +623,7 @@ def page_image(doc_id: int, page: int) -> Response:
                              "Cache-Control": f"private, max-age={PAGE_MAX_AGE}"})
 
 
-@bp.get("/<int:doc_id>/thumbnail.png")
+@bp.get("/<id:doc_id>/thumbnail.png")
 @login_required
 @translated
 def thumbnail(doc_id: int) -> Response:
@@ -637,20 +631,14 @@ def thumbnail(doc_id: int) -> Response:
     this viewer like any page (audited); a private, short-lived browser copy."""
     support.refuse_head()
     with support.work() as ctx:
-        plan = viewer.prepare_thumbnail(ctx, _checked_id(doc_id), lang())
+        plan = viewer.prepare_thumbnail(ctx, doc_id, lang())
     png = plan.render()
     return Response(png, mimetype="image/png",
                     headers={"Content-Disposition": "inline", "Content-Length": str(len(png)),
                              "Cache-Control": f"private, max-age={PAGE_MAX_AGE}"})
 
 
-def _checked_page(page: int) -> int:
-    if not 0 < page <= 100000:
-        raise NotFound("No such page.", code="unknown_page")
-    return page
-
-
-@bp.get("/<int:doc_id>/audio")
+@bp.get("/<id:doc_id>/audio")
 @login_required
 @translated
 def audio(doc_id: int) -> Response:
@@ -663,7 +651,7 @@ def audio(doc_id: int) -> Response:
         if rng is not None and rng.units == "bytes" and len(rng.ranges) == 1:
             byte_range = rng.ranges[0]
     with support.work() as ctx:
-        stream = viewer.audio(ctx, _checked_id(doc_id), byte_range, version)
+        stream = viewer.audio(ctx, doc_id, byte_range, version)
     resp = Response(stream.chunks, status=206 if stream.partial else 200,
                     mimetype=stream.media_type, direct_passthrough=True)
     resp.headers["Accept-Ranges"] = "bytes"
@@ -681,14 +669,14 @@ def content_disposition(name: str, kind: str = "attachment") -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-@bp.get("/<int:doc_id>/download")
+@bp.get("/<id:doc_id>/download")
 @login_required
 @translated
 def download(doc_id: int) -> Response:
     support.refuse_head()
     version = _int_arg("v")
     with support.work() as ctx:
-        content = documents.open_content(ctx, _checked_id(doc_id), version)
+        content = documents.open_content(ctx, doc_id, version)
         name = content.version.original_name or f"document-{doc_id}"
         media_type = content.version.media_type or "application/octet-stream"
         size = content.version.size

@@ -28,12 +28,12 @@ from vault.services.accounts import subject_of
 from vault.services.context import Ctx
 from vault.web import documents as doc_views
 from vault.web import support
+from vault.web.ids import valid_id
 
 bp = Blueprint("leaks", __name__, url_prefix="/leaks")
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_ID = 2**31 - 1
 PICKER_RESULTS = 20
 
 # ---------------------------------------------------------------------------
@@ -111,12 +111,6 @@ translated = support.translating(message_of)
 
 
 lang = support.lang
-
-
-def _checked(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        raise NotFound("Nothing here.", code="unknown_leak")
-    return value
 
 
 @bp.app_template_filter("iso_when")
@@ -207,7 +201,7 @@ def _int_value(raw: str) -> int | None:
     raw = raw.strip()
     if not raw:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not valid_id(int(raw)):
         raise InvalidInput("Give the document's number as shown on its page.",
                            code="bad_document_number")
     return int(raw)
@@ -305,18 +299,17 @@ def _show_page(leak_id: int, errors: dict[str, str] | None = None, status: int =
                            form=request.form if errors else {}), status
 
 
-@bp.get("/<int:leak_id>")
+@bp.get("/<id:leak_id>")
 @login_required
 @translated
 def show(leak_id: int) -> Any:
-    return _show_page(_checked(leak_id))
+    return _show_page(leak_id)
 
 
-@bp.post("/<int:leak_id>/handle")
+@bp.post("/<id:leak_id>/handle")
 @login_required
 @translated
 def handle(leak_id: int) -> Any:
-    _checked(leak_id)
     note = request.form.get("note", "")[: leaks.MAX_NOTE + 1]
     try:
         with support.work() as ctx:

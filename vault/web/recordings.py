@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
 
-from vault.errors import InvalidInput, NotFound, VaultError
+from vault.errors import InvalidInput, VaultError
 from vault.services import document_pages, recordings
 from vault.services.recordings import RecordingInfo
 from vault.web import documents as doc_views
@@ -30,7 +30,6 @@ bp = Blueprint("recordings", __name__, url_prefix="/recordings")
 support.NAV.append(("recordings.index", lambda: lazy_gettext("Recordings"), None))
 
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_ID = 2**31 - 1
 
 SOURCE_NAMES: dict[str, Any] = {
     "api": lazy_gettext("hotline system"),
@@ -80,12 +79,6 @@ translated = support.translating(message_of)
 
 
 lang = support.lang
-
-
-def _checked_id(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        raise NotFound("Nothing here.", code="unknown_document")
-    return value
 
 
 @bp.app_template_global()
@@ -211,19 +204,19 @@ def new() -> Any:
 
 def _render_show(doc_id: int, errors: dict[str, str], status: int) -> Any:
     with support.work() as ctx:
-        rec = recordings.show(ctx, _checked_id(doc_id), lang())
+        rec = recordings.show(ctx, doc_id, lang())
     return render_template("recordings/show.html", rec=rec, errors=errors,
                            form=request.form), status
 
 
-@bp.get("/<int:doc_id>")
+@bp.get("/<id:doc_id>")
 @login_required
 @translated
 def show(doc_id: int) -> Any:
     return _render_show(doc_id, {}, 200)
 
 
-@bp.post("/<int:doc_id>/archive")
+@bp.post("/<id:doc_id>/archive")
 @login_required
 @translated
 def archive(doc_id: int) -> Any:
@@ -231,7 +224,7 @@ def archive(doc_id: int) -> Any:
     event = request.form.get("event", "")[: recordings.MAX_EVENT + 1]
     try:
         with support.work() as ctx:
-            recordings.archive(ctx, _checked_id(doc_id), reason, event)
+            recordings.archive(ctx, doc_id, reason, event)
     except InvalidInput as exc:
         if exc.code not in ERROR_FIELDS:
             raise

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
 
-from vault.errors import InvalidInput, NotFound, VaultError
+from vault.errors import InvalidInput, VaultError
 from vault.services import (
     deposits,
     document_pages,
@@ -39,7 +39,6 @@ support.NAV.append(("service.requests_index", lambda: lazy_gettext("Requests"), 
 support.NAV.append(("service.visits_index", lambda: lazy_gettext("Follow-ups"), None))
 support.NAV.append(("service.deposits_index", lambda: lazy_gettext("Deposits"), None))
 
-MAX_ID = 2**31 - 1
 REGISTER_PAGE = 50  # request register lines per page (paged in SQL)
 MAX_SIGNATURE_FIELD = 8 * 1024 * 1024
 PNG_PREFIX = "data:image/png;base64,"
@@ -182,12 +181,6 @@ def service_name(table: str, key: str | None) -> str:
     return str(names.get(table, {}).get(key, key))
 
 
-def _checked_id(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        raise NotFound("Nothing here.", code="unknown_request")
-    return value
-
-
 def _local(raw: str, field: str) -> datetime | None:
     """A datetime-local form value in group time; None when empty. An unreadable
     value (or a year outside 1900–2999) is refused, naming the field: it is never
@@ -314,12 +307,12 @@ def request_new() -> Any:
     return redirect(url_for("service.request_show", req_id=req_id))
 
 
-@bp.get("/requests/<int:req_id>")
+@bp.get("/requests/<id:req_id>")
 @login_required
 @translated
 def request_show(req_id: int) -> Any:
     with support.work() as ctx:
-        info = requests.show(ctx, _checked_id(req_id))
+        info = requests.show(ctx, req_id)
         visits = followups.search(ctx, request_id=info.summary.id)
         options = document_pages.form_options(ctx)
         open_letters = letters.open_letters_for_request(ctx, info.summary.id)
@@ -332,13 +325,13 @@ def _back(req_id: int) -> str:
     return url_for("service.request_show", req_id=req_id)
 
 
-@bp.post("/requests/<int:req_id>/start")
+@bp.post("/requests/<id:req_id>/start")
 @login_required
 @translated
 def request_start(req_id: int) -> Any:
     try:
         with support.work() as ctx:
-            requests.start(ctx, _checked_id(req_id),
+            requests.start(ctx, req_id,
                            request.form.get("handler", "").strip() or None)
     except VaultError as exc:
         return _refused(exc, _back(req_id))
@@ -346,14 +339,14 @@ def request_start(req_id: int) -> Any:
     return redirect(_back(req_id), 303)
 
 
-@bp.post("/requests/<int:req_id>/receipt")
+@bp.post("/requests/<id:req_id>/receipt")
 @login_required
 @translated
 def request_receipt(req_id: int) -> Any:
     form = request.form
     try:
         with support.work() as ctx:
-            requests.add_receipt(ctx, _checked_id(req_id), channel=form.get("channel", ""),
+            requests.add_receipt(ctx, req_id, channel=form.get("channel", ""),
                                  via=form.get("via", "") or None,
                                  note=form.get("note", "") or None)
     except VaultError as exc:
@@ -362,7 +355,7 @@ def request_receipt(req_id: int) -> Any:
     return redirect(_back(req_id), 303)
 
 
-@bp.post("/requests/<int:req_id>/reply-letter")
+@bp.post("/requests/<id:req_id>/reply-letter")
 @login_required
 @translated
 def request_reply_letter(req_id: int) -> Any:
@@ -372,7 +365,7 @@ def request_reply_letter(req_id: int) -> Any:
         return redirect(_back(req_id), 303)
     try:
         with support.work() as ctx:
-            requests.attach_reply_letter(ctx, _checked_id(req_id),
+            requests.attach_reply_letter(ctx, req_id,
                                          cast(BinaryIO, upload.stream), upload.filename or "")
     except VaultError as exc:
         return _refused(exc, _back(req_id))
@@ -380,13 +373,13 @@ def request_reply_letter(req_id: int) -> Any:
     return redirect(_back(req_id), 303)
 
 
-@bp.post("/requests/<int:req_id>/close")
+@bp.post("/requests/<id:req_id>/close")
 @login_required
 @translated
 def request_close(req_id: int) -> Any:
     try:
         with support.work() as ctx:
-            requests.close(ctx, _checked_id(req_id),
+            requests.close(ctx, req_id,
                            request.form.get("reply", "")[: requests.MAX_CONTENT + 1])
     except VaultError as exc:
         return _refused(exc, _back(req_id))
@@ -436,12 +429,12 @@ def visit_schedule() -> Any:
     return redirect(url_for("service.visit_show", visit_id=fid), 303)
 
 
-@bp.get("/visits/<int:visit_id>")
+@bp.get("/visits/<id:visit_id>")
 @login_required
 @translated
 def visit_show(visit_id: int) -> Any:
     with support.work() as ctx:
-        v = followups.show(ctx, _checked_id(visit_id))
+        v = followups.show(ctx, visit_id)
         today = ctx.now.astimezone(ctx.settings.tz).date()
     return render_template("service/visit_show.html", v=v, today=today)
 
@@ -462,7 +455,7 @@ def _signature() -> tuple[bytes | None, str]:
     return None, ""
 
 
-@bp.post("/visits/<int:visit_id>/record")
+@bp.post("/visits/<id:visit_id>/record")
 @login_required
 @translated
 def visit_record(visit_id: int) -> Any:
@@ -477,7 +470,7 @@ def visit_record(visit_id: int) -> Any:
         signature, name = _signature()
         with support.work() as ctx:
             followups.record_visit(
-                ctx, _checked_id(visit_id), method=form.get("method", ""),
+                ctx, visit_id, method=form.get("method", ""),
                 visited_on=visited, notes=form.get("notes", "")[: followups.MAX_NOTES + 1],
                 resolved=resolved, signature=signature, signature_filename=name,
                 next_visit_on=nxt)
@@ -487,14 +480,14 @@ def visit_record(visit_id: int) -> Any:
     return redirect(back, 303)
 
 
-@bp.post("/visits/<int:visit_id>/review")
+@bp.post("/visits/<id:visit_id>/review")
 @login_required
 @translated
 def visit_review(visit_id: int) -> Any:
     back = url_for("service.visit_show", visit_id=visit_id)
     try:
         with support.work() as ctx:
-            followups.review(ctx, _checked_id(visit_id),
+            followups.review(ctx, visit_id,
                              request.form.get("opinion", "")[: followups.MAX_NOTES + 1])
     except VaultError as exc:
         return _refused(exc, back)
@@ -601,14 +594,14 @@ def deposit_add() -> Any:
     return redirect(back, 303)
 
 
-@bp.post("/deposits/<int:deposit_id>/collect")
+@bp.post("/deposits/<id:deposit_id>/collect")
 @login_required
 @translated
 def deposit_collect(deposit_id: int) -> Any:
     back = url_for("service.deposits_index")
     try:
         with support.work() as ctx:
-            deposits.collect(ctx, _checked_id(deposit_id),
+            deposits.collect(ctx, deposit_id,
                              request.form.get("collected_by", ""))
     except VaultError as exc:
         return _refused(exc, back)
@@ -621,16 +614,16 @@ def deposit_collect(deposit_id: int) -> Any:
 # Tenant meetings (租户大会): the tenants present
 
 
-@bp.get("/meetings/<int:doc_id>")
+@bp.get("/meetings/<id:doc_id>")
 @login_required
 @translated
 def meeting_show(doc_id: int) -> Any:
     with support.work() as ctx:
-        m = meetings.show(ctx, _checked_id(doc_id))
+        m = meetings.show(ctx, doc_id)
     return render_template("service/meeting.html", m=m, present={c for c, _n in m.attendees})
 
 
-@bp.post("/meetings/<int:doc_id>/attendees")
+@bp.post("/meetings/<id:doc_id>/attendees")
 @login_required
 @translated
 def meeting_attendees(doc_id: int) -> Any:
@@ -638,7 +631,7 @@ def meeting_attendees(doc_id: int) -> Any:
     codes = request.form.getlist("tenant")[: meetings.MAX_ATTENDEES + 1]
     try:
         with support.work() as ctx:
-            m = meetings.set_attendees(ctx, _checked_id(doc_id), codes)
+            m = meetings.set_attendees(ctx, doc_id, codes)
     except VaultError as exc:
         return _refused(exc, back)
     flash(_("%(n)s tenants recorded as present.", n=len(m.attendees)))

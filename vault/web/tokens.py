@@ -115,7 +115,7 @@ def create() -> Any:
     return render_template("tokens/created.html", token=token, info=shown)
 
 
-@bp.post("/<int:token_id>/revoke")
+@bp.post("/<id:token_id>/revoke")
 @login_required
 def revoke(token_id: int) -> Response:
     form = RevokeForm()
