@@ -21,7 +21,7 @@ from vault.models import Company, Department, SignInAddress, User, UserRole
 from vault.policy import Role, Subject
 
 if TYPE_CHECKING:
-    from vault.services.context import Ctx
+    from vault.services.context import Ctx, Infra
 
 # argon2id with the library's recommended parameters (RFC 9106 low-memory profile).
 PRODUCTION_HASHER = PasswordHasher()
@@ -383,6 +383,31 @@ def describe(user: User) -> UserView:
         roles=sorted(user.roles),
         active=user.active,
     )
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who signed in, as a request carries it (the session holds id and epoch)."""
+
+    id: int
+    username: str
+    name: str
+    roles: frozenset[str]
+    epoch: int
+
+
+def identity_of(user: User) -> Identity:
+    return Identity(user.id, user.username, user.name, frozenset(user.roles), user.auth_epoch)
+
+
+def signed_in(infra: Infra, user_id: int, epoch: int) -> Identity | None:
+    """The person a session names, if still active and of the same auth epoch (a
+    sign-out, deactivation or password change moves the epoch: older sessions end)."""
+    with infra.sessions() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.active or user.auth_epoch != epoch:
+            return None
+        return identity_of(user)
 
 
 def subject_of(user: User) -> Subject:

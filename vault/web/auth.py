@@ -29,7 +29,6 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from vault.errors import VaultError
-from vault.models import User
 from vault.services import accounts, totp
 from vault.web import support
 
@@ -67,13 +66,8 @@ def load_user(key: str) -> WebUser | None:
         user_id, epoch = (int(x) for x in key.split(":"))
     except ValueError:
         return None
-    with support.infra().sessions() as s:
-        from vault.models import User
-
-        user = s.get(User, user_id)
-        if user is None or not user.active or user.auth_epoch != epoch:
-            return None
-        return WebUser(user.id, user.username, user.name, user.roles, user.auth_epoch)
+    identity = accounts.signed_in(support.infra(), user_id, epoch)
+    return _web_user(identity) if identity is not None else None
 
 
 class LoginForm(FlaskForm):
@@ -105,8 +99,9 @@ def _safe_next(target: str | None) -> str:
     return url_for("home.index")
 
 
-def _web_user(user: User) -> WebUser:
-    return WebUser(user.id, user.username, user.name, user.roles, user.auth_epoch)
+def _web_user(identity: accounts.Identity) -> WebUser:
+    return WebUser(identity.id, identity.username, identity.name, identity.roles,
+                   identity.epoch)
 
 
 def _fresh_session() -> None:
@@ -148,7 +143,8 @@ def login() -> Any:
             # The client's address (VAULT_PROXY_HOPS makes it the one a proxy saw).
             step = totp.sign_in(ctx, form.username.data or "", form.password.data or "",
                                 request.remote_addr)
-            web_user = _web_user(step.user) if step.user is not None else None
+            web_user = (_web_user(accounts.identity_of(step.user)) if step.user is not None
+                        else None)
         if web_user is not None:
             target = _safe_next(request.args.get("next"))
             if step.next == "done":
@@ -181,7 +177,8 @@ def second_factor() -> Any:
         with support.work(actor="") as ctx:
             verdict = totp.verify_login(ctx, int(pending["uid"]), int(pending["epoch"]),
                                         form.code.data or "")
-            web_user = _web_user(verdict.user) if verdict.user is not None else None
+            web_user = (_web_user(accounts.identity_of(verdict.user))
+                        if verdict.user is not None else None)
         if web_user is not None:
             _start_session(web_user)
             if verdict.reason == "recovery_code":
@@ -220,7 +217,7 @@ def _enrolment(username: str, epoch: int, pending: dict[str, Any] | None) -> Any
                 if ctx.actor is None or ctx.actor.auth_epoch != epoch or not ctx.actor.active:
                     return _restart_sign_in()
                 codes = totp.confirm_enrolment(ctx, form.code.data or "")
-                web_user = _web_user(ctx.actor)
+                web_user = _web_user(accounts.identity_of(ctx.actor))
         except VaultError as exc:
             error = (_("The code is wrong or too old. Check the time on your phone and "
                        "enter the code the app shows now.")

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 
 from vault import policy
@@ -24,7 +24,6 @@ from vault.actions import Action
 from vault.errors import Forbidden, InvalidInput, VaultError
 from vault.models import Company, User
 from vault.services import certificates
-from vault.services.accounts import subject_of
 from vault.services.context import Ctx
 from vault.web import leaks as leak_views
 from vault.web import support
@@ -85,19 +84,7 @@ def validity_name(value: str) -> str:
 
 
 def _reads_register() -> bool:
-    cached = g.get("certificates_nav")
-    if cached is not None:
-        return bool(cached)
-    allowed = False
-    try:
-        with support.infra().sessions() as s:
-            user = s.get(User, current_user.id)
-            if user is not None:
-                allowed = policy.can_read_register(subject_of(user), user.company_id).allowed
-    except Exception:  # noqa: BLE001 - the menu must not turn an error page into a 500
-        log.warning("certificate menu unavailable", exc_info=True)
-    g.certificates_nav = allowed
-    return allowed
+    return support.menu().reads_registers
 
 
 support.NAV.append(("certificates.index", lambda: lazy_gettext("Certificates"),

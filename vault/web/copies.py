@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from flask_login import login_required
+from sqlalchemy import select
 
 from vault import policy
 from vault.actions import Action
@@ -29,13 +29,11 @@ from vault.models import (
     CopyRequest,
     Document,
     Loan,
-    Notification,
     RegisteredCopy,
     User,
 )
 from vault.policy import ApproverScope, CopyKind, Level
 from vault.services import accounts, copies, documents, notifications
-from vault.services.accounts import subject_of
 from vault.services.context import Ctx
 from vault.web import documents as doc_views
 from vault.web import support
@@ -232,35 +230,13 @@ def loan_state_name(state: str) -> str:
 # Navigation: the inbox with its unread count; registers for those who read them
 
 
-def _nav_facts() -> dict[str, Any]:
-    """Unread messages and whether the person reads registers, once per request."""
-    cached = g.get("copies_nav")
-    if cached is not None:
-        return cast(dict[str, Any], cached)
-    facts: dict[str, Any] = {"unread": 0, "registers": False}
-    try:
-        with support.infra().sessions() as s:
-            user = s.get(User, current_user.id)
-            if user is not None:
-                subject = subject_of(user)
-                facts["registers"] = policy.can_read_register(subject, user.company_id).allowed
-                facts["unread"] = int(s.scalar(
-                    select(func.count(Notification.id)).where(
-                        Notification.user_id == user.id, Notification.read_at.is_(None))
-                ) or 0)
-    except Exception:  # noqa: BLE001 - the menu must not turn an error page into a 500
-        log.warning("menu counts unavailable", exc_info=True)
-    g.copies_nav = facts
-    return facts
-
-
 def _inbox_label() -> str:
-    unread = _nav_facts()["unread"]
+    unread = support.menu().unread
     return _("Inbox (%(count)s)", count=unread) if unread else _("Inbox")
 
 
 def _reads_registers() -> bool:
-    return bool(_nav_facts()["registers"])
+    return support.menu().reads_registers
 
 
 support.NAV.append(("copies.index", lambda: lazy_gettext("Copies"), None))

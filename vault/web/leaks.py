@@ -14,17 +14,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from vault import policy
 from vault.actions import Action
 from vault.errors import InvalidInput, NotFound, VaultError
-from vault.models import Document, User
+from vault.models import Document
 from vault.services import documents, leaks
-from vault.services.accounts import subject_of
 from vault.services.context import Ctx
 from vault.web import documents as doc_views
 from vault.web import support
@@ -156,19 +155,7 @@ def _duration(delta: timedelta) -> str:
 
 
 def _investigates() -> bool:
-    cached = g.get("leaks_nav")
-    if cached is not None:
-        return bool(cached)
-    allowed = False
-    try:
-        with support.infra().sessions() as s:
-            user = s.get(User, current_user.id)
-            if user is not None:
-                allowed = policy.can_investigate_leaks(subject_of(user)).allowed
-    except Exception:  # noqa: BLE001 - the menu must not turn an error page into a 500
-        log.warning("leak menu unavailable", exc_info=True)
-    g.leaks_nav = allowed
-    return allowed
+    return support.menu().investigates_leaks
 
 
 support.NAV.append(("leaks.index", lambda: lazy_gettext("Handle leak reports"), _investigates))

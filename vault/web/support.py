@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,9 +16,11 @@ from flask_login import current_user, logout_user
 
 from vault.config import Settings
 from vault.errors import VaultError
+from vault.services import menu as menu_service
 from vault.services.context import Infra, unit_of_work
 
 LOCALES = ("zh_CN", "en")
+log = logging.getLogger(__name__)
 
 
 def infra() -> Infra:
@@ -85,6 +88,22 @@ def template_globals() -> dict[str, Any]:
     lang = "en" if select_locale() == "en" else "zh"
     return {"current_lang": lang, "level_labels": LEVEL_LABELS[lang], "nav_items": nav_items(),
             "nav_groups": nav_groups(), "personal_nav": personal_nav()}
+
+
+def menu() -> menu_service.Menu:
+    """What the menu needs for the signed-in person: one service call per request,
+    made the first time the menu asks (a page image or a download never does)."""
+    cached = g.get("vault_menu")
+    if cached is not None:
+        return cast(menu_service.Menu, cached)
+    facts = menu_service.NOTHING
+    if current_user.is_authenticated:
+        try:
+            facts = menu_service.menu(infra(), int(current_user.id))
+        except Exception:  # noqa: BLE001 - the menu must not turn an error page into a 500
+            log.warning("menu facts unavailable", exc_info=True)
+    g.vault_menu = facts
+    return facts
 
 
 # Areas add their entries here when they register: (endpoint, label, who sees it) —

@@ -1,0 +1,47 @@
+"""What the menu shows the signed-in person: one read per request.
+
+The menu is drawn on every page (error pages too), after the page's own unit of
+work has committed. Everything it needs — unread messages, whether the person
+reads registers or leak reports — comes from this one call, in one session,
+never from template helpers opening their own. It releases nothing, so nothing
+here is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from vault import policy
+from vault.models import Notification, User
+from vault.services.accounts import subject_of
+from vault.services.context import Infra
+
+
+@dataclass(frozen=True)
+class Menu:
+    unread: int
+    #: Their own company's copy, lending and certificate registers.
+    reads_registers: bool
+    #: Every leak report with its trace.
+    investigates_leaks: bool
+
+
+NOTHING = Menu(unread=0, reads_registers=False, investigates_leaks=False)
+
+
+def menu(infra: Infra, user_id: int) -> Menu:
+    with infra.sessions() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            return NOTHING
+        subject = subject_of(user)
+        unread = session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.user_id == user.id, Notification.read_at.is_(None)))
+        return Menu(
+            unread=int(unread or 0),
+            reads_registers=policy.can_read_register(subject, user.company_id).allowed,
+            investigates_leaks=policy.can_investigate_leaks(subject).allowed,
+        )
