@@ -18,13 +18,9 @@ from urllib.parse import quote
 import marshmallow as ma
 from flask import Response, request, url_for
 from marshmallow import fields, validate
-from sqlalchemy import select
 
-from vault import policy
-from vault.models import Company, Tenant
 from vault.policy import Category, Level
-from vault.services import documents, notices, tenants
-from vault.services.context import Ctx
+from vault.services import documents, notices, tenant_pages, tenants
 from vault.web import support
 from vault.web.api import (
     LangOnly,
@@ -126,13 +122,9 @@ class TenantArchiveQuery(Query):
     lang = Lang()
 
 
-def _tenant(t: Tenant, company: Company | None) -> dict[str, Any]:
+def _tenant(t: tenant_pages.TenantRow) -> dict[str, Any]:
     return {"code": t.code, "name": t.name, "unit": t.unit, "contact": t.contact,
-            "status": t.status, "company": company.code if company is not None else None}
-
-
-def _companies(ctx: Ctx) -> dict[int, Company]:
-    return {c.id: c for c in ctx.session.scalars(select(Company))}
+            "status": t.status, "company": t.company_code}
 
 
 @bp.get("/tenants", tags=["tenants"])
@@ -144,10 +136,9 @@ def _companies(ctx: Ctx) -> dict[int, Company]:
 def list_tenants(args: dict[str, Any]) -> Any:
     """The tenants the caller may know of, matching ``text`` in code, name or unit."""
     with _work() as ctx:
-        companies = _companies(ctx)
-        items = [_tenant(t, companies.get(t.company_id) if t.company_id else None)
-                 for t in tenants.list_tenants(ctx, args.get("text"), args.get("status"),
-                                               args.get("company"))]
+        found = tenant_pages.tenant_list(ctx, args.get("text"), args.get("status"),
+                                         args.get("company"))
+    items = [_tenant(t) for t in found.rows]
     return {"items": items, "total": len(items)}
 
 
@@ -165,24 +156,13 @@ def tenant_documents(args: dict[str, Any], code: str) -> Any:
     query = documents.Query(text=args.get("text"), category=args.get("category"),
                             level=args.get("level"), page=args["page"],
                             per_page=args["per_page"])
-    lang = args["lang"]
     with _work() as ctx:
-        found = tenants.archive_documents(ctx, _code(code), query)
-        tenant = tenants.get_tenant(ctx, _code(code))
-        company = ctx.session.get(Company, tenant.company_id) if tenant.company_id else None
-        catalogue = tenants.category_counts(ctx, tenant.code)
-        items = []
-        for doc in found.items:
-            level = found.levels[doc.id]
-            period = documents.period_of(doc) if level.classified else policy.NO_PERIOD
-            items.append({
-                "id": doc.id, "title": doc.title, "category": doc.category, "level": level,
-                "marking": policy.marking(level, period, lang), "issued_on": doc.issued_on,
-                "paper_original": doc.has_paper_original,
-            })
-        info = _tenant(tenant, company)
-    return {"tenant": info,
-            "categories": [{"category": c, "count": n} for c, n in catalogue],
+        found = tenant_pages.archive_listing(ctx, _code(code), query, args["lang"])
+    items = [{"id": d.id, "title": d.title, "category": d.category, "level": Level(d.level),
+              "marking": d.marking, "issued_on": d.issued_on,
+              "paper_original": d.paper_original} for d in found.items]
+    return {"tenant": _tenant(found.tenant),
+            "categories": [{"category": c, "count": n} for c, n in found.categories],
             "items": items, "total": found.total, "page": found.page,
             "per_page": found.per_page}
 
@@ -326,12 +306,10 @@ def create_sign_off(args: dict[str, Any], id: int) -> Any:
             "part 'sheet'.")
     signed_at: datetime = given.get("signed_at") or datetime.now(support.settings().tz)
     with _work() as ctx:
-        row = notices.record_sign_off(
-            ctx, doc_id, sheet=sheet, tenant_code=given["tenant"], signer_name=given["signer"],
-            method=given["method"], signed_at=signed_at, note=given.get("note"))
-        tenant_code = row.tenant.code
-        report = notices.progress(ctx, doc_id, args["lang"])
-        recipient = next(r for r in report.recipients if r.code == tenant_code)
+        recipient = tenant_pages.record_sign_off(
+            ctx, doc_id, args["lang"], sheet=sheet, tenant_code=given["tenant"],
+            signer_name=given["signer"], method=given["method"], signed_at=signed_at,
+            note=given.get("note"))
     return recipient, 201, {"Location": url_for("api.list_sign_offs", id=doc_id)}
 
 

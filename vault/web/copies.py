@@ -19,21 +19,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
-from sqlalchemy import select
 
-from vault import policy
-from vault.actions import Action
 from vault.errors import InvalidInput, NotFound, VaultError
-from vault.models import (
-    Company,
-    CopyRequest,
-    Document,
-    Loan,
-    RegisteredCopy,
-    User,
-)
 from vault.policy import ApproverScope, CopyKind, Level
-from vault.services import accounts, copies, documents, notifications
+from vault.services import copies, copy_pages, notifications
 from vault.services.context import Ctx
 from vault.web import documents as doc_views
 from vault.web import support
@@ -245,85 +234,6 @@ support.NAV.append(("copies.inbox", _inbox_label, None))
 
 
 # ---------------------------------------------------------------------------
-# Rows for the templates (built while the session is open)
-
-
-def _person(user: User | None) -> str:
-    return f"{user.name} ({user.username})" if user is not None else "—"
-
-
-def _doc_row(ctx: Ctx, doc: Document, language: str) -> dict[str, Any]:
-    doc_facts = documents.facts(doc, ctx.settings.tz)
-    level = policy.effective_level(doc_facts, ctx.now)
-    period = documents.period_of(doc) if level.classified else policy.NO_PERIOD
-    return {"id": doc.id, "title": doc.title, "level": level.value,
-            "marking": policy.marking(level, period, language), "category": doc.category}
-
-
-def _request_row(ctx: Ctx, req: CopyRequest, language: str) -> dict[str, Any]:
-    return {
-        "id": req.id, "kind": req.kind, "state": copies.state(req, ctx.now),
-        "document": _doc_row(ctx, req.document, language),
-        "level_at_request": req.level_at_request, "requester": _person(req.requester),
-        "requester_username": req.requester.username, "purpose": req.purpose,
-        "pages": req.pages, "approved_pages": req.approved_pages, "due_on": req.due_on,
-        "new_level": req.new_level, "new_period": _period_text(req.new_period, language),
-        "default_no": req.default_no, "created_at": req.created_at,
-        "decided_at": req.decided_at, "decided_by": _person(req.decided_by)
-        if req.decided_by is not None else None,
-        "decision_note": req.decision_note, "window_until": req.window_until,
-        "spent_at": req.spent_at, "version": req.version_number,
-    }
-
-
-def _period_text(spec: str | None, language: str) -> str | None:
-    if not spec:
-        return None
-    try:
-        return policy.period_text(policy.parse_period(spec), language)
-    except policy.PeriodError:
-        return spec
-
-
-def _copy_row(ctx: Ctx, copy: RegisteredCopy, language: str, *,
-              with_document: bool = True) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": copy.id, "label": copy.label, "number": copy.number, "kind": copy.kind,
-        "recipient": _person(copy.recipient), "approved_by": _person(copy.approved_by),
-        "issued_at": copy.issued_at, "level_at_issue": copy.level_at_issue,
-        "pages": copy.pages, "sha256": copy.sha256, "stamped": copy.stamped,
-        "status": copy.status, "closed_at": copy.closed_at,
-        "closed_by": _person(copy.closed_by) if copy.closed_by is not None else None,
-        "closed_note": copy.closed_note, "request_id": copy.request_id,
-        "version": copy.version_number, "size": copy.size,
-    }
-    if with_document:
-        row["document"] = _doc_row(ctx, copy.document, language)
-        row["level_now"] = copies.copy_level(ctx, copy).value
-        row["may_keep"] = policy.can_keep_register(
-            ctx.subject, copy.document.company_id).allowed
-    return row
-
-
-def _loan_row(ctx: Ctx, loan: Loan, language: str, today: date) -> dict[str, Any]:
-    return {
-        "id": loan.id, "document": _doc_row(ctx, loan.document, language),
-        "borrower": _person(loan.borrower), "approved_by": _person(loan.approved_by),
-        "approved_at": loan.approved_at, "due_on": loan.due_on, "lent_at": loan.lent_at,
-        "lent_by": _person(loan.lent_by) if loan.lent_by is not None else None,
-        "returned_at": loan.returned_at,
-        "returned_by": _person(loan.returned_by) if loan.returned_by is not None else None,
-        "state": copies.loan_state(loan, today), "note": loan.note,
-        "request_id": loan.request_id,
-        "may_keep": copies.may_keep_loans(ctx, loan.document),
-    }
-
-
-def _today(ctx: Ctx) -> date:
-    return ctx.now.astimezone(ctx.settings.tz).date()
-
-
-# ---------------------------------------------------------------------------
 # Asking
 
 
@@ -332,25 +242,17 @@ def _kind_arg(raw: str | None) -> CopyKind:
 
 
 def _form_context(ctx: Ctx, doc_id: int, kind: CopyKind) -> dict[str, Any]:
-    """What the request form shows: the file (no content), the route, and whether
-    the person may ask at all (a display decision; the service decides on send)."""
-    doc = documents.load(ctx, doc_id, Action.COPY_REQUEST)
-    doc_facts = documents.facts(doc, ctx.settings.tz)
-    route = policy.copy_route(doc_facts, kind, ctx.now, ctx.subject)
-    decision = policy.can_request(ctx.subject, doc_facts, kind, ctx.now)
-    level = policy.effective_level(doc_facts, ctx.now)
-    stored = any(v.blob_id is not None for v in doc.versions)
-    ask = policy.can_ask(ctx.subject, doc_facts, kind, stored, ctx.now)
-    blocked = None if ask.allowed else ask.reason.value
-    lower = [lv.value for lv in Level if lv.classified and lv.rank < level.rank]
+    """What the request form shows, with the reason it may not be sent in words."""
+    form = copy_pages.request_form(ctx, doc_id, kind, lang())
+    blocked = form.blocked
     return {
-        "doc": _doc_row(ctx, doc, lang()), "kind": kind.value, "route": route,
-        "scopes": [str(SCOPE_NAMES[s.value]) for s in route.approvers],
-        "blocked": blocked, "denied": not decision.allowed,
+        "doc": form.doc, "kind": form.kind, "route": form.route,
+        "scopes": [str(SCOPE_NAMES[s.value]) for s in form.route.approvers],
+        "blocked": blocked, "denied": form.denied,
         "blocked_message": str(ERRORS.get(blocked, doc_views.ERRORS.get(blocked, blocked)))
         if blocked else None,
-        "lower_levels": lower, "max_loan_days": copies.MAX_LOAN_DAYS, "today": _today(ctx),
-        "period": policy.period_text(documents.period_of(doc), lang()),
+        "lower_levels": list(form.lower_levels), "max_loan_days": form.max_loan_days,
+        "today": form.today, "period": form.period,
     }
 
 
@@ -415,37 +317,23 @@ def request_form(doc_id: int) -> Any:
 @login_required
 @translated
 def index() -> Any:
-    language = lang()
     with support.work() as ctx:
-        to_decide = [_request_row(ctx, r, language) for r in copies.to_decide(ctx)]
-        mine = [_request_row(ctx, r, language) for r in copies.mine(ctx)]
-    return render_template("copies/index.html", to_decide=to_decide, mine=mine)
+        found = copy_pages.lists(ctx, lang())
+    return render_template("copies/index.html", to_decide=found.to_decide, mine=found.mine)
 
 
 def _show_page(req_id: int, errors: dict[str, str] | None = None, status: int = 200) -> Any:
-    language = lang()
     with support.work() as ctx:
-        shown = copies.show(ctx, req_id)
-        req = shown.request
-        row = _request_row(ctx, req, language)
-        route = policy.copy_route(documents.facts(req.document, ctx.settings.tz),
-                                  CopyKind(req.kind), ctx.now,
-                                  accounts.subject_of(req.requester))
-        view = {
-            "req": row, "state": shown.state, "may_decide": shown.may_decide,
-            "is_requester": shown.is_requester, "may_download": shown.may_download,
-            "may_cancel": shown.is_requester and req.status == copies.PENDING,
-            "may_issue": shown.may_issue,
-            "approvers": [_person(u) for u in shown.approvers],
-            "scopes": [str(SCOPE_NAMES[s.value]) for s in route.approvers],
-            "history": [_copy_row(ctx, c, language, with_document=False)
-                        for c in shown.history if c.request_id != req.id],
-            "registered": _copy_row(ctx, shown.copy, language, with_document=False)
-            if shown.copy is not None else None,
-            "loan": _loan_row(ctx, shown.loan, language, _today(ctx))
-            if shown.loan is not None else None,
-            "window_hours": ctx.settings.copy_window_hours,
-        }
+        page = copy_pages.request_page(ctx, req_id, lang())
+    view = {
+        "req": page.req, "state": page.state, "may_decide": page.may_decide,
+        "is_requester": page.is_requester, "may_download": page.may_download,
+        "may_cancel": page.may_cancel, "may_issue": page.may_issue,
+        "approvers": list(page.approvers),
+        "scopes": [str(SCOPE_NAMES[s.value]) for s in page.route.approvers],
+        "history": list(page.history), "registered": page.registered, "loan": page.loan,
+        "window_hours": page.window_hours,
+    }
     return render_template("copies/show.html", v=view, errors=errors or {},
                            form=request.form if errors else {},
                            fresh=is_fresh(FRESH_MINUTES)), status
@@ -546,22 +434,8 @@ def download(req_id: int) -> Response:
 # The copy register
 
 
-def _company_arg(ctx: Ctx) -> tuple[int | None, str]:
-    code = request.args.get("company", "").strip()[:32]
-    if not code:
-        return None, ""
-    company = ctx.session.scalar(select(Company).where(Company.code == code))
-    if company is None:
-        raise InvalidInput(f"No company {code!r}.", code="unknown_company")
-    return company.id, code
-
-
-def _companies(ctx: Ctx) -> list[tuple[str, str]]:
-    """The company selector, for those who read every company's registers."""
-    subject = ctx.subject
-    if not policy.reads_every_company(subject):
-        return []
-    return [(c.code, c.name) for c in ctx.session.scalars(select(Company).order_by(Company.code))]
+def _company_arg() -> str:
+    return request.args.get("company", "").strip()[:32]
 
 
 def _int_arg(name: str) -> int | None:
@@ -577,15 +451,14 @@ def _int_arg(name: str) -> int | None:
 @login_required
 @translated
 def copy_register() -> Any:
-    language = lang()
     status = request.args.get("status", "").strip()[:16] or None
     document_id = _int_arg("document")
+    company = _company_arg()
     with support.work() as ctx:
-        company_id, company = _company_arg(ctx)
-        rows = [_copy_row(ctx, c, language) for c in copies.copy_register(
-            ctx, company_id=company_id, status=status, document_id=document_id)]
-        companies = _companies(ctx)
-    return render_template("copies/register.html", rows=rows, companies=companies,
+        register = copy_pages.copy_register(ctx, lang(), company=company, status=status,
+                                            document_id=document_id)
+    return render_template("copies/register.html", rows=register.rows,
+                           companies=register.companies,
                            args={"status": status or "", "document": document_id or "",
                                  "company": company})
 
@@ -601,12 +474,12 @@ def lookup() -> Any:
     if number:
         try:
             with support.work() as ctx:
-                copy = copies.lookup(ctx, number)
-                found = _copy_row(ctx, copy, lang())
-                found["request"] = _request_row(ctx, copy.request, lang())
+                found = copy_pages.lookup(ctx, number, lang())
         except (InvalidInput, NotFound) as exc:
             error, status = message_of(exc), exc.status
-    return render_template("copies/lookup.html", number=number, found=found,
+    return render_template("copies/lookup.html", number=number,
+                           found=found.copy if found else None,
+                           purpose=found.request.purpose if found and found.request else None,
                            error=error), status
 
 
@@ -641,16 +514,14 @@ def _register_path(target: str) -> bool:
 @login_required
 @translated
 def loan_register() -> Any:
-    language = lang()
     overdue = request.args.get("overdue") in ("1", "on", "true")
     open_only = request.args.get("open") in ("1", "on", "true")
+    company = _company_arg()
     with support.work() as ctx:
-        company_id, company = _company_arg(ctx)
-        today = _today(ctx)
-        rows = [_loan_row(ctx, loan, language, today) for loan in copies.loans(
-            ctx, company_id=company_id, overdue=overdue, open_only=open_only)]
-        companies = _companies(ctx)
-    return render_template("copies/loans.html", rows=rows, companies=companies,
+        register = copy_pages.loan_register(ctx, lang(), company=company, overdue=overdue,
+                                            open_only=open_only)
+    return render_template("copies/loans.html", rows=register.rows,
+                           companies=register.companies,
                            args={"overdue": overdue, "open": open_only, "company": company})
 
 
@@ -681,18 +552,9 @@ def return_loan(loan_id: int) -> Any:
 @bp.get("/inbox")
 @login_required
 def inbox() -> Any:
-    language = lang()
     with support.work() as ctx:
-        rows = [{"id": n.id, "subject": n.subject_en if language == "en" else n.subject_zh,
-                 "link": n.link if _inbox_link(n.link) else None,
-                 "created_at": n.created_at, "unread": n.read_at is None}
-                for n in notifications.inbox(ctx, limit=200)]
+        rows = copy_pages.inbox(ctx, lang())
     return render_template("copies/inbox.html", rows=rows)
-
-
-def _inbox_link(link: str | None) -> bool:
-    return bool(link and link.startswith("/") and not link.startswith("//")
-                and "\\" not in link and link.isprintable())
 
 
 @bp.post("/inbox/read")
@@ -702,49 +564,3 @@ def inbox_read() -> Any:
         notifications.mark_read(ctx)
     flash(_("Every message is marked read."))
     return redirect(url_for("copies.inbox"))
-
-
-# ---------------------------------------------------------------------------
-# Pieces other pages show: the home page and the document page
-
-
-def home_facts(ctx: Ctx) -> dict[str, Any]:
-    """For the home page: requests awaiting the person's decision, unread messages."""
-    language = lang()
-    recent = notifications.inbox(ctx, unread_only=True, limit=5)
-    return {
-        "pending": copies.pending_count(ctx),
-        "unread": notifications.unread_count(ctx),
-        "recent": [{"subject": n.subject_en if language == "en" else n.subject_zh,
-                    "link": n.link if _inbox_link(n.link) else None,
-                    "created_at": n.created_at} for n in recent],
-    }
-
-
-@bp.app_template_global()
-def copies_for_document(doc_id: int) -> dict[str, Any]:
-    """The document page's section: what the person may ask for, and the requests on
-    the file they may see (their own; all of them for register readers). Reads only:
-    nothing here is audited, the page itself was."""
-    language = lang()
-    with support.work() as ctx:
-        doc = ctx.session.get(Document, doc_id)
-        if doc is None:
-            return {"options": [], "requests": []}
-        doc_facts = documents.facts(doc, ctx.settings.tz)
-        subject = ctx.subject
-        stored = any(v.blob_id is not None for v in doc.versions)
-        options = [
-            {"kind": kind.value,
-             "default_no": policy.copy_route(doc_facts, kind, ctx.now, subject).default_no}
-            for kind in CopyKind
-            if policy.can_ask(subject, doc_facts, kind, stored, ctx.now).allowed
-        ]
-        reqs = list(copies.requests_for_document(ctx, doc_id))
-        labels = {c.request_id: c.label for c in ctx.session.scalars(
-            select(RegisteredCopy).where(RegisteredCopy.request_id.in_([r.id for r in reqs])))
-        } if reqs else {}
-        rows = [{"id": r.id, "kind": r.kind, "state": copies.state(r, ctx.now),
-                 "requester": _person(r.requester), "created_at": r.created_at,
-                 "copy_label": labels.get(r.id)} for r in reqs]
-    return {"options": options, "requests": rows, "language": language}

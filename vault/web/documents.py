@@ -22,7 +22,15 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from vault.crypto.spool import SpooledEncryptedFile
 from vault.errors import AuditUnavailable, IntegrityFailure, InvalidInput, VaultError
 from vault.policy import Category, Level, Period
-from vault.services import document_pages, documents, grants, search_index, viewer
+from vault.services import (
+    copy_pages,
+    document_pages,
+    documents,
+    grants,
+    search_index,
+    tenant_pages,
+    viewer,
+)
 from vault.web import support
 from vault.web.ids import valid_id
 from vault.web.streaming import sent_filename
@@ -523,7 +531,12 @@ def show(doc_id: int) -> Any:
     with support.work() as ctx:
         page = document_pages.page(ctx, doc_id, lang())
         text_state = search_index.status(ctx.session, page.id)
+        # The sections of other areas, read in the same unit of work (none of them is
+        # audited: the page was).
+        copy_info = copy_pages.document_section(ctx, page.id)
+        notice_info = tenant_pages.notice_section(ctx, page.id, lang())
     return render_template("documents/show.html", doc=page, reason_names=REASON_NAMES,
+                           copy_info=copy_info, notice_info=notice_info,
                            change_kinds=CHANGE_KINDS, viewer_kinds=VIEWER_KINDS,
                            errors={}, max_upload=support.settings().max_upload_bytes,
                            text_state=text_state)

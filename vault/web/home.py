@@ -7,9 +7,8 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 
-from vault import policy
-from vault.services import document_pages
-from vault.web import copies, support
+from vault.services import copy_pages, document_pages
+from vault.web import support
 
 bp = Blueprint("home", __name__)
 
@@ -17,12 +16,10 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @login_required
 def index() -> str:
-    lang = "en" if support.select_locale() == "en" else "zh"
+    lang = support.lang()
     with support.work() as ctx:
         needs = document_pages.home(ctx, lang)
-        copy_home = copies.home_facts(ctx)
-        # Whether to say "nothing to decide": a display choice, the service decides.
-        copy_home["approver"] = policy.may_approve_some(ctx.subject)
+        copy_home = copy_pages.home(ctx, lang)
     return render_template("home.html", needs=needs, copy_home=copy_home)
 
 

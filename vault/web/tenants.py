@@ -21,16 +21,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
-from sqlalchemy import select
 
-from vault import policy
-from vault.actions import Action
 from vault.errors import InvalidInput, VaultError
-from vault.models import Company, Document, Tenant
 from vault.policy import Category
-from vault.services import documents, notices, tenants
-from vault.services import requests as service_requests
-from vault.services.context import Ctx
+from vault.services import notices, tenant_pages, tenants
 from vault.web import documents as doc_views
 from vault.web import support
 
@@ -142,28 +136,6 @@ def sign_off_method_name(method: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Rows for the templates (built while the session is open)
-
-
-def _tenant_row(ctx: Ctx, t: Tenant, companies: dict[int, Company]) -> dict[str, Any]:
-    company = companies.get(t.company_id) if t.company_id is not None else None
-    return {"code": t.code, "name": t.name, "unit": t.unit, "contact": t.contact,
-            "status": t.status, "company": company.name if company else None,
-            "company_code": company.code if company else None,
-            "may_keep": tenants.may_keep(ctx, t)}
-
-
-def _companies(ctx: Ctx) -> dict[int, Company]:
-    return {c.id: c for c in ctx.session.scalars(select(Company))}
-
-
-def _company_choices(ctx: Ctx) -> list[tuple[str, str]]:
-    """The companies the person may add tenants to (for the form's choice)."""
-    rows = ctx.session.scalars(select(Company).order_by(Company.is_hq.desc(), Company.code))
-    return [(c.code, c.name) for c in rows if tenants.may_keep(ctx, company_id=c.id)]
-
-
-# ---------------------------------------------------------------------------
 # The tenant list
 
 
@@ -174,13 +146,10 @@ def _list_page(errors: dict[str, str] | None = None, status: int = 200) -> Any:
     if status_filter not in tenants.STATUSES:
         status_filter = ""
     with support.work() as ctx:
-        companies = _companies(ctx)
-        rows = [_tenant_row(ctx, t, companies)
-                for t in tenants.list_tenants(ctx, text, status_filter or None)]
-        choices = _company_choices(ctx)
-        own = ctx.actor.company.code if ctx.actor is not None else ""
-    return render_template("tenants/index.html", rows=rows, args=args, company_choices=choices,
-                           own_company=own, errors=errors or {},
+        found = tenant_pages.tenant_list(ctx, text, status_filter or None)
+    return render_template("tenants/index.html", rows=found.rows, args=args,
+                           company_choices=found.company_choices,
+                           own_company=found.own_company, errors=errors or {},
                            form=request.form if errors else {},
                            statuses=list(STATUS_NAMES)), status
 
@@ -224,19 +193,14 @@ def _show_page(code: str, errors: dict[str, str] | None = None, status: int = 20
     raw = args.get("category", "")
     if raw in {c.value for c in Category}:
         category = Category(raw)
-    language = lang()
     with support.work() as ctx:
-        arch = tenants.archive(ctx, code[:64], text, category, language)
-        companies = _companies(ctx)
-        tenant = _tenant_row(ctx, arch.tenant, companies)
-        view = {
-            "tenant": tenant, "catalogue": arch.catalogue, "total": arch.total,
-            "groups": arch.groups, "matches": arch.matches, "notices": arch.notices,
-            "searching": text is not None or category is not None,
-            # The tenant's request records the reader may read (诉求记录).
-            "service_requests": service_requests.search(ctx, tenant_code=arch.tenant.code,
-                                                        limit=50),
-        }
+        page = tenant_pages.archive_page(ctx, code[:64], text, category, lang())
+    view = {
+        "tenant": page.tenant, "catalogue": page.catalogue, "total": page.total,
+        "groups": page.groups, "matches": page.matches, "notices": page.notices,
+        "searching": text is not None or category is not None,
+        "service_requests": page.service_requests,
+    }
     return render_template("tenants/show.html", v=view, args=args, errors=errors or {},
                            form=request.form if errors else {},
                            statuses=list(STATUS_NAMES)), status
@@ -279,22 +243,8 @@ def _now_local() -> str:
 
 def _sign_offs_page(doc_id: int, errors: dict[str, str] | None = None, status: int = 200,
                     open_form: str | None = None) -> Any:
-    language = lang()
     with support.work() as ctx:
-        doc = notices.load_notice(ctx, doc_id, Action.DOCUMENT_VIEW_METADATA)
-        report = notices.progress_of(ctx, doc, language)
-        assert report is not None
-        current = {r.code for r in report.recipients}
-        view = {
-            "report": report, "doc_id": doc.id,
-            "may_address": notices.may_address(ctx, doc),
-            "may_record": notices.may_record(ctx, doc),
-            "candidates": [
-                {"code": t.code, "name": t.name, "unit": t.unit, "status": t.status,
-                 "chosen": t.code in current}
-                for t in notices.candidates(ctx, doc)],
-            "issued_on": doc.issued_on,
-        }
+        view = tenant_pages.sign_offs_page(ctx, doc_id, lang())
     return render_template(
         "notices/sign_offs.html", v=view, errors=errors or {},
         form=request.form if errors else {}, methods=list(METHOD_NAMES),
@@ -389,34 +339,3 @@ def sign_offs_csv(doc_id: int) -> Response:
         f"filename*=UTF-8''{quote(name, safe='')}")
     resp.headers["Cache-Control"] = "no-store"
     return resp
-
-
-# ---------------------------------------------------------------------------
-# The document page's section (included by documents/show.html)
-
-
-@bp.app_template_global()
-def notice_for_document(doc_id: int) -> dict[str, Any] | None:
-    """For a notice or letter: its sign-off progress, for the document page's section;
-    None for any other document. Reads only: the page itself was audited."""
-    with support.work() as ctx:
-        doc = ctx.session.get(Document, doc_id)
-        if doc is None or not notices.is_notice(doc):
-            return None
-        doc_facts = documents.facts(doc, ctx.settings.tz)
-        if not policy.can_see_metadata(ctx.subject, doc_facts, ctx.now).allowed:
-            return None
-        sign_off = notices.sheet_of(ctx, doc.id)
-        if sign_off is not None:
-            notice = sign_off.document
-            known = policy.can_see_metadata(
-                ctx.subject, documents.facts(notice, ctx.settings.tz), ctx.now).allowed
-            return {"sheet_of": {"id": notice.id, "title": notice.title} if known else None,
-                    "tenant": sign_off.tenant.name, "signer": sign_off.signer_name,
-                    "signed_at": sign_off.signed_at}
-        report = notices.progress_of(ctx, doc, lang())
-        assert report is not None
-        return {"sheet_of": None,"id": doc.id, "total": report.total, "signed": report.signed_count,
-                "unsigned": [r.name for r in report.unsigned][:10],
-                "unsigned_count": report.unsigned_count, "percent": report.percent,
-                "may_address": notices.may_address(ctx, doc)}

@@ -1,0 +1,428 @@
+"""What the copy, loan and register pages show: read models built in one unit of work.
+
+The web views render these after the unit of work has committed (and the session
+closed), so every function returns frozen dataclasses of plain values, never ORM
+rows — as `document_pages.py` does for the document pages. Decisions and audit
+stay in `vault.services.copies` (and `vault.policy`); this module only reads and
+shapes what those return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from vault import policy
+from vault.actions import Action
+from vault.errors import InvalidInput
+from vault.models import Company, CopyRequest, Document, Loan, RegisteredCopy, User
+from vault.policy import CopyKind, Level, Route
+from vault.services import accounts, copies, documents, notifications
+from vault.services.context import Ctx
+
+
+@dataclass(frozen=True)
+class DocRow:
+    id: int
+    title: str
+    level: str
+    marking: str
+    category: str
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    id: int
+    kind: str
+    state: str
+    document: DocRow
+    level_at_request: str
+    requester: str
+    requester_username: str
+    purpose: str | None
+    pages: str | None
+    approved_pages: str | None
+    due_on: date | None
+    new_level: str | None
+    new_period: str | None
+    default_no: bool
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_note: str | None
+    window_until: datetime | None
+    spent_at: datetime | None
+    version: int | None
+
+
+@dataclass(frozen=True)
+class CopyRow:
+    id: int
+    label: str
+    number: int
+    kind: str
+    recipient: str
+    approved_by: str
+    issued_at: datetime
+    level_at_issue: str
+    pages: str | None
+    sha256: str | None
+    stamped: bool
+    status: str
+    closed_at: datetime | None
+    closed_by: str | None
+    closed_note: str | None
+    request_id: int | None
+    version: int | None
+    size: int | None
+    # Only in the registers (the request page lists copies of the same requester):
+    document: DocRow | None = None
+    level_now: str | None = None
+    may_keep: bool = False
+
+
+@dataclass(frozen=True)
+class LoanRow:
+    id: int
+    document: DocRow
+    borrower: str
+    approved_by: str
+    approved_at: datetime | None
+    due_on: date | None
+    lent_at: datetime | None
+    lent_by: str | None
+    returned_at: datetime | None
+    returned_by: str | None
+    state: str
+    note: str | None
+    request_id: int | None
+    may_keep: bool
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    link: str | None
+    created_at: datetime
+    unread: bool
+    id: int = 0
+
+
+def _person(user: User | None) -> str:
+    return f"{user.name} ({user.username})" if user is not None else "—"
+
+
+def _person_or_none(user: User | None) -> str | None:
+    return _person(user) if user is not None else None
+
+
+def _doc_row(ctx: Ctx, doc: Document, lang: str) -> DocRow:
+    facts = documents.facts(doc, ctx.settings.tz)
+    level = policy.effective_level(facts, ctx.now)
+    period = documents.period_of(doc) if level.classified else policy.NO_PERIOD
+    return DocRow(doc.id, doc.title, level.value, policy.marking(level, period, lang),
+                  doc.category)
+
+
+def _period_text(spec: str | None, lang: str) -> str | None:
+    if not spec:
+        return None
+    try:
+        return policy.period_text(policy.parse_period(spec), lang)
+    except policy.PeriodError:
+        return spec
+
+
+def request_row(ctx: Ctx, req: CopyRequest, lang: str) -> RequestRow:
+    return RequestRow(
+        id=req.id, kind=req.kind, state=copies.state(req, ctx.now),
+        document=_doc_row(ctx, req.document, lang), level_at_request=req.level_at_request,
+        requester=_person(req.requester), requester_username=req.requester.username,
+        purpose=req.purpose, pages=req.pages, approved_pages=req.approved_pages,
+        due_on=req.due_on, new_level=req.new_level,
+        new_period=_period_text(req.new_period, lang), default_no=req.default_no,
+        created_at=req.created_at, decided_at=req.decided_at,
+        decided_by=_person_or_none(req.decided_by), decision_note=req.decision_note,
+        window_until=req.window_until, spent_at=req.spent_at, version=req.version_number,
+    )
+
+
+def copy_row(ctx: Ctx, copy: RegisteredCopy, lang: str, *,
+             with_document: bool = True) -> CopyRow:
+    document = level_now = None
+    may_keep = False
+    if with_document:
+        document = _doc_row(ctx, copy.document, lang)
+        level_now = copies.copy_level(ctx, copy).value
+        may_keep = policy.can_keep_register(ctx.subject, copy.document.company_id).allowed
+    return CopyRow(
+        id=copy.id, label=copy.label, number=copy.number, kind=copy.kind,
+        recipient=_person(copy.recipient), approved_by=_person(copy.approved_by),
+        issued_at=copy.issued_at, level_at_issue=copy.level_at_issue, pages=copy.pages,
+        sha256=copy.sha256, stamped=copy.stamped, status=copy.status,
+        closed_at=copy.closed_at, closed_by=_person_or_none(copy.closed_by),
+        closed_note=copy.closed_note, request_id=copy.request_id,
+        version=copy.version_number, size=copy.size,
+        document=document, level_now=level_now, may_keep=may_keep,
+    )
+
+
+def loan_row(ctx: Ctx, loan: Loan, lang: str, today: date) -> LoanRow:
+    return LoanRow(
+        id=loan.id, document=_doc_row(ctx, loan.document, lang),
+        borrower=_person(loan.borrower), approved_by=_person(loan.approved_by),
+        approved_at=loan.approved_at, due_on=loan.due_on, lent_at=loan.lent_at,
+        lent_by=_person_or_none(loan.lent_by), returned_at=loan.returned_at,
+        returned_by=_person_or_none(loan.returned_by), state=copies.loan_state(loan, today),
+        note=loan.note, request_id=loan.request_id,
+        may_keep=copies.may_keep_loans(ctx, loan.document),
+    )
+
+
+def today(ctx: Ctx) -> date:
+    return ctx.now.astimezone(ctx.settings.tz).date()
+
+
+# ---------------------------------------------------------------------------
+# Asking
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """The request form: the file (no content), the route, and whether the person may
+    ask at all (``blocked``: a reason code; a display decision, the service decides
+    on send)."""
+
+    doc: DocRow
+    kind: str
+    route: Route
+    blocked: str | None
+    denied: bool
+    lower_levels: tuple[str, ...]
+    max_loan_days: int
+    today: date
+    period: str
+
+
+def request_form(ctx: Ctx, doc_id: int, kind: CopyKind, lang: str) -> RequestForm:
+    doc = documents.load(ctx, doc_id, Action.COPY_REQUEST)
+    facts = documents.facts(doc, ctx.settings.tz)
+    route = policy.copy_route(facts, kind, ctx.now, ctx.subject)
+    decision = policy.can_request(ctx.subject, facts, kind, ctx.now)
+    level = policy.effective_level(facts, ctx.now)
+    stored = any(v.blob_id is not None for v in doc.versions)
+    ask = policy.can_ask(ctx.subject, facts, kind, stored, ctx.now)
+    blocked = None if ask.allowed else ask.reason.value
+    return RequestForm(
+        doc=_doc_row(ctx, doc, lang), kind=kind.value, route=route, blocked=blocked,
+        denied=not decision.allowed,
+        lower_levels=tuple(lv.value for lv in Level if lv.classified and lv.rank < level.rank),
+        max_loan_days=copies.MAX_LOAN_DAYS, today=today(ctx),
+        period=policy.period_text(documents.period_of(doc), lang),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Lists and one request
+
+
+@dataclass(frozen=True)
+class Lists:
+    to_decide: tuple[RequestRow, ...]
+    mine: tuple[RequestRow, ...]
+
+
+def lists(ctx: Ctx, lang: str) -> Lists:
+    return Lists(tuple(request_row(ctx, r, lang) for r in copies.to_decide(ctx)),
+                 tuple(request_row(ctx, r, lang) for r in copies.mine(ctx)))
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    req: RequestRow
+    state: str
+    may_decide: bool
+    is_requester: bool
+    may_download: bool
+    may_cancel: bool
+    may_issue: bool
+    approvers: tuple[str, ...]
+    route: Route
+    history: tuple[CopyRow, ...]
+    registered: CopyRow | None
+    loan: LoanRow | None
+    window_hours: int
+
+
+def request_page(ctx: Ctx, req_id: int, lang: str) -> RequestPage:
+    """A request with what the actor may do with it (audited by `copies.show`)."""
+    shown = copies.show(ctx, req_id)
+    req = shown.request
+    route = policy.copy_route(documents.facts(req.document, ctx.settings.tz),
+                              CopyKind(req.kind), ctx.now, accounts.subject_of(req.requester))
+    return RequestPage(
+        req=request_row(ctx, req, lang), state=shown.state, may_decide=shown.may_decide,
+        is_requester=shown.is_requester, may_download=shown.may_download,
+        may_cancel=shown.is_requester and req.status == copies.PENDING,
+        may_issue=shown.may_issue, approvers=tuple(_person(u) for u in shown.approvers),
+        route=route,
+        history=tuple(copy_row(ctx, c, lang, with_document=False)
+                      for c in shown.history if c.request_id != req.id),
+        registered=copy_row(ctx, shown.copy, lang, with_document=False)
+        if shown.copy is not None else None,
+        loan=loan_row(ctx, shown.loan, lang, today(ctx)) if shown.loan is not None else None,
+        window_hours=ctx.settings.copy_window_hours,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The registers
+
+
+def company_filter(ctx: Ctx, code: str) -> int | None:
+    """A register's company filter by code (None: no filter)."""
+    if not code:
+        return None
+    company = ctx.session.scalar(select(Company).where(Company.code == code))
+    if company is None:
+        raise InvalidInput(f"No company {code!r}.", code="unknown_company")
+    return company.id
+
+
+def company_choices(ctx: Ctx) -> tuple[tuple[str, str], ...]:
+    """The company selector, for those who read every company's registers."""
+    if not policy.reads_every_company(ctx.subject):
+        return ()
+    return tuple((c.code, c.name)
+                 for c in ctx.session.scalars(select(Company).order_by(Company.code)))
+
+
+@dataclass(frozen=True)
+class CopyRegister:
+    rows: tuple[CopyRow, ...]
+    companies: tuple[tuple[str, str], ...]
+
+
+def copy_register(ctx: Ctx, lang: str, *, company: str, status: str | None,
+                  document_id: int | None) -> CopyRegister:
+    company_id = company_filter(ctx, company)
+    rows = tuple(copy_row(ctx, c, lang) for c in copies.copy_register(
+        ctx, company_id=company_id, status=status, document_id=document_id))
+    return CopyRegister(rows, company_choices(ctx))
+
+
+@dataclass(frozen=True)
+class Found:
+    copy: CopyRow
+    request: RequestRow | None
+
+
+def lookup(ctx: Ctx, number: str, lang: str) -> Found:
+    copy = copies.lookup(ctx, number)
+    return Found(copy_row(ctx, copy, lang),
+                 request_row(ctx, copy.request, lang) if copy.request is not None else None)
+
+
+@dataclass(frozen=True)
+class LoanRegister:
+    rows: tuple[LoanRow, ...]
+    companies: tuple[tuple[str, str], ...]
+
+
+def loan_register(ctx: Ctx, lang: str, *, company: str, overdue: bool,
+                  open_only: bool) -> LoanRegister:
+    company_id = company_filter(ctx, company)
+    day = today(ctx)
+    rows = tuple(loan_row(ctx, loan, lang, day) for loan in copies.loans(
+        ctx, company_id=company_id, overdue=overdue, open_only=open_only))
+    return LoanRegister(rows, company_choices(ctx))
+
+
+# ---------------------------------------------------------------------------
+# The inbox and the home page
+
+
+def inbox_link(link: str | None) -> bool:
+    """A link in a message is followed only to a path of this site."""
+    return bool(link and link.startswith("/") and not link.startswith("//")
+                and "\\" not in link and link.isprintable())
+
+
+def inbox(ctx: Ctx, lang: str, *, unread_only: bool = False, limit: int = 200
+          ) -> tuple[Message, ...]:
+    return tuple(
+        Message(subject=n.subject_en if lang == "en" else n.subject_zh,
+                link=n.link if inbox_link(n.link) else None, created_at=n.created_at,
+                unread=n.read_at is None, id=n.id)
+        for n in notifications.inbox(ctx, unread_only=unread_only, limit=limit))
+
+
+@dataclass(frozen=True)
+class HomeFacts:
+    """For the home page: requests awaiting the person's decision, unread messages."""
+
+    pending: int
+    unread: int
+    recent: tuple[Message, ...]
+    approver: bool
+
+
+def home(ctx: Ctx, lang: str) -> HomeFacts:
+    subject = ctx.subject
+    return HomeFacts(
+        pending=copies.pending_count(ctx), unread=notifications.unread_count(ctx),
+        recent=inbox(ctx, lang, unread_only=True, limit=5),
+        # Whether to say "nothing to decide": a display choice, the service decides.
+        approver=policy.may_approve_some(subject),
+    )
+
+
+# ---------------------------------------------------------------------------
+# The document page's section
+
+
+@dataclass(frozen=True)
+class Option:
+    kind: str
+    default_no: bool
+
+
+@dataclass(frozen=True)
+class SectionRequest:
+    id: int
+    kind: str
+    state: str
+    requester: str
+    created_at: datetime
+    copy_label: str | None
+
+
+@dataclass(frozen=True)
+class DocumentSection:
+    """What the person may ask for on a file, and the requests on it they may see
+    (their own; all of them for register readers). Reads only: nothing here is
+    audited, the page itself was."""
+
+    options: tuple[Option, ...]
+    requests: tuple[SectionRequest, ...]
+
+
+def document_section(ctx: Ctx, doc_id: int) -> DocumentSection:
+    doc = ctx.session.get(Document, doc_id)
+    if doc is None:
+        return DocumentSection((), ())
+    facts = documents.facts(doc, ctx.settings.tz)
+    subject = ctx.subject
+    stored = any(v.blob_id is not None for v in doc.versions)
+    options = [Option(kind.value, policy.copy_route(facts, kind, ctx.now, subject).default_no)
+               for kind in CopyKind
+               if policy.can_ask(subject, facts, kind, stored, ctx.now).allowed]
+    reqs = list(copies.requests_for_document(ctx, doc_id))
+    labels = {c.request_id: c.label for c in ctx.session.scalars(
+        select(RegisteredCopy).where(RegisteredCopy.request_id.in_([r.id for r in reqs])))
+    } if reqs else {}
+    rows = tuple(SectionRequest(r.id, r.kind, copies.state(r, ctx.now), _person(r.requester),
+                                r.created_at, labels.get(r.id)) for r in reqs)
+    return DocumentSection(tuple(options), rows)
