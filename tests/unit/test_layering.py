@@ -90,6 +90,48 @@ def test_lower_layers_do_not_import_higher_ones(path: Path) -> None:
     assert bad == set(), f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
+#: What the web layer may not touch: it translates requests into service calls and
+#: read models into responses. Enums (vault.policy, vault.actions) and errors
+#: (vault.errors) are allowed.
+WEB_FORBIDDEN = ("vault.models", "vault.crypto", "vault.blobstore", "vault.db", "sqlalchemy")
+
+
+def names_of(path: Path) -> set[str]:
+    """Every module an import names, ``from vault import models`` as vault.models."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = imports_of(path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def forbidden_in_web(names: set[str]) -> set[str]:
+    return {n for n in names if any(n == f or n.startswith(f + ".") for f in WEB_FORBIDDEN)}
+
+
+@pytest.mark.parametrize("path", modules("web/*.py"), ids=lambda p: p.name)
+def test_web_views_only_translate(path: Path) -> None:
+    bad = forbidden_in_web(names_of(path))
+    assert bad == set(), (f"web/{path.name} imports {sorted(bad)}: add a service function "
+                          "returning a read model (frozen dataclasses) instead")
+
+
+def test_the_web_rule_sees_every_form(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from vault import models\nfrom sqlalchemy import select\n"
+                   "import vault.crypto.envelope\n"
+                   "def f():\n    from vault.blobstore import BlobStore\n", encoding="utf-8")
+    assert forbidden_in_web(names_of(bad)) == {
+        "vault.models", "sqlalchemy", "sqlalchemy.select", "vault.crypto.envelope",
+        "vault.blobstore", "vault.blobstore.BlobStore"}
+    fine = tmp_path / "fine.py"
+    fine.write_text("from vault.policy import Level\nfrom vault.errors import NotFound\n"
+                    "from vault.services import copy_pages\nimport vault.modelsx\n",
+                    encoding="utf-8")
+    assert forbidden_in_web(names_of(fine)) == set()
+
+
 def test_the_walk_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from flask import Flask\nimport vault.web.home\n", encoding="utf-8")

@@ -16,41 +16,62 @@ from sqlalchemy import select
 
 from vault import policy
 from vault.actions import Action
-from vault.errors import InvalidInput
-from vault.models import Company, CopyRequest, Document, Loan, RegisteredCopy, User
+from vault.errors import InvalidInput, NotFound
+from vault.models import (
+    Company,
+    CopyRequest,
+    Document,
+    Loan,
+    Notification,
+    RegisteredCopy,
+    User,
+)
 from vault.policy import CopyKind, Level, Route
 from vault.services import accounts, copies, documents, notifications
 from vault.services.context import Ctx
 
 
 @dataclass(frozen=True)
+class Person:
+    username: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.username})"
+
+
+@dataclass(frozen=True)
 class DocRow:
     id: int
     title: str
-    level: str
-    marking: str
     category: str
+    level: str  # in force now
+    marking: str
+    company: str  # the owning company's code
 
 
 @dataclass(frozen=True)
 class RequestRow:
+    """A request's metadata (never the file's content)."""
+
     id: int
     kind: str
-    state: str
+    status: str  # as stored
+    state: str  # as shown: the status, or spent/expired/void
     document: DocRow
     level_at_request: str
-    requester: str
-    requester_username: str
-    purpose: str | None
+    requester: Person
+    purpose: str
     pages: str | None
     approved_pages: str | None
     due_on: date | None
     new_level: str | None
-    new_period: str | None
+    new_period: str | None  # the period spec asked for
+    new_period_text: str | None  # … in words
     default_no: bool
     created_at: datetime
     decided_at: datetime | None
-    decided_by: str | None
+    decided_by: Person | None
     decision_note: str | None
     window_until: datetime | None
     spent_at: datetime | None
@@ -63,21 +84,24 @@ class CopyRow:
     label: str
     number: int
     kind: str
-    recipient: str
-    approved_by: str
+    document_id: int
+    request_id: int
+    version: int | None
+    pages: str | None
+    recipient: Person
+    approved_by: Person | None
     issued_at: datetime
     level_at_issue: str
-    pages: str | None
-    sha256: str | None
+    period_at_issue: str | None
     stamped: bool
+    media_type: str | None
+    size: int | None
+    sha256: str | None
     status: str
     closed_at: datetime | None
-    closed_by: str | None
+    closed_by: Person | None
     closed_note: str | None
-    request_id: int | None
-    version: int | None
-    size: int | None
-    # Only in the registers (the request page lists copies of the same requester):
+    # Not on the request page (it lists copies of the same requester):
     document: DocRow | None = None
     level_now: str | None = None
     may_keep: bool = False
@@ -87,43 +111,57 @@ class CopyRow:
 class LoanRow:
     id: int
     document: DocRow
-    borrower: str
-    approved_by: str
+    request_id: int
+    borrower: Person
+    approved_by: Person | None
     approved_at: datetime | None
-    due_on: date | None
+    due_on: date
     lent_at: datetime | None
-    lent_by: str | None
+    lent_by: Person | None
     returned_at: datetime | None
-    returned_by: str | None
+    returned_by: Person | None
     state: str
     note: str | None
-    request_id: int | None
     may_keep: bool
 
 
 @dataclass(frozen=True)
 class Message:
-    subject: str
-    link: str | None
+    id: int
+    kind: str
+    subject: str  # in the reader's language
+    subject_zh: str
+    subject_en: str
+    link: str | None  # as stored
+    document_id: int | None
+    request_id: int | None
     created_at: datetime
-    unread: bool
-    id: int = 0
+    read_at: datetime | None
+
+    @property
+    def unread(self) -> bool:
+        return self.read_at is None
+
+    @property
+    def safe_link(self) -> str | None:
+        """The link, if it is a path of this site (pages follow no other)."""
+        return self.link if inbox_link(self.link) else None
 
 
-def _person(user: User | None) -> str:
-    return f"{user.name} ({user.username})" if user is not None else "—"
+def person(user: User | None) -> Person | None:
+    return Person(user.username, user.name) if user is not None else None
 
 
-def _person_or_none(user: User | None) -> str | None:
-    return _person(user) if user is not None else None
+def _person(user: User) -> Person:
+    return Person(user.username, user.name)
 
 
-def _doc_row(ctx: Ctx, doc: Document, lang: str) -> DocRow:
+def doc_row(ctx: Ctx, doc: Document, lang: str) -> DocRow:
     facts = documents.facts(doc, ctx.settings.tz)
     level = policy.effective_level(facts, ctx.now)
     period = documents.period_of(doc) if level.classified else policy.NO_PERIOD
-    return DocRow(doc.id, doc.title, level.value, policy.marking(level, period, lang),
-                  doc.category)
+    return DocRow(doc.id, doc.title, doc.category, level.value,
+                  policy.marking(level, period, lang), doc.company.code)
 
 
 def _period_text(spec: str | None, lang: str) -> str | None:
@@ -137,14 +175,13 @@ def _period_text(spec: str | None, lang: str) -> str | None:
 
 def request_row(ctx: Ctx, req: CopyRequest, lang: str) -> RequestRow:
     return RequestRow(
-        id=req.id, kind=req.kind, state=copies.state(req, ctx.now),
-        document=_doc_row(ctx, req.document, lang), level_at_request=req.level_at_request,
-        requester=_person(req.requester), requester_username=req.requester.username,
-        purpose=req.purpose, pages=req.pages, approved_pages=req.approved_pages,
-        due_on=req.due_on, new_level=req.new_level,
-        new_period=_period_text(req.new_period, lang), default_no=req.default_no,
-        created_at=req.created_at, decided_at=req.decided_at,
-        decided_by=_person_or_none(req.decided_by), decision_note=req.decision_note,
+        id=req.id, kind=req.kind, status=req.status, state=copies.state(req, ctx.now),
+        document=doc_row(ctx, req.document, lang), level_at_request=req.level_at_request,
+        requester=_person(req.requester), purpose=req.purpose, pages=req.pages,
+        approved_pages=req.approved_pages, due_on=req.due_on, new_level=req.new_level,
+        new_period=req.new_period, new_period_text=_period_text(req.new_period, lang),
+        default_no=req.default_no, created_at=req.created_at, decided_at=req.decided_at,
+        decided_by=person(req.decided_by), decision_note=req.decision_note,
         window_until=req.window_until, spent_at=req.spent_at, version=req.version_number,
     )
 
@@ -154,31 +191,40 @@ def copy_row(ctx: Ctx, copy: RegisteredCopy, lang: str, *,
     document = level_now = None
     may_keep = False
     if with_document:
-        document = _doc_row(ctx, copy.document, lang)
+        document = doc_row(ctx, copy.document, lang)
         level_now = copies.copy_level(ctx, copy).value
         may_keep = policy.can_keep_register(ctx.subject, copy.document.company_id).allowed
     return CopyRow(
         id=copy.id, label=copy.label, number=copy.number, kind=copy.kind,
-        recipient=_person(copy.recipient), approved_by=_person(copy.approved_by),
-        issued_at=copy.issued_at, level_at_issue=copy.level_at_issue, pages=copy.pages,
-        sha256=copy.sha256, stamped=copy.stamped, status=copy.status,
-        closed_at=copy.closed_at, closed_by=_person_or_none(copy.closed_by),
-        closed_note=copy.closed_note, request_id=copy.request_id,
-        version=copy.version_number, size=copy.size,
+        document_id=copy.document_id, request_id=copy.request_id,
+        version=copy.version_number, pages=copy.pages,
+        recipient=_person(copy.recipient), approved_by=person(copy.approved_by),
+        issued_at=copy.issued_at, level_at_issue=copy.level_at_issue,
+        period_at_issue=copy.period_at_issue, stamped=copy.stamped,
+        media_type=copy.media_type, size=copy.size, sha256=copy.sha256, status=copy.status,
+        closed_at=copy.closed_at, closed_by=person(copy.closed_by),
+        closed_note=copy.closed_note,
         document=document, level_now=level_now, may_keep=may_keep,
     )
 
 
-def loan_row(ctx: Ctx, loan: Loan, lang: str, today: date) -> LoanRow:
+def loan_row(ctx: Ctx, loan: Loan, lang: str, day: date | None = None) -> LoanRow:
     return LoanRow(
-        id=loan.id, document=_doc_row(ctx, loan.document, lang),
-        borrower=_person(loan.borrower), approved_by=_person(loan.approved_by),
+        id=loan.id, document=doc_row(ctx, loan.document, lang), request_id=loan.request_id,
+        borrower=_person(loan.borrower), approved_by=person(loan.approved_by),
         approved_at=loan.approved_at, due_on=loan.due_on, lent_at=loan.lent_at,
-        lent_by=_person_or_none(loan.lent_by), returned_at=loan.returned_at,
-        returned_by=_person_or_none(loan.returned_by), state=copies.loan_state(loan, today),
-        note=loan.note, request_id=loan.request_id,
-        may_keep=copies.may_keep_loans(ctx, loan.document),
+        lent_by=person(loan.lent_by), returned_at=loan.returned_at,
+        returned_by=person(loan.returned_by), state=copies.loan_state(loan, day or today(ctx)),
+        note=loan.note, may_keep=copies.may_keep_loans(ctx, loan.document),
     )
+
+
+def message(note: Notification, lang: str) -> Message:
+    return Message(
+        id=note.id, kind=note.kind, subject=note.subject_en if lang == "en" else note.subject_zh,
+        subject_zh=note.subject_zh, subject_en=note.subject_en, link=note.link,
+        document_id=note.document_id, request_id=note.request_id,
+        created_at=note.created_at, read_at=note.read_at)
 
 
 def today(ctx: Ctx) -> date:
@@ -216,7 +262,7 @@ def request_form(ctx: Ctx, doc_id: int, kind: CopyKind, lang: str) -> RequestFor
     ask = policy.can_ask(ctx.subject, facts, kind, stored, ctx.now)
     blocked = None if ask.allowed else ask.reason.value
     return RequestForm(
-        doc=_doc_row(ctx, doc, lang), kind=kind.value, route=route, blocked=blocked,
+        doc=doc_row(ctx, doc, lang), kind=kind.value, route=route, blocked=blocked,
         denied=not decision.allowed,
         lower_levels=tuple(lv.value for lv in Level if lv.classified and lv.rank < level.rank),
         max_loan_days=copies.MAX_LOAN_DAYS, today=today(ctx),
@@ -244,13 +290,16 @@ class RequestPage:
     req: RequestRow
     state: str
     may_decide: bool
+    decide_reason: str
     is_requester: bool
     may_download: bool
     may_cancel: bool
     may_issue: bool
-    approvers: tuple[str, ...]
+    approvers: tuple[Person, ...]
     route: Route
+    #: The requester's recent copies (without their documents' details).
     history: tuple[CopyRow, ...]
+    #: The copy this request gave, if any.
     registered: CopyRow | None
     loan: LoanRow | None
     window_hours: int
@@ -264,17 +313,36 @@ def request_page(ctx: Ctx, req_id: int, lang: str) -> RequestPage:
                               CopyKind(req.kind), ctx.now, accounts.subject_of(req.requester))
     return RequestPage(
         req=request_row(ctx, req, lang), state=shown.state, may_decide=shown.may_decide,
-        is_requester=shown.is_requester, may_download=shown.may_download,
+        decide_reason=shown.decide_reason, is_requester=shown.is_requester,
+        may_download=shown.may_download,
         may_cancel=shown.is_requester and req.status == copies.PENDING,
         may_issue=shown.may_issue, approvers=tuple(_person(u) for u in shown.approvers),
         route=route,
-        history=tuple(copy_row(ctx, c, lang, with_document=False)
-                      for c in shown.history if c.request_id != req.id),
-        registered=copy_row(ctx, shown.copy, lang, with_document=False)
-        if shown.copy is not None else None,
+        history=tuple(copy_row(ctx, c, lang, with_document=False) for c in shown.history),
+        registered=copy_row(ctx, shown.copy, lang) if shown.copy is not None else None,
         loan=loan_row(ctx, shown.loan, lang, today(ctx)) if shown.loan is not None else None,
         window_hours=ctx.settings.copy_window_hours,
     )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A request just acted on, with the copy or loan it opened (if any)."""
+
+    request: RequestRow
+    copy: CopyRow | None
+    loan: LoanRow | None
+
+
+def outcome(ctx: Ctx, req_id: int, lang: str) -> Outcome:
+    req = ctx.session.get(CopyRequest, req_id)
+    if req is None:  # acted on in this unit of work: it exists
+        raise NotFound(f"No request {req_id}.", code="unknown_request")
+    copy = ctx.session.scalar(select(RegisteredCopy).where(RegisteredCopy.request_id == req.id))
+    loan = ctx.session.scalar(select(Loan).where(Loan.request_id == req.id))
+    return Outcome(request_row(ctx, req, lang),
+                   copy_row(ctx, copy, lang) if copy is not None else None,
+                   loan_row(ctx, loan, lang, today(ctx)) if loan is not None else None)
 
 
 # ---------------------------------------------------------------------------
@@ -352,11 +420,8 @@ def inbox_link(link: str | None) -> bool:
 
 def inbox(ctx: Ctx, lang: str, *, unread_only: bool = False, limit: int = 200
           ) -> tuple[Message, ...]:
-    return tuple(
-        Message(subject=n.subject_en if lang == "en" else n.subject_zh,
-                link=n.link if inbox_link(n.link) else None, created_at=n.created_at,
-                unread=n.read_at is None, id=n.id)
-        for n in notifications.inbox(ctx, unread_only=unread_only, limit=limit))
+    return tuple(message(n, lang)
+                 for n in notifications.inbox(ctx, unread_only=unread_only, limit=limit))
 
 
 @dataclass(frozen=True)
@@ -394,7 +459,7 @@ class SectionRequest:
     id: int
     kind: str
     state: str
-    requester: str
+    requester: Person
     created_at: datetime
     copy_label: str | None
 

@@ -27,14 +27,12 @@ from urllib.parse import quote
 import marshmallow as ma
 from flask import Response, jsonify, url_for
 from marshmallow import fields, validate
-from sqlalchemy import select
 
-from vault import policy, stamping
+from vault import stamping
 from vault.actions import Action
 from vault.errors import Forbidden, InvalidInput, NotFound
-from vault.models import CopyRequest, Document, Loan, Notification, RegisteredCopy, User
 from vault.policy import CopyKind, Level
-from vault.services import accounts, copies, documents, notifications, totp
+from vault.services import copies, copy_pages, documents, notifications, totp
 from vault.services.context import Ctx
 from vault.web import support
 from vault.web.api import (
@@ -217,8 +215,8 @@ def _company_id(ctx: Ctx, code: str | None) -> int | None:
     if code is None:
         return None
     try:
-        return accounts.get_company(ctx.session, code).id
-    except NotFound:
+        return copy_pages.company_filter(ctx, code)
+    except InvalidInput:
         raise bad("company", f"no company {code!r}") from None
 
 
@@ -386,78 +384,73 @@ def _row_id(value: int, what: str) -> int:
 # Presenting the rows (the schemas above say what each field is)
 
 
-def _person(user: User | None) -> dict[str, str] | None:
-    return None if user is None else {"username": user.username, "name": user.name}
+def _person(p: copy_pages.Person | None) -> dict[str, str] | None:
+    return None if p is None else {"username": p.username, "name": p.name}
 
 
-def _document(ctx: Ctx, doc: Document, lang: str) -> dict[str, Any]:
-    level = documents.effective_level(ctx, doc)
-    period = documents.period_of(doc) if level.classified else policy.NO_PERIOD
-    return {"id": doc.id, "title": doc.title, "category": doc.category,
-            "level": level.value, "marking": policy.marking(level, period, lang),
-            "company": doc.company.code}
+def _document(d: copy_pages.DocRow | None) -> dict[str, Any]:
+    assert d is not None  # the registers' rows carry their document
+    return {"id": d.id, "title": d.title, "category": d.category, "level": d.level,
+            "marking": d.marking, "company": d.company}
 
 
-def _copy(ctx: Ctx, copy: RegisteredCopy, lang: str) -> dict[str, Any]:
+def _copy(c: copy_pages.CopyRow) -> dict[str, Any]:
     return {
-        "id": copy.id, "label": copy.label, "number": copy.number,
-        "document": _document(ctx, copy.document, lang), "request": copy.request_id,
-        "kind": copy.kind, "version": copy.version_number, "pages": copy.pages,
-        "recipient": _person(copy.recipient), "approved_by": _person(copy.approved_by),
-        "issued_at": _iso(copy.issued_at),
-        "level_at_issue": copy.level_at_issue, "period_at_issue": copy.period_at_issue,
-        "level": copies.copy_level(ctx, copy).value,
-        "stamped": copy.stamped, "media_type": copy.media_type, "size": copy.size,
-        "sha256": copy.sha256, "status": copy.status, "closed_at": _iso(copy.closed_at),
-        "closed_by": _person(copy.closed_by), "closed_note": copy.closed_note,
+        "id": c.id, "label": c.label, "number": c.number,
+        "document": _document(c.document), "request": c.request_id,
+        "kind": c.kind, "version": c.version, "pages": c.pages,
+        "recipient": _person(c.recipient), "approved_by": _person(c.approved_by),
+        "issued_at": _iso(c.issued_at),
+        "level_at_issue": c.level_at_issue, "period_at_issue": c.period_at_issue,
+        "level": c.level_now,
+        "stamped": c.stamped, "media_type": c.media_type, "size": c.size,
+        "sha256": c.sha256, "status": c.status, "closed_at": _iso(c.closed_at),
+        "closed_by": _person(c.closed_by), "closed_note": c.closed_note,
     }
 
 
-def _loan(ctx: Ctx, loan: Loan, lang: str) -> dict[str, Any]:
-    today = ctx.now.astimezone(ctx.settings.tz).date()
+def _loan(loan: copy_pages.LoanRow) -> dict[str, Any]:
     return {
-        "id": loan.id, "document": _document(ctx, loan.document, lang),
+        "id": loan.id, "document": _document(loan.document),
         "request": loan.request_id, "borrower": _person(loan.borrower),
         "approved_by": _person(loan.approved_by), "approved_at": _iso(loan.approved_at),
         "due_on": loan.due_on.isoformat(), "lent_at": _iso(loan.lent_at),
         "lent_by": _person(loan.lent_by), "returned_at": _iso(loan.returned_at),
         "returned_by": _person(loan.returned_by), "note": loan.note,
-        "state": copies.loan_state(loan, today),
+        "state": loan.state,
     }
 
 
-def _request(ctx: Ctx, req: CopyRequest, lang: str) -> dict[str, Any]:
+def _request(r: copy_pages.RequestRow) -> dict[str, Any]:
     """A request's metadata (never the file's content)."""
     return {
-        "id": req.id, "document": _document(ctx, req.document, lang), "kind": req.kind,
-        "status": req.status, "state": copies.state(req, ctx.now), "purpose": req.purpose,
-        "pages": req.pages, "approved_pages": req.approved_pages,
-        "due_on": req.due_on.isoformat() if req.due_on else None,
-        "new_level": req.new_level, "new_period": req.new_period,
-        "level_at_request": req.level_at_request, "version": req.version_number,
-        "requester": _person(req.requester), "created_at": _iso(req.created_at),
-        "decided_by": _person(req.decided_by), "decided_at": _iso(req.decided_at),
-        "decision_note": req.decision_note, "window_until": _iso(req.window_until),
-        "default_no": req.default_no,
+        "id": r.id, "document": _document(r.document), "kind": r.kind,
+        "status": r.status, "state": r.state, "purpose": r.purpose,
+        "pages": r.pages, "approved_pages": r.approved_pages,
+        "due_on": r.due_on.isoformat() if r.due_on else None,
+        "new_level": r.new_level, "new_period": r.new_period,
+        "level_at_request": r.level_at_request, "version": r.version,
+        "requester": _person(r.requester), "created_at": _iso(r.created_at),
+        "decided_by": _person(r.decided_by), "decided_at": _iso(r.decided_at),
+        "decision_note": r.decision_note, "window_until": _iso(r.window_until),
+        "default_no": r.default_no,
     }
 
 
-def _with_outcome(ctx: Ctx, req: CopyRequest, lang: str) -> dict[str, Any]:
+def _with_outcome(ctx: Ctx, req_id: int, lang: str) -> dict[str, Any]:
     """A request just acted on, with the copy or loan it opened (if any)."""
-    copy = ctx.session.scalar(select(RegisteredCopy).where(RegisteredCopy.request_id == req.id))
-    loan = ctx.session.scalar(select(Loan).where(Loan.request_id == req.id))
-    return {**_request(ctx, req, lang),
-            "copy": _copy(ctx, copy, lang) if copy is not None else None,
-            "loan": _loan(ctx, loan, lang) if loan is not None else None}
+    done = copy_pages.outcome(ctx, req_id, lang)
+    return {**_request(done.request),
+            "copy": _copy(done.copy) if done.copy is not None else None,
+            "loan": _loan(done.loan) if done.loan is not None else None}
 
 
-def _notification(note: Notification, lang: str) -> dict[str, Any]:
+def _notification(m: copy_pages.Message) -> dict[str, Any]:
     return {
-        "id": note.id, "kind": note.kind,
-        "subject": note.subject_en if lang == "en" else note.subject_zh,
-        "subject_zh": note.subject_zh, "subject_en": note.subject_en, "link": note.link,
-        "document": note.document_id, "request": note.request_id,
-        "created_at": _iso(note.created_at), "read_at": _iso(note.read_at),
+        "id": m.id, "kind": m.kind, "subject": m.subject,
+        "subject_zh": m.subject_zh, "subject_en": m.subject_en, "link": m.link,
+        "document": m.document_id, "request": m.request_id,
+        "created_at": _iso(m.created_at), "read_at": _iso(m.read_at),
     }
 
 
@@ -494,7 +487,7 @@ def create_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
         req = copies.request(ctx, doc_id, body["kind"], body["purpose"],
                              pages=body.get("pages"), new_level=body.get("new_level"),
                              new_period=body.get("new_period"), due_on=body.get("due_on"))
-        info = _with_outcome(ctx, req, args["lang"])
+        info = _with_outcome(ctx, req.id, args["lang"])
     return info, 201, {"Location": url_for("api.get_request", id=info["id"])}
 
 
@@ -509,7 +502,7 @@ def list_requests(args: dict[str, Any]) -> Any:
     with _work() as ctx:
         rows = (copies.mine(ctx, limit=limit + 1) if args["scope"] == "mine"
                 else copies.to_decide(ctx)[:limit + 1])
-        return _page([_request(ctx, r, lang) for r in rows], limit)
+        return _page([_request(copy_pages.request_row(ctx, r, lang)) for r in rows], limit)
 
 
 @bp.get("/requests/<int:id>", tags=["copies"], parameters=[REQUEST])
@@ -526,20 +519,20 @@ def get_request(args: dict[str, Any], id: int) -> Any:
     copies, and the copy or loan it gave. Audited (copy:view)."""
     req_id, lang = _row_id(id, "request"), args["lang"]
     with _work() as ctx:
-        view = copies.show(ctx, req_id)
-        return {
-            **_request(ctx, view.request, lang),
-            "copy": _copy(ctx, view.copy, lang) if view.copy is not None else None,
-            "loan": _loan(ctx, view.loan, lang) if view.loan is not None else None,
-            "may_decide": view.may_decide, "decide_reason": view.decide_reason,
-            "is_requester": view.is_requester, "may_download": view.may_download,
-            "approvers": [_person(u) for u in view.approvers],
-            "requester_history": [
-                {"id": c.id, "label": c.label, "document": c.document_id,
-                 "kind": c.kind, "issued_at": _iso(c.issued_at), "status": c.status}
-                for c in view.history
-            ],
-        }
+        page = copy_pages.request_page(ctx, req_id, lang)
+    return {
+        **_request(page.req),
+        "copy": _copy(page.registered) if page.registered is not None else None,
+        "loan": _loan(page.loan) if page.loan is not None else None,
+        "may_decide": page.may_decide, "decide_reason": page.decide_reason,
+        "is_requester": page.is_requester, "may_download": page.may_download,
+        "approvers": [_person(u) for u in page.approvers],
+        "requester_history": [
+            {"id": c.id, "label": c.label, "document": c.document_id,
+             "kind": c.kind, "issued_at": _iso(c.issued_at), "status": c.status}
+            for c in page.history
+        ],
+    }
 
 
 def _reauthenticate(body: dict[str, Any]) -> Response | None:
@@ -592,7 +585,7 @@ def approve_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     with _work() as ctx:
         req = copies.approve(ctx, req_id, window_hours=body.get("window_hours"),
                              pages=body.get("pages"), note=body.get("note"))
-        return _with_outcome(ctx, req, args["lang"])
+        return _with_outcome(ctx, req.id, args["lang"])
 
 
 @bp.post("/requests/<int:id>/reject", tags=["copies"], parameters=[REQUEST])
@@ -612,7 +605,7 @@ def reject_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
         return refused
     with _work() as ctx:
         req = copies.reject(ctx, req_id, body["reason"])
-        return _with_outcome(ctx, req, args["lang"])
+        return _with_outcome(ctx, req.id, args["lang"])
 
 
 @bp.post("/requests/<int:id>/cancel", tags=["copies"], parameters=[REQUEST])
@@ -626,7 +619,7 @@ def cancel_request(args: dict[str, Any], id: int) -> Any:
     req_id = _row_id(id, "request")
     with _work() as ctx:
         req = copies.cancel(ctx, req_id)
-        return _with_outcome(ctx, req, args["lang"])
+        return _with_outcome(ctx, req.id, args["lang"])
 
 
 @bp.post("/requests/<int:id>/issue", tags=["copies"], parameters=[REQUEST])
@@ -644,9 +637,7 @@ def issue_photocopy(args: dict[str, Any], id: int) -> Any:
     req_id = _row_id(id, "request")
     with _work() as ctx:
         copies.issue_photocopy(ctx, req_id)
-        req = ctx.session.get(CopyRequest, req_id)
-        assert req is not None
-        return _with_outcome(ctx, req, args["lang"])
+        return _with_outcome(ctx, req_id, args["lang"])
 
 
 @bp.get("/requests/<int:id>/download", tags=["copies"], parameters=[REQUEST])
@@ -712,7 +703,7 @@ def list_copies(args: dict[str, Any]) -> Any:
         rows = copies.copy_register(ctx, company_id=_company_id(ctx, args.get("company")),
                                     status=args.get("status"),
                                     document_id=args.get("document"), limit=limit + 1)
-        return _page([_copy(ctx, c, lang) for c in rows], limit)
+        return _page([_copy(copy_pages.copy_row(ctx, c, lang)) for c in rows], limit)
 
 
 @bp.get("/copies/lookup", tags=["registers"])
@@ -724,7 +715,7 @@ def list_copies(args: dict[str, Any]) -> Any:
 def lookup_copy(args: dict[str, Any]) -> Any:
     """Who received a copy, who approved it, when: by the number printed on it."""
     with _work() as ctx:
-        return _copy(ctx, copies.lookup(ctx, args["number"]), args["lang"])
+        return _copy(copy_pages.copy_row(ctx, copies.lookup(ctx, args["number"]), args["lang"]))
 
 
 def register_operation(operation_id: str, summary: str, description: str) -> Any:
@@ -761,7 +752,8 @@ def destroy_copy(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
 def _close_copy(id: int, status: str, note: str | None, lang: str) -> Any:
     copy_id = _row_id(id, "copy")
     with _work() as ctx:
-        return _copy(ctx, copies.close_copy(ctx, copy_id, status, note), lang)
+        return _copy(copy_pages.copy_row(ctx, copies.close_copy(ctx, copy_id, status, note),
+                                         lang))
 
 
 # ---------------------------------------------------------------------------
@@ -782,7 +774,7 @@ def list_loans(args: dict[str, Any]) -> Any:
     with _work() as ctx:
         rows = copies.loans(ctx, company_id=_company_id(ctx, args.get("company")),
                             overdue=args["overdue"], open_only=args["open"], limit=limit + 1)
-        return _page([_loan(ctx, loan, lang) for loan in rows], limit)
+        return _page([_loan(copy_pages.loan_row(ctx, loan, lang)) for loan in rows], limit)
 
 
 @bp.post("/loans/<int:id>/hand-over", tags=["registers"], parameters=[LOAN])
@@ -797,7 +789,8 @@ def hand_over_loan(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """The custodian hands the original to the borrower."""
     loan_id = _row_id(id, "loan")
     with _work() as ctx:
-        return _loan(ctx, copies.hand_over(ctx, loan_id, body.get("note")), args["lang"])
+        return _loan(copy_pages.loan_row(ctx, copies.hand_over(ctx, loan_id, body.get("note")),
+                                         args["lang"]))
 
 
 @bp.post("/loans/<int:id>/return", tags=["registers"], parameters=[LOAN])
@@ -812,7 +805,8 @@ def return_loan(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """The custodian records the original back."""
     loan_id = _row_id(id, "loan")
     with _work() as ctx:
-        return _loan(ctx, copies.return_loan(ctx, loan_id, body.get("note")), args["lang"])
+        return _loan(copy_pages.loan_row(ctx, copies.return_loan(ctx, loan_id, body.get("note")),
+                                         args["lang"]))
 
 
 # ---------------------------------------------------------------------------
@@ -829,7 +823,7 @@ def list_notifications(args: dict[str, Any]) -> Any:
     limit, lang = args["limit"], args["lang"]
     with _work() as ctx:
         rows = notifications.inbox(ctx, args["unread"], limit + 1)
-        return {**_page([_notification(n, lang) for n in rows], limit),
+        return {**_page([_notification(copy_pages.message(n, lang)) for n in rows], limit),
                 "unread": notifications.unread_count(ctx)}
 
 

@@ -17,14 +17,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
-from sqlalchemy import select
 
-from vault import policy
-from vault.actions import Action
-from vault.errors import Forbidden, InvalidInput, VaultError
-from vault.models import Company, User
-from vault.services import certificates
-from vault.services.context import Ctx
+from vault.errors import InvalidInput, VaultError
+from vault.services import certificate_pages, certificates
 from vault.web import leaks as leak_views
 from vault.web import support
 
@@ -92,50 +87,6 @@ support.NAV.append(("certificates.index", lambda: lazy_gettext("Certificates"),
 
 
 # ---------------------------------------------------------------------------
-# Rows for the templates
-
-
-def _person(user: User | None) -> str | None:
-    return f"{user.name} ({user.username})" if user is not None else None
-
-
-def _row(ctx: Ctx, row: certificates.Row) -> dict[str, Any]:
-    doc, cert = row.document, row.certificate
-    today = ctx.now.astimezone(ctx.settings.tz).date()
-    return {
-        "id": doc.id, "title": doc.title, "kind": doc.category, "company": doc.company.code,
-        "level": row.level.value, "marking": row.marking,
-        "number": cert.number if cert else None,
-        "custodian": _person(cert.custodian) if cert else None,
-        "custodian_username": cert.custodian.username if cert and cert.custodian else "",
-        "location": cert.original_location if cert else None,
-        "valid_until": cert.valid_until if cert else None, "validity": row.validity,
-        "may_edit": row.may_edit, "paper": doc.has_paper_original,
-        "stored": any(v.blob_id is not None for v in doc.versions),
-        "loans": [{"borrower": _person(x.borrower), "due_on": x.due_on,
-                   "lent_at": x.lent_at, "overdue": x.lent_at is not None and x.due_on < today}
-                  for x in row.open_loans],
-    }
-
-
-def _company_arg(ctx: Ctx) -> tuple[int | None, str]:
-    code = request.args.get("company", "").strip()[:32]
-    if not code:
-        return None, ""
-    company = ctx.session.scalar(select(Company).where(Company.code == code))
-    if company is None:
-        raise InvalidInput(f"No company {code!r}.", code="unknown_company")
-    return company.id, code
-
-
-def _companies(ctx: Ctx) -> list[tuple[str, str]]:
-    subject = ctx.subject
-    if not policy.reads_every_company(subject):
-        return []
-    return [(c.code, c.name) for c in ctx.session.scalars(select(Company).order_by(Company.code))]
-
-
-# ---------------------------------------------------------------------------
 # Pages
 
 
@@ -143,35 +94,22 @@ def _companies(ctx: Ctx) -> list[tuple[str, str]]:
 @login_required
 @translated
 def index() -> Any:
-    language = leak_views.lang()
+    company = request.args.get("company", "").strip()[:32]
     with support.work() as ctx:
-        company_id, company = _company_arg(ctx)
-        rows = [_row(ctx, r)
-                for r in certificates.list_certificates(ctx, company_id, language)]
-        companies = _companies(ctx)
-    return render_template("certificates/index.html", rows=rows, companies=companies,
-                           args={"company": company})
+        register = certificate_pages.register(ctx, company, support.lang())
+    return render_template("certificates/index.html", rows=register.rows,
+                           companies=register.companies, args={"company": company})
 
 
 def _render_edit(doc_id: int, errors: dict[str, str], status: int) -> Any:
-    language = leak_views.lang()
     with support.work() as ctx:
-        row = certificates.get(ctx, doc_id, language)
-        if not row.may_edit:
-            raise ctx.refuse(Forbidden("A certificate's details are kept by the owning "
-                                       "company's custodian or general manager.",
-                                       code="not_certificate_keeper"),
-                             Action.CERTIFICATE_UPDATE, object_type="document",
-                             object_id=str(doc_id))
-        cert = _row(ctx, row)
-        people = [(u.username, f"{u.name} ({u.username})") for u in ctx.session.scalars(
-            select(User).where(User.company_id == row.document.company_id,
-                               User.active.is_(True)).order_by(User.name))]
+        page = certificate_pages.edit_form(ctx, doc_id, support.lang())
+    cert = page.cert
     form = request.form if errors else {
-        "number": cert["number"] or "", "custodian": cert["custodian_username"],
-        "location": cert["location"] or "",
-        "valid_until": cert["valid_until"].isoformat() if cert["valid_until"] else ""}
-    return render_template("certificates/edit.html", cert=cert, people=people, form=form,
+        "number": cert.number or "", "custodian": cert.custodian_username,
+        "location": cert.location or "",
+        "valid_until": cert.valid_until.isoformat() if cert.valid_until else ""}
+    return render_template("certificates/edit.html", cert=cert, people=page.people, form=form,
                            errors=errors), status
 
 

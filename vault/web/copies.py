@@ -331,7 +331,8 @@ def _show_page(req_id: int, errors: dict[str, str] | None = None, status: int = 
         "may_cancel": page.may_cancel, "may_issue": page.may_issue,
         "approvers": list(page.approvers),
         "scopes": [str(SCOPE_NAMES[s.value]) for s in page.route.approvers],
-        "history": list(page.history), "registered": page.registered, "loan": page.loan,
+        "history": [c for c in page.history if c.request_id != page.req.id],
+        "registered": page.registered, "loan": page.loan,
         "window_hours": page.window_hours,
     }
     return render_template("copies/show.html", v=view, errors=errors or {},

@@ -19,12 +19,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
 
-from vault import policy
 from vault.actions import Action
 from vault.errors import InvalidInput, NotFound, VaultError
-from vault.models import Document
-from vault.services import documents, leaks
-from vault.services.context import Ctx
+from vault.services import leak_pages, leaks
 from vault.web import documents as doc_views
 from vault.web import support
 from vault.web.ids import valid_id
@@ -166,24 +163,6 @@ support.NAV.append(("leaks.new", lambda: lazy_gettext("Report a leak"), None))
 # Reporting
 
 
-def _picker(ctx: Ctx, query: str, chosen: int | None) -> dict[str, Any]:
-    """The document picker: what the person searched for (in their scope only) and
-    the document chosen, if they may know of it."""
-    found: list[dict[str, Any]] = []
-    if query:
-        page = documents.search(ctx, documents.Query(text=query, per_page=PICKER_RESULTS))
-        found = [{"id": d.id, "title": d.title, "level": page.levels[d.id].value}
-                 for d in page.items]
-    picked = None
-    if chosen is not None:
-        doc = ctx.session.get(Document, chosen)
-        if doc is not None and policy.can_see_metadata(
-                ctx.subject, documents.facts(doc, ctx.settings.tz), ctx.now).allowed:
-            picked = {"id": doc.id, "title": doc.title,
-                      "level": documents.effective_level(ctx, doc).value}
-    return {"query": query, "found": found, "picked": picked}
-
-
 def _int_value(raw: str) -> int | None:
     raw = raw.strip()
     if not raw:
@@ -201,7 +180,7 @@ def _render_new(form: Any, errors: dict[str, str], status: int) -> Any:
     except InvalidInput:
         chosen = None
     with support.work() as ctx:
-        picker = _picker(ctx, query, chosen)
+        picker = leak_pages.picker(ctx, query, chosen, PICKER_RESULTS)
     return render_template("leaks/new.html", form=form, errors=errors, picker=picker,
                            max_description=leaks.MAX_DESCRIPTION), status
 
@@ -246,10 +225,9 @@ def new() -> Any:
 def index() -> Any:
     open_only = request.args.get("open") in ("1", "on", "true")
     with support.work() as ctx:
-        full = policy.can_investigate_leaks(ctx.subject).allowed
-        rows = [leaks.summary(x, ctx.now, full)
-                for x in leaks.list_reports(ctx, open_only=open_only)]
-    return render_template("leaks/index.html", rows=rows, full=full, open_only=open_only)
+        found = leak_pages.listing(ctx, open_only)
+    return render_template("leaks/index.html", rows=found.rows, full=found.full,
+                           open_only=open_only)
 
 
 def _banner(info: dict[str, Any], now: datetime) -> dict[str, str]:
@@ -273,16 +251,10 @@ def _banner(info: dict[str, Any], now: datetime) -> dict[str, str]:
 
 def _show_page(leak_id: int, errors: dict[str, str] | None = None, status: int = 200) -> Any:
     with support.work() as ctx:
-        view = leaks.show(ctx, leak_id)
-        info = view.describe(ctx.now)
-        now = ctx.now
-        may_handle = view.may_handle
-        marking = None
-        if view.full and view.report.document is not None:
-            marking = {"level": documents.effective_level(ctx, view.report.document).value,
-                       "text": (view.live or {}).get("document", {}).get("marking", "")}
-    return render_template("leaks/show.html", info=info, banner=_banner(info, now),
-                           may_handle=may_handle, marking=marking, errors=errors or {},
+        page = leak_pages.report_page(ctx, leak_id)
+    return render_template("leaks/show.html", info=page.info,
+                           banner=_banner(page.info, page.now), may_handle=page.may_handle,
+                           marking=page.marking, errors=errors or {},
                            form=request.form if errors else {}), status
 
 

@@ -1,0 +1,69 @@
+"""A page reads the database in its own unit of work, plus one read for the menu —
+never in template helpers opening their own sessions while the page renders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from doctools import make_doc  # noqa: I001 - tests/web/doctools.py
+from flask import Flask
+from flask.testing import FlaskClient
+
+from vault.policy import Category, Level
+
+Login = Callable[[str], FlaskClient]
+
+
+class CountingSessions:
+    """Stands in for the infra's sessionmaker, counting the sessions opened."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.opened = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.opened += 1
+        return self.real(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@contextmanager
+def counting(app: Flask) -> Iterator[CountingSessions]:
+    infra = app.extensions["vault.infra"]
+    real = infra.sessions
+    infra.sessions = counter = CountingSessions(real)
+    try:
+        yield counter
+    finally:
+        infra.sessions = real
+
+
+def test_a_page_is_one_unit_of_work_one_menu_read_and_the_sign_in(app: Flask,
+                                                                   login_as: Login) -> None:
+    notice = make_doc(app, Level.INTERNAL, category=Category.NOTICE, filename="notice.pdf")
+    contract = make_doc(app, Level.SECRET)
+    client = login_as("ceo")
+    for path in (f"/documents/{notice}", f"/documents/{contract}", "/", "/copies",
+                 "/inbox", "/registers/copies", "/certificates/", "/leaks/", "/tenants"):
+        with counting(app) as sessions:
+            resp = client.get(path)
+        assert resp.status_code == 200, path
+        # The session's person (flask-login), the page's unit of work, the menu.
+        assert sessions.opened == 3, (path, sessions.opened)
+    page = client.get(f"/documents/{notice}").get_data(as_text=True)
+    assert 'id="notice-sign-offs"' in page  # the sections are still there
+    page = client.get(f"/documents/{contract}").get_data(as_text=True)
+    assert 'id="copy-requests"' in page
+
+
+def test_a_page_image_never_reads_the_menu(app: Flask, login_as: Login) -> None:
+    doc_id = make_doc(app, Level.INTERNAL)
+    client = login_as("clerk")
+    with counting(app) as sessions:
+        resp = client.get(f"/documents/{doc_id}/pages/1.png")
+    assert resp.status_code == 200 and resp.mimetype == "image/png"
+    assert sessions.opened == 2  # the session's person, the page's unit of work
