@@ -374,6 +374,11 @@ def user_views(sessions: sessionmaker[Session]) -> list[UserView]:
         return [describe(u) for u in list_users(session)]
 
 
+def describe_me(ctx: Ctx) -> UserView:
+    assert ctx.actor is not None
+    return describe(ctx.actor)
+
+
 def describe(user: User) -> UserView:
     return UserView(
         username=user.username,
@@ -408,6 +413,30 @@ def signed_in(infra: Infra, user_id: int, epoch: int) -> Identity | None:
         if user is None or not user.active or user.auth_epoch != epoch:
             return None
         return identity_of(user)
+
+
+def change_own_password(ctx: Ctx, current: str, new: str | None) -> int | None:
+    """The actor changes their own password, giving the current one: the new auth
+    epoch (every other session ends), or None when ``current`` is wrong."""
+    assert ctx.actor is not None
+    if not verify_password(ctx.actor.password_hash, current):
+        return None
+    user, _generated = change_password(ctx, ctx.actor.username, new)
+    return user.auth_epoch
+
+
+def me(ctx: Ctx) -> Identity:
+    assert ctx.actor is not None
+    return identity_of(ctx.actor)
+
+
+def still_signed_in(ctx: Ctx, epoch: int) -> Identity | None:
+    """The actor, if still active and of the auth epoch a half-finished sign-in (or
+    a session) started with; None when it moved (signed out, deactivated…)."""
+    actor = ctx.actor
+    if actor is None or actor.auth_epoch != epoch or not actor.active:
+        return None
+    return identity_of(actor)
 
 
 def subject_of(user: User) -> Subject:

@@ -460,6 +460,17 @@ def verify_login(ctx: Ctx, user_id: int, epoch: int, code: str) -> Verdict:
     return Verdict(user, method)
 
 
+def require_factor_for_decisions(ctx: Ctx) -> None:
+    """Refuse (audited) a decision by someone whose roles require a second factor
+    and who has none: they cannot prove themselves again as the decision needs."""
+    user = _me(ctx)
+    if is_required(ctx, user) and not has_factor(ctx, user):
+        raise ctx.refuse(Forbidden(
+            "Your roles require a second factor for decisions: set one up under "
+            "/security, then send its code as 'otp'.", code="second_factor_required"),
+            Action.AUTH_REAUTH_FAILED, object_type="user", object_id=user.username)
+
+
 def reauthenticate(ctx: Ctx, password: str, code: str | None) -> bool:
     """The actor proves again that it is them (password, and a code when they have a
     factor) before a sensitive act. Failures count toward the pause."""

@@ -956,8 +956,7 @@ class Me(Out):
 @bp.errors()
 def me() -> Any:
     with _work() as ctx:
-        assert ctx.actor is not None
-        person = accounts.describe(ctx.actor)
+        person = accounts.describe_me(ctx)
     return {**asdict(person), "token": g.api_token}
 
 

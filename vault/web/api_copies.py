@@ -29,8 +29,7 @@ from flask import Response, jsonify, url_for
 from marshmallow import fields, validate
 
 from vault import stamping
-from vault.actions import Action
-from vault.errors import Forbidden, InvalidInput, NotFound
+from vault.errors import InvalidInput, NotFound
 from vault.policy import CopyKind, Level
 from vault.services import copies, copy_pages, documents, notifications, totp
 from vault.services.context import Ctx
@@ -541,12 +540,7 @@ def _reauthenticate(body: dict[str, Any]) -> Response | None:
     read through the Reauth schema (a raw JSON object will do)."""
     body = load(Reauth, body)
     with _work() as ctx:
-        assert ctx.actor is not None
-        if totp.is_required(ctx, ctx.actor) and not totp.has_factor(ctx, ctx.actor):
-            raise ctx.refuse(Forbidden(
-                "Your roles require a second factor for decisions: set one up under "
-                "/security, then send its code as 'otp'.", code="second_factor_required"),
-                Action.AUTH_REAUTH_FAILED, object_type="user", object_id=ctx.actor.username)
+        totp.require_factor_for_decisions(ctx)
         ok = totp.reauthenticate(ctx, body["password"], body.get("otp"))
     if ok:
         return None

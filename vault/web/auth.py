@@ -214,10 +214,10 @@ def _enrolment(username: str, epoch: int, pending: dict[str, Any] | None) -> Any
     if form.validate_on_submit():
         try:
             with support.work(actor=username) as ctx:
-                if ctx.actor is None or ctx.actor.auth_epoch != epoch or not ctx.actor.active:
+                if accounts.still_signed_in(ctx, epoch) is None:
                     return _restart_sign_in()
                 codes = totp.confirm_enrolment(ctx, form.code.data or "")
-                web_user = _web_user(accounts.identity_of(ctx.actor))
+                web_user = _web_user(accounts.me(ctx))
         except VaultError as exc:
             error = (_("The code is wrong or too old. Check the time on your phone and "
                        "enter the code the app shows now.")
@@ -234,7 +234,7 @@ def _enrolment(username: str, epoch: int, pending: dict[str, Any] | None) -> Any
         error = _("Enter the six-digit code from your app.")
     try:
         with support.work(actor=username) as ctx:
-            if ctx.actor is None or ctx.actor.auth_epoch != epoch or not ctx.actor.active:
+            if accounts.still_signed_in(ctx, epoch) is None:
                 return _restart_sign_in()
             enrolment = totp.begin_enrolment(ctx)
     except VaultError as exc:
@@ -377,14 +377,12 @@ def password() -> Any:
     if form.validate_on_submit():
         try:
             with support.work() as ctx:
-                assert ctx.actor is not None
-                if not accounts.verify_password(ctx.actor.password_hash, form.current.data or ""):
-                    error = _("The current password is wrong.")
-                else:
-                    user, _generated = accounts.change_password(
-                        ctx, ctx.actor.username, form.new.data
-                    )
-                    epoch = user.auth_epoch
+                changed = accounts.change_own_password(ctx, form.current.data or "",
+                                                       form.new.data)
+            if changed is None:
+                error = _("The current password is wrong.")
+            else:
+                epoch = changed
         except VaultError as exc:
             error = _password_refusal(exc)
         if error is None:

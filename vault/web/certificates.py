@@ -20,8 +20,8 @@ from flask_login import login_required
 
 from vault.errors import InvalidInput, VaultError
 from vault.services import certificate_pages, certificates
+from vault.web import forms, support
 from vault.web import leaks as leak_views
-from vault.web import support
 
 bp = Blueprint("certificates", __name__, url_prefix="/certificates")
 log = logging.getLogger(__name__)
@@ -119,9 +119,9 @@ def _render_edit(doc_id: int, errors: dict[str, str], status: int) -> Any:
 def edit(doc_id: int) -> Any:
     if request.method == "GET":
         return _render_edit(doc_id, {}, 200)
-    form = request.form
+    form = forms.posted(forms.CertificateForm)
     valid_until: date | None = None
-    raw = form.get("valid_until", "").strip()[:10]
+    raw = forms.text(form.valid_until).strip()[:10]
     if raw:
         try:
             valid_until = date.fromisoformat(raw)
@@ -130,9 +130,9 @@ def edit(doc_id: int) -> Any:
     try:
         with support.work() as ctx:
             certificates.set_details(
-                ctx, doc_id, number=form.get("number", "")[:200],
-                custodian_username=form.get("custodian", "")[:64],
-                original_location=form.get("location", "")[:400], valid_until=valid_until)
+                ctx, doc_id, number=forms.text(form.number, 200),
+                custodian_username=forms.text(form.custodian, 64),
+                original_location=forms.text(form.location, 400), valid_until=valid_until)
     except InvalidInput as exc:
         field = ERROR_FIELDS.get(exc.code)
         if field is None:

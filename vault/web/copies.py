@@ -25,7 +25,7 @@ from vault.policy import ApproverScope, CopyKind, Level
 from vault.services import copies, copy_pages, notifications
 from vault.services.context import Ctx
 from vault.web import documents as doc_views
-from vault.web import support
+from vault.web import forms, support
 from vault.web.auth import fresh_auth_required, is_fresh
 
 bp = Blueprint("copies", __name__)
@@ -257,25 +257,25 @@ def _form_context(ctx: Ctx, doc_id: int, kind: CopyKind) -> dict[str, Any]:
 
 
 def _parse_request_form(kind: CopyKind) -> tuple[dict[str, Any], dict[str, str]]:
-    form = request.form
+    form = forms.posted(forms.CopyRequestForm)
     errors: dict[str, str] = {}
-    values: dict[str, Any] = {"purpose": form.get("purpose", "")[: copies.MAX_PURPOSE + 1]}
+    values: dict[str, Any] = {"purpose": forms.text(form.purpose, copies.MAX_PURPOSE + 1)}
     if kind is CopyKind.EXCERPT:
-        values["pages"] = form.get("pages", "").strip()[:200] or None
+        values["pages"] = forms.text(form.pages, 1000).strip()[:200] or None
     if kind is CopyKind.LEND:
-        raw = form.get("due_on", "").strip()
+        raw = forms.text(form.due_on, 100).strip()
         try:
             values["due_on"] = date.fromisoformat(raw) if raw else None
         except ValueError:
             errors["due_on"] = _("Give the return date as a date.")
     if kind is CopyKind.DOWNGRADE:
-        raw = form.get("new_level", "")
+        raw = forms.text(form.new_level, 100)
         if raw in {lv.value for lv in Level}:
             values["new_level"] = Level(raw)
         else:
             errors["new_level"] = _("Choose the new level.")
     if kind is CopyKind.EXTEND:
-        values["new_period"] = doc_views._parse_period(form, errors)
+        values["new_period"] = doc_views.parse_period(forms.values(form), errors)
         if values["new_period"] is None and "period" not in errors:
             errors["period"] = _("Give the new, longer period.")
     return values, errors
@@ -359,15 +359,16 @@ def _decision_error(req_id: int, exc: InvalidInput) -> Any:
 @fresh_auth_required(minutes=FRESH_MINUTES, back="copies.show")
 @translated
 def approve(req_id: int) -> Any:
-    raw_hours = request.form.get("window_hours", "").strip()
+    form = forms.posted(forms.ApproveForm)
+    raw_hours = forms.text(form.window_hours, 100).strip()
     hours: int | None = None
     if raw_hours:
         if not raw_hours.isascii() or not raw_hours.isdigit() or len(raw_hours) > 4:
             return _show_page(req_id, {"window_hours": _(
                 "The download window is a whole number of hours.")}, 400)
         hours = int(raw_hours)
-    pages = request.form.get("pages", "").strip()[:200] or None
-    note = request.form.get("note", "")[: copies.MAX_PURPOSE + 1]
+    pages = forms.text(form.pages, 1000).strip()[:200] or None
+    note = forms.text(form.note, copies.MAX_PURPOSE + 1)
     try:
         with support.work() as ctx:
             copies.approve(ctx, req_id, window_hours=hours, pages=pages, note=note)
@@ -382,7 +383,7 @@ def approve(req_id: int) -> Any:
 @fresh_auth_required(minutes=FRESH_MINUTES, back="copies.show")
 @translated
 def reject(req_id: int) -> Any:
-    reason = request.form.get("reason", "")[: copies.MAX_PURPOSE + 1]
+    reason = forms.text(forms.posted(forms.RejectForm).reason, copies.MAX_PURPOSE + 1)
     try:
         with support.work() as ctx:
             copies.reject(ctx, req_id, reason)
@@ -488,8 +489,9 @@ def lookup() -> Any:
 @login_required
 @translated
 def close_copy(copy_id: int) -> Any:
-    status = request.form.get("status", "")[:16]
-    note = request.form.get("note", "")[:NOTE_INPUT]
+    form = forms.posted(forms.CloseCopyForm)
+    status = forms.text(form.status, 16)
+    note = forms.text(form.note, NOTE_INPUT)
     with support.work() as ctx:
         copy = copies.close_copy(ctx, copy_id, status, note)
         label = copy.label
@@ -497,7 +499,7 @@ def close_copy(copy_id: int) -> Any:
         flash(_("Copy %(label)s recorded as destroyed.", label=label))
     else:
         flash(_("Copy %(label)s recorded as returned.", label=label))
-    back = request.form.get("back", "")
+    back = forms.text(form.back, 1000)
     return redirect(back if _register_path(back) else url_for("copies.copy_register"))
 
 
@@ -530,8 +532,9 @@ def loan_register() -> Any:
 @login_required
 @translated
 def hand_over(loan_id: int) -> Any:
+    note_form = forms.posted(forms.NoteForm)
     with support.work() as ctx:
-        copies.hand_over(ctx, loan_id, request.form.get("note", "")[:NOTE_INPUT])
+        copies.hand_over(ctx, loan_id, forms.text(note_form.note, NOTE_INPUT))
     flash(_("The original was recorded as handed over."))
     return redirect(url_for("copies.loan_register"))
 
@@ -540,8 +543,9 @@ def hand_over(loan_id: int) -> Any:
 @login_required
 @translated
 def return_loan(loan_id: int) -> Any:
+    note_form = forms.posted(forms.NoteForm)
     with support.work() as ctx:
-        copies.return_loan(ctx, loan_id, request.form.get("note", "")[:NOTE_INPUT])
+        copies.return_loan(ctx, loan_id, forms.text(note_form.note, NOTE_INPUT))
     flash(_("The original was recorded as returned."))
     return redirect(url_for("copies.loan_register"))
 

@@ -8,7 +8,7 @@ work committed — content bytes leave only then, so no audit event, no content.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import IO, Any, BinaryIO, TypeVar, cast
 from urllib.parse import quote
@@ -17,7 +17,7 @@ from flask import Blueprint, Request, Response, flash, redirect, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
-from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.datastructures import FileStorage
 
 from vault.crypto.spool import SpooledEncryptedFile
 from vault.errors import AuditUnavailable, IntegrityFailure, InvalidInput, VaultError
@@ -31,7 +31,7 @@ from vault.services import (
     tenant_pages,
     viewer,
 )
-from vault.web import support
+from vault.web import forms, support
 from vault.web.ids import valid_id
 from vault.web.streaming import sent_filename
 
@@ -377,7 +377,7 @@ def documents_sort(key: str) -> dict[str, str]:
 # Register
 
 
-def _parse_period(form: MultiDict[str, str], errors: dict[str, str]) -> Period | None:
+def parse_period(form: Mapping[str, str], errors: dict[str, str]) -> Period | None:
     kind = form.get("period_kind", "duration")
     if kind == "duration":
         values = {}
@@ -419,7 +419,7 @@ def _uploaded(name: str) -> FileStorage | None:
     return file
 
 
-def _parse_register(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def _parse_register(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     title = form.get("title", "").strip()
@@ -438,7 +438,7 @@ def _parse_register(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str
     values["level"] = level  # None: the category's default level
     # An internal file has no period: the form's period fields are then ignored. With
     # the category's default level, a period given is checked by the service.
-    values["period"] = _parse_period(form, errors) if not level or level.classified else None
+    values["period"] = parse_period(form, errors) if not level or level.classified else None
     try:
         values["issued_on"] = _date(form.get("issued_on"))
     except InvalidInput:
@@ -476,7 +476,7 @@ def _render_register(errors: dict[str, str], status: int) -> Any:
 def new() -> Any:
     if request.method == "GET":
         return _render_register({}, 200)
-    values, errors = _parse_register(request.form)
+    values, errors = _parse_register(forms.values(forms.posted(forms.RegisterForm)))
     if values.get("category") is Category.CALL_RECORDING:
         return _register_recording(values, errors)
     if errors:
@@ -499,7 +499,7 @@ def _register_recording(values: dict[str, Any], errors: dict[str, str]) -> Any:
     from vault.services import recordings
     from vault.web import recordings as recording_views
 
-    call = recording_views.parse_call(request.form, errors)
+    call = recording_views.parse_call(forms.values(forms.posted(forms.RegisterForm)), errors)
     if values["content"] is None:
         errors["file"] = _("A call recording needs its audio file.")
     if errors:
@@ -546,9 +546,10 @@ def show(doc_id: int) -> Any:
 @login_required
 @translated
 def grant_add(doc_id: int) -> Any:
-    grantee = request.form.get("grantee", "").strip()[:64]
+    form = forms.posted(forms.GrantForm)
+    grantee = forms.text(form.grantee).strip()[:64]
     try:
-        until_day = _date(request.form.get("until"))
+        until_day = _date(form.until.data)
     except InvalidInput:
         flash(_("Give the end of the grant as a date."))
         return redirect(url_for("documents.show", doc_id=doc_id, _anchor="grants"))

@@ -23,7 +23,7 @@ from vault.actions import Action
 from vault.errors import InvalidInput, NotFound, VaultError
 from vault.services import leak_pages, leaks
 from vault.web import documents as doc_views
-from vault.web import support
+from vault.web import forms, support
 from vault.web.ids import valid_id
 
 bp = Blueprint("leaks", __name__, url_prefix="/leaks")
@@ -191,17 +191,17 @@ def _render_new(form: Any, errors: dict[str, str], status: int) -> Any:
 def new() -> Any:
     if request.method == "GET":
         return _render_new({"document": request.args.get("document", "")[:12]}, {}, 200)
-    form = request.form
+    form = forms.posted(forms.LeakReportForm)
     errors: dict[str, str] = {}
     try:
-        document_id = _int_value(form.get("document", ""))
+        document_id = _int_value(forms.text(form.document))
     except InvalidInput:
         errors["document"] = _("Give the document's number as shown on its page.")
         document_id = None
-    copy_number = form.get("copy_number", "")[: leaks.MAX_COPY_NUMBER + 50].strip() or None
-    description = form.get("description", "")[: leaks.MAX_DESCRIPTION + 1]
+    copy_number = forms.text(form.copy_number, leaks.MAX_COPY_NUMBER + 50).strip() or None
+    description = forms.text(form.description, leaks.MAX_DESCRIPTION + 1)
     if errors:
-        return _render_new(form, errors, 400)
+        return _render_new(request.form, errors, 400)
     try:
         with support.work() as ctx:
             leak_id = leaks.report(ctx, document_id=document_id, copy_number=copy_number,
@@ -210,7 +210,7 @@ def new() -> Any:
         field = ERROR_FIELDS.get(exc.code)
         if field is None:
             raise
-        return _render_new(form, {field: message_of(exc)}, exc.status)
+        return _render_new(request.form, {field: message_of(exc)}, exc.status)
     flash(_("Your report was received; every HQ executive has been notified."))
     return redirect(url_for("leaks.show", leak_id=leak_id))
 
@@ -269,7 +269,7 @@ def show(leak_id: int) -> Any:
 @login_required
 @translated
 def handle(leak_id: int) -> Any:
-    note = request.form.get("note", "")[: leaks.MAX_NOTE + 1]
+    note = forms.text(forms.posted(forms.NoteForm).note, leaks.MAX_NOTE + 1)
     try:
         with support.work() as ctx:
             leaks.handle(ctx, leak_id, note)

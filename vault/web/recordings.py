@@ -23,7 +23,7 @@ from vault.errors import InvalidInput, VaultError
 from vault.services import document_pages, recordings
 from vault.services.recordings import RecordingInfo
 from vault.web import documents as doc_views
-from vault.web import support
+from vault.web import forms, support
 
 bp = Blueprint("recordings", __name__, url_prefix="/recordings")
 
@@ -151,7 +151,7 @@ def parse_call(form: Any, errors: dict[str, str]) -> dict[str, Any]:
 
 
 def _parse_upload() -> tuple[dict[str, Any], dict[str, str]]:
-    form = request.form
+    form = forms.values(forms.posted(forms.RecordingForm))
     errors: dict[str, str] = {}
     values = parse_call(form, errors)
     values["title"] = form.get("title", "").strip()[:600] or None
@@ -220,8 +220,9 @@ def show(doc_id: int) -> Any:
 @login_required
 @translated
 def archive(doc_id: int) -> Any:
-    reason = request.form.get("reason", "")[: recordings.MAX_REASON + 1]
-    event = request.form.get("event", "")[: recordings.MAX_EVENT + 1]
+    form = forms.posted(forms.ArchiveRecordingForm)
+    reason = forms.text(form.reason, recordings.MAX_REASON + 1)
+    event = forms.text(form.event, recordings.MAX_EVENT + 1)
     try:
         with support.work() as ctx:
             recordings.archive(ctx, doc_id, reason, event)

@@ -20,7 +20,7 @@ from vault.errors import InvalidInput, VaultError
 from vault.policy import Level
 from vault.services import annual_review, documents
 from vault.web import documents as doc_views
-from vault.web import support
+from vault.web import forms, support
 from vault.web.auth import fresh_auth_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -108,7 +108,7 @@ def _form_error(doc_id: int, exc: InvalidInput) -> Any:
 
 
 def _note() -> str:
-    return request.form.get("note", "")[: annual_review.MAX_NOTE + 1]
+    return forms.text(forms.posted(forms.NoteForm).note, annual_review.MAX_NOTE + 1)
 
 
 @bp.get("")
@@ -137,8 +137,9 @@ def confirm(doc_id: int) -> Any:
 @fresh_auth_required(minutes=FRESH_MINUTES, back="review.index")
 @translated
 def change(doc_id: int) -> Any:
-    raw_level = request.form.get("level", "").strip()[:20]
-    raw_period = request.form.get("period", "").strip()[:300]
+    form = forms.posted(forms.ReviewChangeForm)
+    raw_level = forms.text(form.level).strip()[:20]
+    raw_period = forms.text(form.period).strip()[:300]
     try:
         level = documents.parse_level(raw_level) if raw_level else None
         period = documents.parse_period(raw_period) if raw_period else None

@@ -31,7 +31,7 @@ from vault.services import (
     service_pdf,
 )
 from vault.web import documents as doc_views
-from vault.web import support
+from vault.web import forms, support
 
 bp = Blueprint("service", __name__)
 
@@ -273,15 +273,15 @@ FIELDS = {"bad_request_kind": "kind", "bad_channel": "channel", "bad_grade": "gr
 def request_new() -> Any:
     if request.method == "GET":
         return _render_new({}, 200)
-    form = request.form
+    form = forms.posted(forms.ServiceRequestForm)
     errors: dict[str, str] = {}
     received = due = None
     try:
-        received = _local(form.get("received_at", ""), "received_at")
+        received = _local(forms.text(form.received_at), "received_at")
     except InvalidInput as exc:
         errors["received_at"] = message_of(exc)
     try:
-        due = _local(form.get("due_at", ""), "due_at")
+        due = _local(forms.text(form.due_at), "due_at")
     except InvalidInput as exc:
         errors["due_at"] = message_of(exc)
     if errors:
@@ -289,13 +289,13 @@ def request_new() -> Any:
     try:
         with support.work() as ctx:
             req = requests.create(
-                ctx, kind=form.get("kind", ""), channel=form.get("channel", ""),
-                content=form.get("content", "")[: requests.MAX_CONTENT + 1],
-                tenant_code=form.get("tenant", "").strip() or None,
-                caller=form.get("caller", "")[: requests.MAX_CALLER + 1] or None,
-                grade=form.get("grade", "") or None,
-                reply_only=form.get("reply_only") == "1",
-                handler=form.get("handler", "").strip() or None,
+                ctx, kind=forms.text(form.kind), channel=forms.text(form.channel),
+                content=forms.text(form.content, requests.MAX_CONTENT + 1),
+                tenant_code=forms.text(form.tenant).strip() or None,
+                caller=forms.text(form.caller, requests.MAX_CALLER + 1) or None,
+                grade=forms.text(form.grade) or None,
+                reply_only=form.reply_only.data == "1",
+                handler=forms.text(form.handler).strip() or None,
                 received_at=received, due_at=due)
             req_id, number = req.id, req.number
     except VaultError as exc:
@@ -329,10 +329,11 @@ def _back(req_id: int) -> str:
 @login_required
 @translated
 def request_start(req_id: int) -> Any:
+    form = forms.posted(forms.HandlerForm)
     try:
         with support.work() as ctx:
             requests.start(ctx, req_id,
-                           request.form.get("handler", "").strip() or None)
+                           forms.text(form.handler).strip() or None)
     except VaultError as exc:
         return _refused(exc, _back(req_id))
     flash(_("The request is in progress."))
@@ -343,12 +344,12 @@ def request_start(req_id: int) -> Any:
 @login_required
 @translated
 def request_receipt(req_id: int) -> Any:
-    form = request.form
+    form = forms.posted(forms.ReceiptForm)
     try:
         with support.work() as ctx:
-            requests.add_receipt(ctx, req_id, channel=form.get("channel", ""),
-                                 via=form.get("via", "") or None,
-                                 note=form.get("note", "") or None)
+            requests.add_receipt(ctx, req_id, channel=forms.text(form.channel),
+                                 via=forms.text(form.via) or None,
+                                 note=forms.text(form.note) or None)
     except VaultError as exc:
         return _refused(exc, _back(req_id))
     flash(_("The repeated complaint was added to this record."))
@@ -377,10 +378,11 @@ def request_reply_letter(req_id: int) -> Any:
 @login_required
 @translated
 def request_close(req_id: int) -> Any:
+    form = forms.posted(forms.ReplyForm)
     try:
         with support.work() as ctx:
             requests.close(ctx, req_id,
-                           request.form.get("reply", "")[: requests.MAX_CONTENT + 1])
+                           forms.text(form.reply, requests.MAX_CONTENT + 1))
     except VaultError as exc:
         return _refused(exc, _back(req_id))
     flash(_("The request was closed."))
@@ -412,16 +414,16 @@ def visits_index() -> Any:
 @login_required
 @translated
 def visit_schedule() -> Any:
-    form = request.form
+    form = forms.posted(forms.ScheduleVisitForm)
     back = url_for("service.visits_index")
     try:
-        day = _day(form.get("trigger_on", ""), "trigger_on")
+        day = _day(forms.text(form.trigger_on), "trigger_on")
         if day is None:
             raise InvalidInput("Give the day of the event.", code="bad_trigger_on")
         with support.work() as ctx:
-            fu = followups.schedule(ctx, kind=form.get("kind", ""), trigger_on=day,
-                                    subject=form.get("subject", ""),
-                                    tenant_code=form.get("tenant", "").strip() or None)
+            fu = followups.schedule(ctx, kind=forms.text(form.kind), trigger_on=day,
+                                    subject=forms.text(form.subject),
+                                    tenant_code=forms.text(form.tenant).strip() or None)
             fid = fu.id
     except VaultError as exc:
         return _refused(exc, back)
@@ -439,9 +441,9 @@ def visit_show(visit_id: int) -> Any:
     return render_template("service/visit_show.html", v=v, today=today)
 
 
-def _signature() -> tuple[bytes | None, str]:
+def _signature(form: forms.VisitForm) -> tuple[bytes | None, str]:
     """The drawn signature (a PNG data URL) or the scanned sheet, if any."""
-    drawn = request.form.get("signature_data", "")
+    drawn = forms.text(form.signature_data)
     if drawn:
         if len(drawn) > MAX_SIGNATURE_FIELD or not drawn.startswith(PNG_PREFIX):
             return b"not an image", "signature.png"
@@ -459,19 +461,19 @@ def _signature() -> tuple[bytes | None, str]:
 @login_required
 @translated
 def visit_record(visit_id: int) -> Any:
-    form = request.form
+    form = forms.posted(forms.VisitForm)
     back = url_for("service.visit_show", visit_id=visit_id)
-    resolved = form.get("resolved") == "1"
+    resolved = form.resolved.data == "1"
     try:
-        visited = _day(form.get("visited_on", ""), "visited_on")
+        visited = _day(forms.text(form.visited_on), "visited_on")
         if visited is None:
             raise InvalidInput("Give the day of the visit.", code="bad_visited_on")
-        nxt = _day(form.get("next_visit_on", ""), "next_visit_on")
-        signature, name = _signature()
+        nxt = _day(forms.text(form.next_visit_on), "next_visit_on")
+        signature, name = _signature(form)
         with support.work() as ctx:
             followups.record_visit(
-                ctx, visit_id, method=form.get("method", ""),
-                visited_on=visited, notes=form.get("notes", "")[: followups.MAX_NOTES + 1],
+                ctx, visit_id, method=forms.text(form.method),
+                visited_on=visited, notes=forms.text(form.notes, followups.MAX_NOTES + 1),
                 resolved=resolved, signature=signature, signature_filename=name,
                 next_visit_on=nxt)
     except VaultError as exc:
@@ -484,11 +486,12 @@ def visit_record(visit_id: int) -> Any:
 @login_required
 @translated
 def visit_review(visit_id: int) -> Any:
+    form = forms.posted(forms.OpinionForm)
     back = url_for("service.visit_show", visit_id=visit_id)
     try:
         with support.work() as ctx:
             followups.review(ctx, visit_id,
-                             request.form.get("opinion", "")[: followups.MAX_NOTES + 1])
+                             forms.text(form.opinion, followups.MAX_NOTES + 1))
     except VaultError as exc:
         return _refused(exc, back)
     flash(_("Your review was signed."))
@@ -550,8 +553,9 @@ def visits_report_pdf() -> Response:
 @login_required
 @translated
 def visits_report_send() -> Any:
-    company = request.form.get("company", "").strip()
-    month = request.form.get("month", "").strip()
+    form = forms.posted(forms.ReportSendForm)
+    company = forms.text(form.company).strip()
+    month = forms.text(form.month).strip()
     back = url_for("service.visits_report", company=company, month=month)
     try:
         with support.work() as ctx:
@@ -582,12 +586,12 @@ def deposits_index() -> Any:
 @login_required
 @translated
 def deposit_add() -> Any:
-    form = request.form
+    form = forms.posted(forms.DepositForm)
     back = url_for("service.deposits_index")
     try:
         with support.work() as ctx:
-            deposits.receive(ctx, form.get("tenant", "").strip(), form.get("item", ""),
-                             form.get("note", "") or None)
+            deposits.receive(ctx, forms.text(form.tenant).strip(), forms.text(form.item),
+                             forms.text(form.note) or None)
     except VaultError as exc:
         return _refused(exc, back)
     flash(_("The item was entered in the deposit register."))
@@ -598,11 +602,12 @@ def deposit_add() -> Any:
 @login_required
 @translated
 def deposit_collect(deposit_id: int) -> Any:
+    form = forms.posted(forms.CollectForm)
     back = url_for("service.deposits_index")
     try:
         with support.work() as ctx:
             deposits.collect(ctx, deposit_id,
-                             request.form.get("collected_by", ""))
+                             forms.text(form.collected_by))
     except VaultError as exc:
         return _refused(exc, back)
     flash(_("The item was handed back."))

@@ -26,7 +26,7 @@ from vault.errors import InvalidInput, VaultError
 from vault.policy import Category
 from vault.services import notices, tenant_pages, tenants
 from vault.web import documents as doc_views
-from vault.web import support
+from vault.web import forms, support
 
 bp = Blueprint("tenants", __name__)
 
@@ -165,14 +165,14 @@ def index() -> Any:
 @login_required
 @translated
 def create() -> Any:
-    form = request.form
-    code = form.get("code", "").strip()[:64]
+    form = forms.posted(forms.TenantForm)
+    code = forms.text(form.code).strip()[:64]
     try:
         with support.work() as ctx:
             tenants.create_tenant(
-                ctx, code, form.get("name", "")[:300], form.get("unit", "")[:300] or None,
-                form.get("contact", "")[:300] or None,
-                form.get("company", "").strip()[:32] or None)
+                ctx, code, forms.text(form.name, 300), forms.text(form.unit, 300) or None,
+                forms.text(form.contact, 300) or None,
+                forms.text(form.company).strip()[:32] or None)
     except VaultError as exc:
         field = ERROR_FIELDS.get(exc.code)
         if field is None or exc.status >= 500:
@@ -217,13 +217,13 @@ def show(code: str) -> Any:
 @login_required
 @translated
 def update(code: str) -> Any:
-    form = request.form
+    form = forms.posted(forms.TenantForm)
     try:
         with support.work() as ctx:
             tenants.update_tenant(
-                ctx, code[:64], name=form.get("name", "")[:300],
-                unit=form.get("unit", "")[:300], contact=form.get("contact", "")[:300],
-                status=form.get("status", "")[:32] or None)
+                ctx, code[:64], name=forms.text(form.name, 300),
+                unit=forms.text(form.unit, 300), contact=forms.text(form.contact, 300),
+                status=forms.text(form.status, 32) or None)
     except VaultError as exc:
         field = ERROR_FIELDS.get(exc.code)
         if field is None or exc.status >= 500:
@@ -263,7 +263,8 @@ def sign_offs(doc_id: int) -> Any:
 @login_required
 @translated
 def recipients(doc_id: int) -> Any:
-    codes = [c[:64] for c in request.form.getlist("tenant")[: notices.MAX_RECIPIENTS + 1]]
+    chosen = forms.posted(forms.RecipientsForm).tenant.data or []
+    codes = [c[:64] for c in chosen[: notices.MAX_RECIPIENTS + 1]]
     try:
         with support.work() as ctx:
             change = notices.set_recipients(ctx, doc_id, codes)
@@ -296,12 +297,12 @@ def _signed_at(raw: str) -> datetime | None:
 @login_required
 @translated
 def sign_off(doc_id: int) -> Any:
-    form = request.form
+    form = forms.posted(forms.SignOffForm)
     errors: dict[str, str] = {}
-    signed_at = _signed_at(form.get("signed_at", ""))
+    signed_at = _signed_at(forms.text(form.signed_at))
     if signed_at is None:
         errors["signed_at"] = _("Give the date and time of the sign-off.")
-    tenant_code = form.get("tenant", "").strip()[:64]
+    tenant_code = forms.text(form.tenant).strip()[:64]
     if not tenant_code:
         errors["tenant"] = _("Choose the recipient who signed.")
     upload = doc_views._uploaded("sheet")
@@ -312,8 +313,8 @@ def sign_off(doc_id: int) -> Any:
     try:
         with support.work() as ctx:
             notices.record_sign_off(
-                ctx, doc_id, tenant_code, form.get("signer", "")[:300], signed_at,
-                form.get("method", "")[:32], sheet=sheet, note=form.get("note", "")[:3000])
+                ctx, doc_id, tenant_code, forms.text(form.signer, 300), signed_at,
+                forms.text(form.method, 32), sheet=sheet, note=forms.text(form.note, 3000))
     except VaultError as exc:
         field = ERROR_FIELDS.get(exc.code)
         if field is None or exc.status >= 500:
