@@ -9,7 +9,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from vault.policy import Level
-
 from vault.web.ids import IdConverter
 
 
