@@ -430,6 +430,11 @@ def me(ctx: Ctx) -> Identity:
     return identity_of(ctx.actor)
 
 
+def own_company(ctx: Ctx) -> str:
+    """The code of the actor's company ("" for the system)."""
+    return ctx.actor.company.code if ctx.actor is not None else ""
+
+
 def still_signed_in(ctx: Ctx, epoch: int) -> Identity | None:
     """The actor, if still active and of the auth epoch a half-finished sign-in (or
     a session) started with; None when it moved (signed out, deactivated…)."""

@@ -28,7 +28,7 @@ from vault.models import (
     User,
 )
 from vault.policy import Category, Level, Period
-from vault.services import accounts, documents, viewer
+from vault.services import accounts, documents, search_index, viewer
 from vault.services.context import Ctx
 
 EXPIRING_DAYS = 30
@@ -461,3 +461,8 @@ def home(ctx: Ctx, lang: str = "zh") -> Home:
                                  policy.marking(level, documents.period_of(doc), lang),
                                  doc.declassify_at.astimezone(tz)))
     return Home(shared, expiring)
+
+
+def text_status(ctx: Ctx, doc_id: int) -> search_index.TextStatus:
+    """How far the file's text is indexed (shown on its page; the page was audited)."""
+    return search_index.status(ctx.session, doc_id)

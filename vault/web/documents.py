@@ -27,7 +27,6 @@ from vault.services import (
     document_pages,
     documents,
     grants,
-    search_index,
     tenant_pages,
     viewer,
 )
@@ -530,7 +529,7 @@ def _register_recording(values: dict[str, Any], errors: dict[str, str]) -> Any:
 def show(doc_id: int) -> Any:
     with support.work() as ctx:
         page = document_pages.page(ctx, doc_id, lang())
-        text_state = search_index.status(ctx.session, page.id)
+        text_state = document_pages.text_status(ctx, page.id)
         # The sections of other areas, read in the same unit of work (none of them is
         # audited: the page was).
         copy_info = copy_pages.document_section(ctx, page.id)

@@ -22,6 +22,7 @@ from flask_login import login_required
 
 from vault.errors import InvalidInput, VaultError
 from vault.services import (
+    accounts,
     deposits,
     document_pages,
     followups,
@@ -403,7 +404,7 @@ def visits_index() -> Any:
     with support.work() as ctx:
         rows = followups.search(ctx, status=None if status == "all" else status)
         today = ctx.now.astimezone(ctx.settings.tz).date()
-        company = ctx.actor.company.code if ctx.actor else ""
+        company = accounts.own_company(ctx)
         open_letters = letters.search(ctx, kind="open")
     return render_template("service/visits.html", rows=rows, status=status, today=today,
                            company=company, kinds=["event", "move_in"],
@@ -505,8 +506,7 @@ def visits_report() -> Any:
     company = request.args.get("company", "").strip()
     month = request.args.get("month", "").strip()
     with support.work() as ctx:
-        assert ctx.actor is not None
-        company = company or ctx.actor.company.code
+        company = company or accounts.own_company(ctx)
         month = month or ctx.now.astimezone(ctx.settings.tz).strftime("%Y-%m")
     try:
         with support.work() as ctx:
