@@ -47,7 +47,7 @@ def test_a_page_is_one_unit_of_work_one_menu_read_and_the_sign_in(app: Flask,
     notice = make_doc(app, Level.INTERNAL, category=Category.NOTICE, filename="notice.pdf")
     contract = make_doc(app, Level.SECRET)
     client = login_as("ceo")
-    for path in (f"/documents/{notice}", f"/documents/{contract}", "/", "/documents", "/copies",
+    for path in (f"/documents/{notice}", f"/documents/{contract}", "/", "/documents/", "/copies",
                  "/inbox", "/registers/copies", "/certificates/", "/leaks/", "/tenants"):
         with counting(app) as sessions:
             resp = client.get(path)
