@@ -48,7 +48,8 @@ def test_a_page_is_one_unit_of_work_one_menu_read_and_the_sign_in(app: Flask,
     contract = make_doc(app, Level.SECRET)
     client = login_as("ceo")
     for path in (f"/documents/{notice}", f"/documents/{contract}", "/", "/documents/", "/copies",
-                 "/inbox", "/registers/copies", "/certificates/", "/leaks/", "/tenants"):
+                 "/inbox", "/registers/copies", "/certificates/", "/leaks/", "/tenants",
+                 "/dashboards/executive"):
         with counting(app) as sessions:
             resp = client.get(path)
         assert resp.status_code == 200, path

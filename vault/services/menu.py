@@ -26,9 +26,12 @@ class Menu:
     reads_registers: bool
     #: Every leak report with its trace.
     investigates_leaks: bool
+    #: The HQ executives' overview of pending approvals and leak reports.
+    reads_overview: bool
 
 
-NOTHING = Menu(unread=0, reads_registers=False, investigates_leaks=False)
+NOTHING = Menu(unread=0, reads_registers=False, investigates_leaks=False,
+               reads_overview=False)
 
 
 def menu(infra: Infra, user_id: int) -> Menu:
@@ -44,4 +47,5 @@ def menu(infra: Infra, user_id: int) -> Menu:
             unread=int(unread or 0),
             reads_registers=policy.can_read_register(subject, user.company_id).allowed,
             investigates_leaks=policy.can_investigate_leaks(subject).allowed,
+            reads_overview=policy.can_read_overview(subject).allowed,
         )

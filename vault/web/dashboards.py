@@ -10,16 +10,13 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from flask_login import current_user, login_required
+from flask_login import login_required
 
-from vault import policy
 from vault.errors import VaultError
-from vault.models import User
 from vault.services import dashboards
-from vault.services.accounts import subject_of
 from vault.web import charts, labels, support
 from vault.web.charts import Series
 
@@ -28,19 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _may_read_overview() -> bool:
-    cached = g.get("overview_nav")
-    if cached is not None:
-        return bool(cached)
-    allowed = False
-    try:
-        with support.infra().sessions() as s:
-            user = s.get(User, current_user.id)
-            if user is not None:
-                allowed = policy.can_read_overview(subject_of(user)).allowed
-    except Exception:  # noqa: BLE001 - the menu must not turn an error page into a 500
-        log.warning("overview menu unavailable", exc_info=True)
-    g.overview_nav = allowed
-    return allowed
+    return support.menu().reads_overview
 
 
 support.NAV.append(("dashboards.compliance", lambda: lazy_gettext("Dashboard"), "compliance"))
