@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
 
-from vault.errors import NotFound, VaultError
+from vault.errors import VaultError
 from vault.services import letters, notices
 from vault.web import service as service_views
 from vault.web import support
@@ -29,7 +29,6 @@ bp = Blueprint("letters", __name__)
 support.NAV.append(("letters.index", lambda: lazy_gettext("Letters"), None))
 support.NAV.append(("letters.templates", lambda: lazy_gettext("Letter templates"), "admin"))
 
-MAX_ID = 2**31 - 1
 FRESH_MINUTES = 5
 
 STATUS_NAMES: dict[str, Any] = {
@@ -121,12 +120,6 @@ def letter_name(table: str, key: str | None) -> str:
     return "" if key is None else str(names.get(table, {}).get(key, key))
 
 
-def _checked(value: int) -> int:
-    if not 0 < value <= MAX_ID:
-        raise NotFound("Nothing here.", code="unknown_letter")
-    return value
-
-
 def _refs(raw: str) -> list[str]:
     return [r for r in re.split(r"[\s,，;；]+", raw[:20_000]) if r]
 
@@ -213,20 +206,20 @@ def _show_page(letter_id: int, errors: dict[str, str] | None = None, status: int
                            tenants=tenants, fresh=is_fresh(FRESH_MINUTES)), status
 
 
-@bp.get("/letters/<int:letter_id>")
+@bp.get("/letters/<id:letter_id>")
 @login_required
 @translated
 def show(letter_id: int) -> Any:
-    return _show_page(_checked(letter_id))
+    return _show_page(letter_id)
 
 
-@bp.post("/letters/<int:letter_id>/seal")
+@bp.post("/letters/<id:letter_id>/seal")
 @login_required
 @translated
 def request_seal(letter_id: int) -> Any:
     try:
         with support.work() as ctx:
-            letters.request_seal(ctx, _checked(letter_id),
+            letters.request_seal(ctx, letter_id,
                                  request.form.get("purpose", "")[: letters.MAX_PURPOSE + 1])
     except VaultError as exc:
         if exc.code in ("seal_purpose_required", "bad_seal_purpose"):
@@ -236,18 +229,18 @@ def request_seal(letter_id: int) -> Any:
     return redirect(_back(letter_id), 303)
 
 
-@bp.post("/letters/<int:letter_id>/seal/<int:seal_id>/approve")
+@bp.post("/letters/<id:letter_id>/seal/<id:seal_id>/approve")
 @login_required
 @fresh_auth_required(minutes=FRESH_MINUTES, back="letters.show")
 @translated
 def approve(letter_id: int, seal_id: int) -> Any:
     try:
         with support.work() as ctx:
-            seal = letters.approve_seal(ctx, _checked(seal_id),
+            seal = letters.approve_seal(ctx, seal_id,
                                         request.form.get("note", "")[: letters.MAX_PURPOSE + 1])
     except VaultError as exc:
         if exc.code == "bad_seal_note":
-            return _show_page(_checked(letter_id), {"note": message_of(exc)}, 400)
+            return _show_page(letter_id, {"note": message_of(exc)}, 400)
         return _refused(exc, letter_id)
     flash(_("Approved: the letter is sealed (已用印).") if seal.status == "approved"
           else _("Approved; it now awaits %(office)s.",
@@ -255,44 +248,44 @@ def approve(letter_id: int, seal_id: int) -> Any:
     return redirect(_back(letter_id), 303)
 
 
-@bp.post("/letters/<int:letter_id>/seal/<int:seal_id>/reject")
+@bp.post("/letters/<id:letter_id>/seal/<id:seal_id>/reject")
 @login_required
 @fresh_auth_required(minutes=FRESH_MINUTES, back="letters.show")
 @translated
 def reject(letter_id: int, seal_id: int) -> Any:
     try:
         with support.work() as ctx:
-            letters.reject_seal(ctx, _checked(seal_id),
+            letters.reject_seal(ctx, seal_id,
                                 request.form.get("reason", "")[: letters.MAX_PURPOSE + 1])
     except VaultError as exc:
         if exc.code in ("seal_reason_required", "bad_seal_reason"):
-            return _show_page(_checked(letter_id), {"reason": message_of(exc)}, 400)
+            return _show_page(letter_id, {"reason": message_of(exc)}, 400)
         return _refused(exc, letter_id)
     flash(_("The seal request was refused; the letter is a draft again."))
     return redirect(_back(letter_id), 303)
 
 
-@bp.post("/letters/<int:letter_id>/seal/<int:seal_id>/cancel")
+@bp.post("/letters/<id:letter_id>/seal/<id:seal_id>/cancel")
 @login_required
 @translated
 def cancel(letter_id: int, seal_id: int) -> Any:
     try:
         with support.work() as ctx:
-            letters.cancel_seal(ctx, _checked(seal_id))
+            letters.cancel_seal(ctx, seal_id)
     except VaultError as exc:
         return _refused(exc, letter_id)
     flash(_("The seal request was withdrawn."))
     return redirect(_back(letter_id), 303)
 
 
-@bp.post("/letters/<int:letter_id>/send")
+@bp.post("/letters/<id:letter_id>/send")
 @login_required
 @translated
 def send(letter_id: int) -> Any:
     codes = request.form.getlist("tenant")[: notices.MAX_RECIPIENTS + 1]
     try:
         with support.work() as ctx:
-            change = letters.send(ctx, _checked(letter_id), codes)
+            change = letters.send(ctx, letter_id, codes)
             doc_id = letters.show(ctx, letter_id).letter.document_id
     except VaultError as exc:
         return _refused(exc, letter_id)
@@ -300,13 +293,13 @@ def send(letter_id: int) -> Any:
     return redirect(url_for("tenants.sign_offs", doc_id=doc_id), 303)
 
 
-@bp.post("/letters/<int:letter_id>/requests")
+@bp.post("/letters/<id:letter_id>/requests")
 @login_required
 @translated
 def attach(letter_id: int) -> Any:
     try:
         with support.work() as ctx:
-            letters.attach_requests(ctx, _checked(letter_id),
+            letters.attach_requests(ctx, letter_id,
                                     _refs(request.form.get("requests", "")))
     except VaultError as exc:
         return _refused(exc, letter_id)
