@@ -16,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from enum import Enum
 from itertools import chain
 from pathlib import PurePath
@@ -39,7 +39,6 @@ from vault.web import streaming, support
 from vault.web.api_schema import (
     MAX_ID,
     MAX_YEAR,
-    MIN_YEAR,
     Blueprint,
     Body,
     Bool,
@@ -135,118 +134,11 @@ def _work() -> Any:
 # Input
 
 
-def _clean_text(field: str, value: Any, max_len: int) -> str:
-    if not isinstance(value, str):
-        raise bad(field, "must be a string")
-    if len(value) > max_len:
-        raise bad(field, f"at most {max_len} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise bad(field, "contains control characters")
-    return value
-
-
-def arg_text(field: str, max_len: int = 200) -> str | None:
-    value = request.args.get(field)
-    if value is None or value == "":
-        return None
-    return _clean_text(field, value, max_len)
-
-
-def arg_int(field: str, default: int | None, lo: int, hi: int) -> int | None:
-    value = request.args.get(field)
-    if value is None or value == "":
-        return default
-    return _int(field, value, lo, hi)
-
-
-def _int(field: str, value: str, lo: int, hi: int) -> int:
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        raise bad(field, f"must be a whole number from {lo} to {hi}")
-    number = int(text)
-    if not lo <= number <= hi:
-        raise bad(field, f"must be a whole number from {lo} to {hi}")
-    return number
-
-
-def arg_enum(field: str, kind: type[E]) -> E | None:
-    value = request.args.get(field)
-    if value is None or value == "":
-        return None
-    return _enum(field, value, kind)
-
-
-def _enum(field: str, value: Any, kind: type[E]) -> E:
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(str(m.value) for m in kind)
-        raise bad(field, f"must be one of: {choices}") from None
-
-
-def _lang() -> str:
-    value = request.args.get("lang") or "zh"
-    if value not in LANGS:
-        raise bad("lang", "must be zh or en")
-    return value
-
-
-def _date(field: str, value: Any) -> date:
-    text = _clean_text(field, value, 10)
-    try:
-        day = date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise bad(field, "must be a date YYYY-MM-DD")
-    if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise bad(field, f"must lie between {MIN_YEAR} and {MAX_YEAR}")
-    return day
-
-
-def _datetime(field: str, value: Any) -> datetime:
-    """An ISO date-time (or a date: its midnight); without an offset, group time."""
-    text = _clean_text(field, value, 40)
-    try:
-        if len(text) == 10:
-            parsed = datetime.combine(date.fromisoformat(text), time(0, 0))
-        else:
-            parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=support.settings().tz)
-        in_utc = parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise bad(field, "must be a date-time like 2027-06-30T09:00+08:00 or a date") from None
-    if not MIN_YEAR <= in_utc.year <= MAX_YEAR:
-        raise bad(field, f"must lie between {MIN_YEAR} and {MAX_YEAR}")
-    return parsed
-
-
-def arg_date(field: str) -> date | None:
-    value = request.args.get(field)
-    return None if value is None or value == "" else _date(field, value)
-
-
-def arg_datetime(field: str) -> datetime | None:
-    value = request.args.get(field)
-    return None if value is None or value == "" else _datetime(field, value)
-
-
 def _doc_id(value: int) -> int:
     # A larger number names no row; the databases would refuse it as a parameter.
     if not 1 <= value <= MAX_ID:
         raise NotFound(f"No document {value}.", code="unknown_document")
     return value
-
-
-def _json_object() -> dict[str, Any]:
-    try:
-        body = request.get_json(silent=True) if request.is_json else None
-    except RecursionError:  # nested deeper than the parser goes; not a ValueError
-        body = None
-    if not isinstance(body, dict):
-        raise bad("body", "send a JSON object (Content-Type: application/json)")
-    return body
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -504,13 +396,6 @@ def _upload(field: str = "file") -> FileStorage:
     if not upload.filename:
         raise bad(field, "the part needs a file name")
     return upload
-
-
-def _created(info: dict[str, Any], location: str) -> Any:
-    resp = jsonify(info)
-    resp.status_code = 201
-    resp.headers["Location"] = location
-    return resp
 
 
 # Uploads are read from the socket as they arrive (vault/web/streaming.py): the

@@ -62,7 +62,6 @@ from vault.web.api_schema import (
     Text,
     Whole,
     describe,
-    load,
     path_id,
     refuses_head,
     row_id,
@@ -535,10 +534,9 @@ def get_request(args: dict[str, Any], id: int) -> Any:
 
 
 def _reauthenticate(body: dict[str, Any]) -> Response | None:
-    """Check the password (and code) in ``body`` as the token's owner; a response
-    to send when they do not match, else None. Committed either way. ``body`` is
-    read through the Reauth schema (a raw JSON object will do)."""
-    body = load(Reauth, body)
+    """Check the password (and code) of a body parsed by a Reauth schema (copies'
+    and seal decisions) as the token's owner; a response to send when they do not
+    match, else None. Committed either way."""
     with _work() as ctx:
         totp.require_factor_for_decisions(ctx)
         ok = totp.reauthenticate(ctx, body["password"], body.get("otp"))
