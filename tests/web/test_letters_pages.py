@@ -231,3 +231,41 @@ def test_api_draft_seal_send(world: Flask) -> None:
                          "POST", "/seal-requests/{id}/reject")
     assert refused2["status"] == "rejected" and refused2["decisions"][0]["note"] == "重写"
     assert _api(world, "outsider")("GET", "/letters/999").status_code == 404
+
+
+def _home(client: FlaskClient) -> str:
+    page = _text(client.get("/"))
+    start = page.index('id="approvals"')
+    return page[start:page.index("</section>", start)]
+
+
+def test_home_counts_and_lists_seal_requests_awaiting_the_person(
+        world: Flask, login_as: Login) -> None:
+    """A seal request awaiting the person's step counts among the pending decisions of
+    the home page and is listed there, linked to its letter; once decided it moves on
+    to the next office's home and leaves this one."""
+    with unit_of_work(infra_of(world), "root") as ctx:
+        tpl = letters.save_template(ctx, name="深圳公司函头", letterhead="深圳公司",
+                                    closing="客服部", company_code="SZ")
+    with unit_of_work(infra_of(world), "clerk") as ctx:
+        view = letters.draft(ctx, template_id=tpl.id, title="停水通知", addressee="全体租户",
+                             body="周三停水")
+        lid = view.letter.id
+    manager, gm, clerk = login_as("manager"), login_as("gm"), login_as("clerk")
+    before = _home(manager)
+    assert "home-seal-" not in before
+    with unit_of_work(infra_of(world), "clerk") as ctx:
+        seal = letters.request_seal(ctx, lid, "通知租户")
+    home = _home(manager)
+    item = f'<li class="small" id="home-seal-{seal.id}"><a href="/letters/{lid}">'
+    assert item in home and "停水通知" in home
+    assert f"{view.letter.number} 的用印申请" in home
+    assert "有 1 个申请等待您审批" in home and 'href="/letters/#seals-to-decide"' in home
+    assert "home-seal-" not in _home(gm)  # the general manager's step comes second
+    assert "home-seal-" not in _home(clerk)  # the requester decides nothing
+    with unit_of_work(infra_of(world), "manager") as ctx:
+        letters.approve_seal(ctx, seal.id)
+    assert "home-seal-" not in _home(manager)
+    assert "个申请等待您审批" not in _home(manager)
+    gm_home = _home(gm)
+    assert f'id="home-seal-{seal.id}"' in gm_home and "有 1 个申请等待您审批" in gm_home

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 
-from vault.services import copy_pages, document_pages
+from vault.services import copy_pages, document_pages, letters
 from vault.web import support
 
 bp = Blueprint("home", __name__)
@@ -20,7 +20,10 @@ def index() -> str:
     with support.work() as ctx:
         needs = document_pages.home(ctx, lang)
         copy_home = copy_pages.home(ctx, lang)
-    return render_template("home.html", needs=needs, copy_home=copy_home)
+        # Seal requests awaiting the person's step count among the pending decisions
+        # and are listed, each linked to its letter (read models of services/letters).
+        seals = tuple(letters.to_decide(ctx))
+    return render_template("home.html", needs=needs, copy_home=copy_home, seals=seals)
 
 
 @bp.get("/healthz")
