@@ -269,3 +269,49 @@ def test_home_counts_and_lists_seal_requests_awaiting_the_person(
     assert "个申请等待您审批" not in _home(manager)
     gm_home = _home(gm)
     assert f'id="home-seal-{seal.id}"' in gm_home and "有 1 个申请等待您审批" in gm_home
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "code", "field"), [
+    ("GET", "/letters?status=lost", None, 400, "invalid_input", "status"),
+    ("GET", "/letters?kind=memo", None, 400, "invalid_input", "kind"),
+    ("GET", "/letters?limit=501", None, 400, "invalid_input", "limit"),
+    ("GET", "/letters?limit=1.5", None, 400, "invalid_input", "limit"),
+    ("POST", "/letters", {"template": "1", "title": "t", "addressee": "a", "body": "b"},
+     400, "invalid_input", "template"),
+    ("POST", "/letters", {"template": True, "title": "t", "addressee": "a", "body": "b"},
+     400, "invalid_input", "template"),
+    ("POST", "/letters", {"template": 1, "title": "t\x07", "addressee": "a", "body": "b"},
+     400, "invalid_input", "title"),
+    ("POST", "/letters", {"template": 1, "title": "t", "addressee": "a", "body": "b",
+                          "date": "2026-02-30"}, 400, "invalid_input", "date"),
+    ("POST", "/letters", {"template": 1, "title": "t", "addressee": "a", "body": "b",
+                          "level": "ultra"}, 400, "invalid_input", "level"),
+    ("POST", "/letters", {"template": 1, "title": "t", "addressee": "a", "body": "b",
+                          "requests": ["x"] * 201}, 400, "invalid_input", "requests"),
+    ("POST", "/letters", {"template": 1, "title": "t", "addressee": "a", "body": "b",
+                          "requests": "SZ-1"}, 400, "invalid_input", "requests"),
+    ("POST", "/letters", [1, 2], 400, "invalid_input", "body"),
+    ("GET", "/letters/2147483648", None, 404, "unknown_letter", None),
+    ("POST", "/letters/2147483648/seal-request", {}, 404, "unknown_letter", None),
+    ("POST", "/letters/1/seal-request", {"purpose": ""}, 400, "invalid_input", "purpose"),
+    ("POST", "/letters/1/send", {"tenants": []}, 400, "invalid_input", "tenants"),
+    ("POST", "/letters/1/send", {"tenants": ["x" * 33]}, 400, "invalid_input", "tenants"),
+    ("POST", "/letters/1/send", {}, 400, "invalid_input", "tenants"),
+    ("POST", "/seal-requests/0/approve", {"password": PASSWORD}, 404,
+     "unknown_seal_request", None),
+    ("POST", "/seal-requests/1/approve", {}, 400, "invalid_input", "password"),
+    ("POST", "/seal-requests/1/reject", {"password": PASSWORD, "reason": ""}, 400,
+     "invalid_input", "reason"),
+    ("POST", "/seal-requests/1/reject", {"password": PASSWORD}, 400, "invalid_input",
+     "reason"),
+])
+def test_api_refusals(world: Flask, method: str, path: str, body: Any, status: int,
+                      code: str, field: str | None) -> None:
+    """Bad input answers 400 naming the field, an id no row can have 404, in the API's
+    envelope, before anything is done."""
+    resp = _api(world, "manager")(method, path, json=body)
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    answer = resp.get_json()
+    assert answer["code"] == code and set(answer) == {"code", "message"}
+    if field is not None:
+        assert answer["message"].startswith(f"{field}:")
