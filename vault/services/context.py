@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -130,6 +130,18 @@ class Ctx:
             **who,
             **kwargs,
         )
+
+    def record_many(self, action: Action, events: Sequence[Mapping[str, Any]],
+                    outcome: Outcome = Outcome.ALLOWED) -> None:
+        """Write several events of one action in this unit of work, in order, with
+        batched statements (`AuditLog.append_many`); each item holds ``record``'s
+        other keyword arguments (object, level, reason, detail…)."""
+        if not events:
+            return
+        common = {"action": action, "outcome": outcome, "source": self.source,
+                  "request_id": self.request_id, **self._who()}
+        self.infra.audit.append_many(
+            self.session, [{**common, **ev} for ev in events], now=self.now)
 
     def fail(self, error: VaultError, action: Action, **kwargs: Any) -> VaultError:
         """Note a failure (stored content that fails its check) to be audited as

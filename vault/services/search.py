@@ -298,6 +298,7 @@ def _hits(ctx: Ctx, ranked: list[tuple[int, float]], tokens: list[str], lang: st
         select(DocumentText).where(DocumentText.document_id.in_(viewable),
                                    DocumentText.ciphertext.is_not(None)))} if viewable else {}
     hits: list[Hit] = []
+    views: list[dict[str, Any]] = []  # audited together: one batch of appends
     for doc, score, level, may_view in shown:
         snippet = None
         text_row = texts.get(doc.id)
@@ -305,9 +306,9 @@ def _hits(ctx: Ctx, ranked: list[tuple[int, float]], tokens: list[str], lang: st
             text = search_index.read_text(ctx.infra, text_row)
             if text:
                 snippet = tuple(textindex.snippet(text, tokens))
-                ctx.record(Action.DOCUMENT_VIEW, object_type="document", object_id=str(doc.id),
-                           level=level.value, reason="snippet",
-                           detail={"version": text_row.indexed_version})
+                views.append({"object_type": "document", "object_id": str(doc.id),
+                              "level": level.value, "reason": "snippet",
+                              "detail": {"version": text_row.indexed_version}})
         hits.append(Hit(
             id=doc.id, title=doc.title, category=doc.category, level=level.value,
             marking=policy.marking(level, documents.period_of(doc), lang),
@@ -315,4 +316,5 @@ def _hits(ctx: Ctx, ranked: list[tuple[int, float]], tokens: list[str], lang: st
             issued_on=doc.issued_on, score=round(score, 4), may_view=may_view,
             snippet=snippet,
         ))
+    ctx.record_many(Action.DOCUMENT_VIEW, views)
     return hits
