@@ -6,9 +6,10 @@ Appends: one event per transaction (``record`` + commit + mirror line fsync'd),
 the way services write them, by one writer and by 4 threads at once; and 50
 events per transaction (the chain's own cost: head lock, MAC, insert, head
 update, one mirror fsync per 50), as 50 ``record`` calls and as one
-``append_many`` (one head lock, one batched insert, one head update). Baselines: the same transaction shape
-inserting an equally wide row into a plain table (no head lock, no MAC, no
-mirror), and appending + fsyncing a line of the same size to a file.
+``append_many`` (one head lock, one batched insert, one head update).
+Baselines: the same transaction shape inserting an equally wide row into a
+plain table (no head lock, no MAC, no mirror), and appending + fsyncing a
+line of the same size to a file.
 
 Verification: the database chain plus checkpoints plus mirror comparison
 (`verify_database`), the mirror copy with the public key (`verify_offline`) and
