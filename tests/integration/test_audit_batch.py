@@ -6,6 +6,7 @@ concurrent writers mixing batches and single appends."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
 import threading
 from collections.abc import Iterator
@@ -245,6 +246,50 @@ def test_concurrent_batched_and_single_writers_make_one_chain(
         n = int(oid) - 100
         if 10 <= n < 5000 and n % 10:  # not the first of its batch
             assert rows[i - 1].actor == actor
+    assert [ln["event"]["seq"] for ln in mirror(settings)] == list(range(1, total + 1))
+    copy = tmp_path / "copy"
+    shutil.copytree(settings.audit_dir, copy)
+    offline = verify_offline(copy, audit.public_key_pem())
+    assert offline.ok, offline.summary()
+
+
+def _process(url: str, home: str, keys: str, audit_dir: str, who: str) -> None:
+    from vault.config import load_settings
+
+    settings = load_settings(environ={}, home=Path(home), database_url=url, keys_dir=Path(keys),
+                             audit_dir=Path(audit_dir), checkpoint_every=16)
+    engine = db.make_engine(url)
+    errors: list[BaseException] = []
+    _writer(db.make_sessionmaker(engine), AuditLog(settings), who, 12, errors)
+    engine.dispose()
+    if errors:
+        raise errors[0]
+
+
+def test_processes_appending_batches_make_one_chain(
+    audit_settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    settings = replace(audit_settings, checkpoint_every=16)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_process, args=(
+        settings.database_url, str(settings.home), str(settings.keys_dir),
+        str(settings.audit_dir), f"p{k}")) for k in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    per_writer = 6 + sum(1 + r % 7 for r in range(0, 12, 2))
+    total = 3 * per_writer
+    factory = db.make_sessionmaker(engine)
+    audit = AuditLog(settings)
+    with db.transaction(factory) as s:
+        report = audit.verify_database(s)
+        by_actor = dict(s.execute(select(AuditEvent.actor, func.count())  # type: ignore[arg-type]
+                                  .group_by(AuditEvent.actor)).all())
+    assert report.ok and report.events == total == report.last_seq, report.summary()
+    assert by_actor == {f"p{k}": per_writer for k in range(3)}
+    assert checkpoints(factory) == list(range(16, total + 1, 16))
     assert [ln["event"]["seq"] for ln in mirror(settings)] == list(range(1, total + 1))
     copy = tmp_path / "copy"
     shutil.copytree(settings.audit_dir, copy)
