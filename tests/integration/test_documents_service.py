@@ -115,7 +115,7 @@ def test_no_plaintext_on_disk(org: Infra, tmp_path: Path, monkeypatch: pytest.Mo
     [
         (b"", "empty.txt", Category.NOTICE, "empty_file"),
         (samples.wav_tone(0.1), "song.wav", Category.CONTRACT, "type_not_allowed"),
-        (samples.png_card("x"), "report.pdf", Category.CONTRACT, "type_mismatch"),
+        (samples.signature_png(0), "report.pdf", Category.CONTRACT, "type_mismatch"),
         (b"hello", "../../etc/passwd", Category.NOTICE, "bad_filename"),
         (b"hello", "/abs.txt", Category.NOTICE, "bad_filename"),
         (b"hello", "a\x00b.txt", Category.NOTICE, "bad_filename"),
