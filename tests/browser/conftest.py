@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -31,12 +32,30 @@ def database_url(new_database: Callable[[str], str]) -> str:
     return new_database("sqlite")
 
 
+def _static_read_whole(app: Any) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
+    """werkzeug's development server does not close a response when the browser drops
+    the connection while the server drains the request (a ConnectionResetError inside its
+    `finally`, before `close()`): a static file is left open, a ResourceWarning that fails
+    the test under `-W error`. Static files are read whole and closed here instead."""
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        body = app(environ, start_response)
+        if not str(environ.get("PATH_INFO", "")).startswith("/static/"):
+            return body  # type: ignore[no-any-return]
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+    return wsgi
+
+
 @pytest.fixture
 def live_server(org: Infra) -> Iterator[str]:
     """The real application on a free loopback port; yields its base URL."""
     s = org.settings
     app = create_app({"home": s.home, "database_url": s.database_url})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _static_read_whole(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="vault-live", daemon=True)
     thread.start()
     try:
