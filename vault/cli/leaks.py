@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from vault import policy
 from vault.cli.app import (
     AS_OPERATOR,
     App,
@@ -91,12 +90,11 @@ def leaks_report(app: App, document: int | None, copy_number: str | None, descri
 @pass_app
 def leaks_list(app: App, open_only: bool, as_json: bool, as_user: str) -> None:
     """Every leak report (HQ executives, compliance); your own reports otherwise."""
-    from vault.services import leaks as leak_service
+    from vault.services import leak_pages
 
     with app.work(as_user) as ctx:
-        full = policy.can_investigate_leaks(ctx.subject).allowed
-        rows = [leak_service.summary(x, ctx.now, full)
-                for x in leak_service.list_reports(ctx, open_only=open_only)]
+        found = leak_pages.listing(ctx, open_only)
+    full, rows = found.full, list(found.rows)
     if as_json:
         echo_json(rows)
         return

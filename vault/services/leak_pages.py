@@ -54,10 +54,11 @@ class Listing:
     rows: tuple[dict[str, Any], ...]
 
 
-def listing(ctx: Ctx, open_only: bool) -> Listing:
+def listing(ctx: Ctx, open_only: bool, limit: int = 500) -> Listing:
+    """The leak reports the actor may list (web, API and CLI render this one read)."""
     full = policy.can_investigate_leaks(ctx.subject).allowed
-    return Listing(full, tuple(leaks.summary(x, ctx.now, full)
-                               for x in leaks.list_reports(ctx, open_only=open_only)))
+    return Listing(full, tuple(leaks.summary(x, ctx.now, full) for x in
+                               leaks.list_reports(ctx, open_only=open_only, limit=limit)))
 
 
 @dataclass(frozen=True)

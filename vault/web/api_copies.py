@@ -29,7 +29,7 @@ from flask import Response, jsonify, url_for
 from marshmallow import fields, validate
 
 from vault import stamping
-from vault.errors import InvalidInput, NotFound
+from vault.errors import InvalidInput
 from vault.policy import CopyKind, Level
 from vault.services import copies, copy_pages, documents, notifications, totp
 from vault.services.context import Ctx
@@ -371,13 +371,6 @@ class Marked(Out):
     unread = Int()
 
 
-def _row_id(value: int, what: str) -> int:
-    """A path id; a larger number names no row (the same answer as an absent one)."""
-    if not 1 <= value <= MAX_ID:
-        raise NotFound(f"No {what} {value}.", code=f"unknown_{what}")
-    return value
-
-
 # ---------------------------------------------------------------------------
 # Presenting the rows (the schemas above say what each field is)
 
@@ -515,9 +508,9 @@ def list_requests(args: dict[str, Any]) -> Any:
 def get_request(args: dict[str, Any], id: int) -> Any:
     """A request with what you may do with it, its approvers, the requester's recent
     copies, and the copy or loan it gave. Audited (copy:view)."""
-    req_id, lang = _row_id(id, "request"), args["lang"]
+    lang = args["lang"]
     with _work() as ctx:
-        page = copy_pages.request_page(ctx, req_id, lang)
+        page = copy_pages.request_page(ctx, id, lang)
     return {
         **_request(page.req),
         "copy": _copy(page.registered) if page.registered is not None else None,
@@ -570,12 +563,11 @@ DECISION = (
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict", reauth=True)
 def approve_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Approve (optionally a shorter window, fewer pages); needs password (and code)."""
-    req_id = _row_id(id, "request")
     refused = _reauthenticate(body)
     if refused is not None:
         return refused
     with _work() as ctx:
-        req = copies.approve(ctx, req_id, window_hours=body.get("window_hours"),
+        req = copies.approve(ctx, id, window_hours=body.get("window_hours"),
                              pages=body.get("pages"), note=body.get("note"))
         return _with_outcome(ctx, req.id, args["lang"])
 
@@ -591,12 +583,11 @@ def approve_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict", reauth=True)
 def reject_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Reject with a reason; needs password (and code)."""
-    req_id = _row_id(id, "request")
     refused = _reauthenticate(body)
     if refused is not None:
         return refused
     with _work() as ctx:
-        req = copies.reject(ctx, req_id, body["reason"])
+        req = copies.reject(ctx, id, body["reason"])
         return _with_outcome(ctx, req.id, args["lang"])
 
 
@@ -608,9 +599,8 @@ def reject_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def cancel_request(args: dict[str, Any], id: int) -> Any:
     """The requester withdraws a pending request."""
-    req_id = _row_id(id, "request")
     with _work() as ctx:
-        req = copies.cancel(ctx, req_id)
+        req = copies.cancel(ctx, id)
         return _with_outcome(ctx, req.id, args["lang"])
 
 
@@ -626,10 +616,9 @@ def cancel_request(args: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def issue_photocopy(args: dict[str, Any], id: int) -> Any:
     """The custodian issues an approved photocopy of a paper-only certificate."""
-    req_id = _row_id(id, "request")
     with _work() as ctx:
-        copies.issue_photocopy(ctx, req_id)
-        return _with_outcome(ctx, req_id, args["lang"])
+        copies.issue_photocopy(ctx, id)
+        return _with_outcome(ctx, id, args["lang"])
 
 
 @bp.get("/requests/<int:id>/download", tags=["copies"], parameters=[REQUEST])
@@ -654,9 +643,8 @@ def issue_photocopy(args: dict[str, Any], id: int) -> Any:
 def download_copy(id: int) -> Any:
     """The one download an approval gives: numbered, stamped, registered and audited
     (committed) before the first byte is sent."""
-    req_id = _row_id(id, "request")
     with _work() as ctx:
-        delivery = copies.download(ctx, req_id)
+        delivery = copies.download(ctx, id)
         copy = delivery.copy
         copy_id, copy_label, digest = copy.id, copy.label, copy.sha256
         name, media_type, size = delivery.filename, delivery.media_type, delivery.size
@@ -742,9 +730,8 @@ def destroy_copy(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
 
 
 def _close_copy(id: int, status: str, note: str | None, lang: str) -> Any:
-    copy_id = _row_id(id, "copy")
     with _work() as ctx:
-        return _copy(copy_pages.copy_row(ctx, copies.close_copy(ctx, copy_id, status, note),
+        return _copy(copy_pages.copy_row(ctx, copies.close_copy(ctx, id, status, note),
                                          lang))
 
 
@@ -779,9 +766,8 @@ def list_loans(args: dict[str, Any]) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def hand_over_loan(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """The custodian hands the original to the borrower."""
-    loan_id = _row_id(id, "loan")
     with _work() as ctx:
-        return _loan(copy_pages.loan_row(ctx, copies.hand_over(ctx, loan_id, body.get("note")),
+        return _loan(copy_pages.loan_row(ctx, copies.hand_over(ctx, id, body.get("note")),
                                          args["lang"]))
 
 
@@ -795,9 +781,8 @@ def hand_over_loan(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def return_loan(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """The custodian records the original back."""
-    loan_id = _row_id(id, "loan")
     with _work() as ctx:
-        return _loan(copy_pages.loan_row(ctx, copies.return_loan(ctx, loan_id, body.get("note")),
+        return _loan(copy_pages.loan_row(ctx, copies.return_loan(ctx, id, body.get("note")),
                                          args["lang"]))
 
 

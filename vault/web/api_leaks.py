@@ -15,13 +15,11 @@ from typing import Any
 from flask import url_for
 from marshmallow import fields
 
-from vault import policy
 from vault.errors import NotFound
 from vault.policy import CERTIFICATES, Level
-from vault.services import accounts, certificates, leaks
+from vault.services import accounts, certificates, leak_pages, leaks
 from vault.services.context import Ctx
 from vault.web.api import _work, bp
-from vault.web.api_copies import _row_id
 from vault.web.api_schema import (
     MAX_ID,
     Body,
@@ -196,9 +194,7 @@ def create_leak(body: dict[str, Any]) -> Any:
 def list_leaks(args: dict[str, Any]) -> Any:
     limit = args["limit"]
     with _work() as ctx:
-        full = policy.can_investigate_leaks(ctx.subject).allowed
-        rows = leaks.list_reports(ctx, open_only=args["open"], limit=limit + 1)
-        items = [leaks.summary(x, ctx.now, full) for x in rows]
+        items = leak_pages.listing(ctx, args["open"], limit + 1).rows
     return {"items": items[:limit], "truncated": len(items) > limit}
 
 
@@ -212,9 +208,8 @@ def list_leaks(args: dict[str, Any]) -> Any:
 @bp.response(200, LeakReportDetail, description="The report.")
 @bp.errors("BadRequest", "NotFound")
 def get_leak(id: int) -> Any:
-    leak_id = _row_id(id, "leak")
     with _work() as ctx:
-        return leaks.show(ctx, leak_id).describe(ctx.now)
+        return leaks.show(ctx, id).describe(ctx.now)
 
 
 # ---------------------------------------------------------------------------
@@ -321,10 +316,9 @@ def list_certificates(args: dict[str, Any]) -> Any:
 @bp.response(200, Certificate, description="Saved.")
 @bp.errors("BadRequest", "Forbidden", "NotFound")
 def put_certificate(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
-    doc_id = _row_id(id, "document")
     names = {"number": "number", "custodian": "custodian_username",
              "original_location": "original_location", "valid_until": "valid_until"}
     changes = {names[k]: v for k, v in body.items()}
     with _work() as ctx:
-        certificates.set_details(ctx, doc_id, **changes)
-        return _certificate(ctx, certificates.get(ctx, doc_id, args["lang"]))
+        certificates.set_details(ctx, id, **changes)
+        return _certificate(ctx, certificates.get(ctx, id, args["lang"]))
