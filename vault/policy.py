@@ -1484,11 +1484,7 @@ def can_send_letter(status: str) -> Decision:
 
 def can_manage_letter_templates(subject: Subject) -> Decision:
     """对外发文模版 are kept by administrators."""
-    if not subject.active:
-        return _deny(Reason.INACTIVE_USER)
-    if subject.has(Role.ADMIN):
-        return _allow(Reason.ADMIN)
-    return _deny(Reason.NOT_ADMIN)
+    return can_administer(subject)
 
 
 

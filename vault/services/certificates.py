@@ -24,7 +24,7 @@ from vault import policy
 from vault.actions import Action
 from vault.errors import Forbidden, InvalidInput
 from vault.models import Certificate, Document, Loan, User
-from vault.policy import Level, Role
+from vault.policy import Level
 from vault.services import documents
 from vault.services.context import Ctx
 
@@ -139,7 +139,7 @@ class Row:
 def _scope(ctx: Ctx, company_id: int | None) -> list[int] | None:
     """Company ids the actor may read the register of (None: every company)."""
     subject = ctx.subject
-    if subject.active and (subject.has(Role.COMPLIANCE) or subject.is_hq_executive):
+    if policy.reads_every_company(subject):
         return None if company_id is None else [company_id]
     target = company_id if company_id is not None else subject.company_id
     decision = policy.can_read_register(subject, target)

@@ -28,10 +28,17 @@ class Menu:
     investigates_leaks: bool
     #: The HQ executives' overview of pending approvals and leak reports.
     reads_overview: bool
+    #: The compliance console and dashboard.
+    reviews_audit: bool
+    #: Administration: people, companies, keys.
+    administers: bool
+    #: The letter templates (对外发文模版).
+    keeps_letter_templates: bool
 
 
 NOTHING = Menu(unread=0, reads_registers=False, investigates_leaks=False,
-               reads_overview=False)
+               reads_overview=False, reviews_audit=False, administers=False,
+               keeps_letter_templates=False)
 
 
 def menu(infra: Infra, user_id: int) -> Menu:
@@ -48,4 +55,7 @@ def menu(infra: Infra, user_id: int) -> Menu:
             reads_registers=policy.can_read_register(subject, user.company_id).allowed,
             investigates_leaks=policy.can_investigate_leaks(subject).allowed,
             reads_overview=policy.can_read_overview(subject).allowed,
+            reviews_audit=policy.can_review_audit(subject).allowed,
+            administers=policy.can_administer(subject).allowed,
+            keeps_letter_templates=policy.can_manage_letter_templates(subject).allowed,
         )

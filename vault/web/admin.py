@@ -31,7 +31,7 @@ from vault.web.auth import fresh_auth_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-support.NAV.append(("admin.index", lambda: _("Administration"), "admin"))
+support.NAV.append(("admin.index", lambda: _("Administration"), "administers"))
 # The Security page belongs to the auth blueprint; it is listed here so that it sits
 # after the content areas in the bar (vault.web.register imports this module late).
 support.NAV.append(("auth.security", lambda: _("Security"), None))

@@ -57,9 +57,6 @@ class WebUser:
         # it, and every older session stops working at once.
         return f"{self.id}:{self.epoch}"
 
-    def has(self, role: str) -> bool:
-        return role in self.roles
-
 
 def load_user(key: str) -> WebUser | None:
     try:

@@ -78,12 +78,8 @@ def validity_name(value: str) -> str:
 # Navigation: for those who read their company's registers
 
 
-def _reads_register() -> bool:
-    return support.menu().reads_registers
-
-
 support.NAV.append(("certificates.index", lambda: lazy_gettext("Certificates"),
-                    _reads_register))
+                    "reads_registers"))
 
 
 # ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from vault.web import labels, support
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
 
-support.NAV.append(("compliance.trail", lambda: _("Compliance"), "compliance"))
+support.NAV.append(("compliance.trail", lambda: _("Compliance"), "reviews_audit"))
 
 FILTER_FIELDS = ("actor", "document", "action", "outcome", "since", "until")
 # Control characters (a NUL would be refused by PostgreSQL): no user name has them.

@@ -224,12 +224,9 @@ def _inbox_label() -> str:
     return _("Inbox (%(count)s)", count=unread) if unread else _("Inbox")
 
 
-def _reads_registers() -> bool:
-    return support.menu().reads_registers
-
-
 support.NAV.append(("copies.index", lambda: lazy_gettext("Copies"), None))
-support.NAV.append(("copies.copy_register", lambda: lazy_gettext("Registers"), _reads_registers))
+support.NAV.append(("copies.copy_register", lambda: lazy_gettext("Registers"),
+                    "reads_registers"))
 support.NAV.append(("copies.inbox", _inbox_label, None))
 
 

@@ -24,12 +24,8 @@ bp = Blueprint("dashboards", __name__, url_prefix="/dashboards")
 log = logging.getLogger(__name__)
 
 
-def _may_read_overview() -> bool:
-    return support.menu().reads_overview
-
-
-support.NAV.append(("dashboards.compliance", lambda: lazy_gettext("Dashboard"), "compliance"))
-support.NAV.append(("dashboards.executive", lambda: lazy_gettext("Overview"), _may_read_overview))
+support.NAV.append(("dashboards.compliance", lambda: lazy_gettext("Dashboard"), "reviews_audit"))
+support.NAV.append(("dashboards.executive", lambda: lazy_gettext("Overview"), "reads_overview"))
 
 ERRORS: dict[str, Any] = {
     "not_compliance": lazy_gettext("Only compliance officers may read the dashboard."),

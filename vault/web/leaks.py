@@ -151,11 +151,8 @@ def _duration(delta: timedelta) -> str:
 # Navigation: everyone may report; investigators read the list
 
 
-def _investigates() -> bool:
-    return support.menu().investigates_leaks
-
-
-support.NAV.append(("leaks.index", lambda: lazy_gettext("Handle leak reports"), _investigates))
+support.NAV.append(("leaks.index", lambda: lazy_gettext("Handle leak reports"),
+                    "investigates_leaks"))
 support.NAV.append(("leaks.new", lambda: lazy_gettext("Report a leak"), None))
 
 

@@ -27,7 +27,8 @@ from vault.web.auth import fresh_auth_required, is_fresh
 bp = Blueprint("letters", __name__)
 
 support.NAV.append(("letters.index", lambda: lazy_gettext("Letters"), None))
-support.NAV.append(("letters.templates", lambda: lazy_gettext("Letter templates"), "admin"))
+support.NAV.append(("letters.templates", lambda: lazy_gettext("Letter templates"),
+                    "keeps_letter_templates"))
 
 FRESH_MINUTES = 5
 

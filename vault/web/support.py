@@ -85,9 +85,10 @@ def before_request() -> None:
 def template_globals() -> dict[str, Any]:
     from vault.policy import LEVEL_LABELS
 
-    lang = "en" if select_locale() == "en" else "zh"
-    return {"current_lang": lang, "level_labels": LEVEL_LABELS[lang], "nav_items": nav_items(),
-            "nav_groups": nav_groups(), "personal_nav": personal_nav()}
+    here = lang()
+    items = nav_items()
+    return {"current_lang": here, "level_labels": LEVEL_LABELS[here], "menu": menu,
+            "nav_groups": nav_groups(items), "personal_nav": personal_nav(items)}
 
 
 def menu() -> menu_service.Menu:
@@ -107,8 +108,8 @@ def menu() -> menu_service.Menu:
 
 
 # Areas add their entries here when they register: (endpoint, label, who sees it) —
-# None for everyone, a role name, or a function of the signed-in person's request.
-NAV: list[tuple[str, Any, str | Callable[[], bool] | None]] = []
+# None for everyone, else the name of a `services.menu.Menu` flag (decided by policy).
+NAV: list[tuple[str, Any, str | None]] = []
 # Content first, then the offices, then the person's own settings — whatever
 # order the area modules happen to be imported in.
 NAV_ORDER = ("documents.index", "search.index", "documents.new", "copies.index",
@@ -152,8 +153,8 @@ def nav_items() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
     entries = sorted(NAV, key=lambda e: NAV_ORDER.index(e[0]) if e[0] in NAV_ORDER else 99)
-    return [(endpoint, str(label())) for endpoint, label, role in entries
-            if role is None or (role() if callable(role) else current_user.has(role))]
+    return [(endpoint, str(label())) for endpoint, label, shown in entries
+            if shown is None or getattr(menu(), shown)]
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,9 @@ class NavGroup:
     current: bool
 
 
-def nav_groups() -> list[NavGroup]:
-    """The person's menu entries in their task groups (empty groups left out); the
-    group holding the page being shown (or its area) is marked current."""
-    items = nav_items()
+def nav_groups(items: list[tuple[str, str]]) -> list[NavGroup]:
+    """The person's menu entries (`nav_items`) in their task groups (empty groups left
+    out); the group holding the page being shown (or its area) is marked current."""
     here = request.endpoint or ""
     area = here.split(".")[0]
     current = next((NAV_GROUP_OF.get(e, "files") for e, _t in items if e == here),
@@ -181,8 +181,8 @@ def nav_groups() -> list[NavGroup]:
     return groups
 
 
-def personal_nav() -> list[tuple[str, str]]:
-    return [(e, t) for e, t in nav_items() if NAV_GROUP_OF.get(e) == "personal"]
+def personal_nav(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(e, t) for e, t in items if NAV_GROUP_OF.get(e) == "personal"]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
