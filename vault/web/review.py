@@ -20,7 +20,7 @@ from vault.errors import InvalidInput, VaultError
 from vault.policy import Level
 from vault.services import annual_review, documents
 from vault.web import documents as doc_views
-from vault.web import forms, support
+from vault.web import forms, labels, support
 from vault.web.auth import fresh_auth_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -29,14 +29,6 @@ support.NAV.append(("review.index", lambda: lazy_gettext("Annual review"), None)
 
 F = TypeVar("F", bound=Callable[..., Any])
 FRESH_MINUTES = 5
-
-AS_NAMES: dict[str, Any] = {
-    "hq_executive": lazy_gettext("HQ executive"),
-    "responsible_supervisor": lazy_gettext("responsible supervisor"),
-    "registrant": lazy_gettext("registrant"),
-    "owning_dept_manager": lazy_gettext("manager of the owning department"),
-    "owning_company_gm": lazy_gettext("general manager of the owning company"),
-}
 
 # Service refusals by code, in the reader's language (others: the document pages' map).
 ERRORS: dict[str, Any] = {
@@ -87,7 +79,7 @@ def _row(item: annual_review.Item) -> dict[str, Any]:
         "company": doc.company.name,
         "department": doc.department.name if doc.department else None,
         "supervisor": doc.supervisor.name if doc.supervisor else None,
-        "as": str(AS_NAMES.get(item.reason.value, item.reason.value)),
+        "as": labels.reason(item.reason.value),
         "may_change": item.may_reclassify, "may_declassify": item.may_declassify,
         "period": period.spec(),
         "condition": period.kind == "condition",
