@@ -164,22 +164,13 @@ def doc_row(ctx: Ctx, doc: Document, lang: str) -> DocRow:
                   policy.marking(level, period, lang), doc.company.code)
 
 
-def _period_text(spec: str | None, lang: str) -> str | None:
-    if not spec:
-        return None
-    try:
-        return policy.period_text(policy.parse_period(spec), lang)
-    except policy.PeriodError:
-        return spec
-
-
 def request_row(ctx: Ctx, req: CopyRequest, lang: str) -> RequestRow:
     return RequestRow(
         id=req.id, kind=req.kind, status=req.status, state=copies.state(req, ctx.now),
         document=doc_row(ctx, req.document, lang), level_at_request=req.level_at_request,
         requester=_person(req.requester), purpose=req.purpose, pages=req.pages,
         approved_pages=req.approved_pages, due_on=req.due_on, new_level=req.new_level,
-        new_period=req.new_period, new_period_text=_period_text(req.new_period, lang),
+        new_period=req.new_period, new_period_text=documents.period_words(req.new_period, lang),
         default_no=req.default_no, created_at=req.created_at, decided_at=req.decided_at,
         decided_by=person(req.decided_by), decision_note=req.decision_note,
         window_until=req.window_until, spent_at=req.spent_at, version=req.version_number,

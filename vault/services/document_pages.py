@@ -309,15 +309,6 @@ class DocPage:
     viewer_kind: str = "none"
 
 
-def _period_text(spec: str | None, lang: str) -> str | None:
-    if not spec:
-        return None
-    try:
-        return policy.period_text(policy.parse_period(spec), lang)
-    except policy.PeriodError:
-        return spec
-
-
 def page(ctx: Ctx, doc_id: int, lang: str = "zh") -> DocPage:
     """The document page: metadata, versions, classification history, who may view and
     why, grants, and what the actor may do here. Audited as a metadata view."""
@@ -364,8 +355,8 @@ def page(ctx: Ctx, doc_id: int, lang: str = "zh") -> DocPage:
                               v.created_at.astimezone(tz), _name_of(ctx, v.created_by_id))
                   for v in doc.versions],
         changes=[ChangeInfo(c.at.astimezone(tz), c.actor.name if c.actor else None, c.kind,
-                            c.old_level, c.new_level, _period_text(c.old_period, lang),
-                            _period_text(c.new_period, lang), c.note) for c in changes],
+                            c.old_level, c.new_level, documents.period_words(c.old_period, lang),
+                            documents.period_words(c.new_period, lang), c.note) for c in changes],
         grants=[GrantInfo(g.grantee.username, g.grantee.name, g.grantor.name, g.level,
                           g.created_at.astimezone(tz),
                           g.until.astimezone(tz) if g.until else None,

@@ -89,6 +89,17 @@ def period_of(doc: Document) -> Period:
     )
 
 
+def period_words(spec: str | None, lang: str) -> str | None:
+    """A stored period spec (a classification change, a requested new period) in
+    words; a spec that no longer parses is shown as written."""
+    if not spec:
+        return None
+    try:
+        return policy.period_text(policy.parse_period(spec), lang)
+    except policy.PeriodError:
+        return spec
+
+
 def _set_period(doc: Document, period: Period, tz: tzinfo) -> None:
     doc.period_years, doc.period_months, doc.period_days = (
         period.years,
