@@ -15,7 +15,7 @@ from vault import db, policy
 from vault.models import Company, Department, Document, Grant, User, UserRole
 from vault.policy import Category, Level
 from vault.services import accounts, documents, scope
-from vault.services.context import Infra
+from vault.services.context import Infra, unit_of_work
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -161,3 +161,49 @@ def test_the_world_is_not_trivial(world: Infra) -> None:
     assert sizes[105] == sizes[214] == 0
     assert 0 < sizes[201] < sizes[210] < total
     assert len(set(sizes.values())) >= 8
+
+
+def test_classified_candidates_hold_every_file_of_the_level_in_scope(world: Infra) -> None:
+    """`scope.classified_candidates` only narrows: every live file of a classified
+    level that `metadata_scope` lets a person know of is among the candidates."""
+    narrowed = set()
+    with world.sessions() as s:
+        levels = dict(s.execute(select(Document.id, scope.effective_level(NOW))).all())
+        for user_id in sorted(PEOPLE):
+            user = s.get(User, user_id)
+            assert user is not None
+            subject = accounts.subject_of(user)
+            known = set(s.scalars(select(Document.id).where(scope.metadata_scope(subject, NOW))))
+            for level in (Level.CONFIDENTIAL, Level.SECRET, Level.TOP_SECRET):
+                candidates = scope.classified_candidates(subject, level)
+                if candidates is None:
+                    continue
+                narrowed.add((user_id, level))
+                got = set(s.scalars(select(Document.id).where(candidates)))
+                expected = {d for d in known if levels[d] == level.value}
+                assert (user_id, level, sorted(expected - got)) == (user_id, level, [])
+    # Not trivial: staff, designees, registrants and managers are narrowed at every
+    # level; HQ executives, compliance and custodians are not, a GM only at 绝密.
+    assert {(201, lv) for lv in Level if lv.classified} <= narrowed
+    assert {(uid, Level.SECRET) for uid in (204, 208, 211, 203)} <= narrowed
+    assert not {(uid, lv) for uid in (101, 103, 213) for lv in Level} & narrowed
+    assert (210, Level.TOP_SECRET) in narrowed and (210, Level.SECRET) not in narrowed
+
+
+@pytest.mark.parametrize("sort", ["level", "-level"])
+def test_list_sorted_by_level_is_the_scope_in_policy_order(world: Infra, sort: str) -> None:
+    """The list sorted by level (read one level at a time, documents._by_level) holds
+    exactly the files of the unsorted list, by effective level, newest first within
+    one, page after page."""
+    rank = {lv.value: lv.rank for lv in Level}
+    for user_id in sorted(PEOPLE):
+        with unit_of_work(world, f"u{user_id}", now=NOW) as ctx:
+            everything = documents.search(ctx, documents.Query(per_page=500))
+            level_of = {d.id: everything.levels[d.id].value for d in everything.items}
+            sign = -1 if sort.startswith("-") else 1  # ties newest first either way
+            expected = sorted(level_of, key=lambda d: (sign * rank[level_of[d]], -d))
+            pages = [documents.search(ctx, documents.Query(sort=sort, page=p, per_page=7))
+                     for p in range(1, 2 + len(expected) // 7)]
+        got = [d.id for page in pages for d in page.items]
+        assert (user_id, got) == (user_id, expected)
+        assert {page.total for page in pages} <= {len(expected)}
