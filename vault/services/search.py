@@ -196,8 +196,13 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
         first = postings[0]
         matched = select(first.document_id.label("document_id"), score, level.label("level"),
                          Document.category, Document.tenant_id).select_from(first)
+        counted = select(level.label("level"), Document.category, Document.tenant_id,
+                         func.count()).select_from(first)
         for h, p in zip(order[1:], postings[1:], strict=True):
-            matched = matched.join(p, and_(p.token == h, p.document_id == first.document_id))
+            on = and_(p.token == h, p.document_id == first.document_id)
+            matched, counted = matched.join(p, on), counted.join(p, on)
+        counted = (counted.join(Document, Document.id == first.document_id)
+                   .where(first.token == order[0], *conds))
         matched = (
             matched.join(Document, Document.id == first.document_id)
             .join(DocumentText, DocumentText.document_id == first.document_id)
@@ -215,8 +220,12 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
                        for r in rows[start : start + q.per_page]]
             facets = _facets_of(ctx, rows, lang) if rows else {}
         else:
+            # One more pass counts the matched set by facet (the total is their sum);
+            # it needs neither the score nor the text rows' lengths.
+            groups = session.execute(
+                counted.group_by(level, Document.category, Document.tenant_id)).all()
+            total = sum(int(g[3]) for g in groups)
             sub = matched.subquery()
-            total = int(session.scalar(select(func.count()).select_from(sub)) or 0)
             page_rows: Sequence[Any]
             if start + q.per_page <= len(rows):
                 page_rows = rows[start : start + q.per_page]
@@ -227,10 +236,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
                     .limit(q.per_page).offset(start)
                 ).all()
             results = [(int(r.document_id), float(r.score)) for r in page_rows]
-            facets = _facets_of(ctx, session.execute(
-                select(sub.c.level, sub.c.category, sub.c.tenant_id, func.count())
-                .group_by(sub.c.level, sub.c.category, sub.c.tenant_id)
-            ).all(), lang, counted=True)
+            facets = _facets_of(ctx, groups, lang, counted=True)
     hits = _hits(ctx, results, tokens, lang)
     queued = select(func.count()).select_from(DocumentText).where(
         DocumentText.state.in_((search_index.PENDING, search_index.RUNNING)))

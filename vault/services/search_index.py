@@ -360,15 +360,23 @@ def _prepare(infra: Infra, src: _Source, hasher: _Hasher, holder: str,
     counts = textindex.document_tokens(f"{src.title}\n{result.text}")
     ciphertext = wrapped = master_id = None
     if result.text:
-        data_key = envelope.new_data_key()
-        out = io.BytesIO()
-        envelope.encrypt_stream(data_key, io.BytesIO(result.text.encode("utf-8")), out,
-                                document_id=src.document_id, version=src.version)
-        ciphertext = out.getvalue()
-        master_id, wrapped = infra.keyring.wrap(data_key)
+        ciphertext, master_id, wrapped = seal_text(infra, src.document_id, src.version,
+                                                   result.text)
     return _Prepared(src, FAILED if error else DONE, result.method, result.pages,
                      result.ocr_pages, len(result.text), sum(counts.values()),
                      hasher.counts(counts), ciphertext, wrapped, master_id, error)
+
+
+def seal_text(infra: Infra, document_id: int, version: int, text: str
+              ) -> tuple[bytes, str, bytes]:
+    """(ciphertext, master key id, wrapped key): ``text`` encrypted under a data key
+    of its own, bound to the document and version, the key wrapped by the master key."""
+    data_key = envelope.new_data_key()
+    out = io.BytesIO()
+    envelope.encrypt_stream(data_key, io.BytesIO(text.encode("utf-8")), out,
+                            document_id=document_id, version=version)
+    master_id, wrapped = infra.keyring.wrap(data_key)
+    return out.getvalue(), master_id, wrapped
 
 
 def _progress_writer(infra: Infra, doc_id: int, holder: str) -> Callable[[int, int], None]:
@@ -391,7 +399,7 @@ def _progress_writer(infra: Infra, doc_id: int, holder: str) -> Callable[[int, i
     return write
 
 
-def _insert_postings(session: Session, rows: list[tuple[int, int, int, int]]) -> None:
+def insert_postings(session: Session, rows: list[tuple[int, int, int, int]]) -> None:
     """Insert postings through the driver, in token order (neighbouring B-tree pages):
     a thousand rows per document, the ORM's per-row bookkeeping would cost more than
     the database. PostgreSQL: COPY; SQLite: one executemany."""
@@ -436,7 +444,7 @@ def _write(infra: Infra, holder: str, now: datetime, batch: list[_Prepared]
         if ids:
             session.execute(delete(Posting).where(Posting.document_id.in_(ids))
                             .execution_options(synchronize_session=False))
-            _insert_postings(session, [(h, p.source.document_id, p.source.version, n)
+            insert_postings(session, [(h, p.source.document_id, p.source.version, n)
                                        for p in current for h, n in p.postings.items()])
         for p in current:
             src, row = p.source, rows[p.source.document_id]
