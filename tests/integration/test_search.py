@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import make_url
 
 from vault import filetype
@@ -193,6 +194,35 @@ def test_large_matched_sets_are_counted_by_the_database(
         if page == 1:
             assert ids(large) == ids(small)
     assert sorted(ids(find(org, "boss", "停车场", per_page=2, page=2)) + ids(small)) == made
+
+
+def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:
+    """On PostgreSQL a search's transaction plans for its own tokens (no generic plan
+    of a prepared statement) and compiles nothing (no JIT); the next transaction has
+    the server's settings again. SQLite gets no such statement."""
+    register(org, "停车场管理规定".encode())
+    search_index.work(org, now=lambda: NOW)
+    engine = org.sessions.kw["bind"]
+    postgres = engine.dialect.name == "postgresql"
+    settings = sql_text("SELECT current_setting('jit'), current_setting('plan_cache_mode')")
+    seen: list[str] = []
+
+    def note(_conn: object, _cur: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with unit_of_work(org, "boss", NOW) as ctx:
+            assert ids(search.search(ctx, documents.Query(text="停车场"))) != []
+            during = tuple(ctx.session.execute(settings).one()) if postgres else ()
+        with unit_of_work(org, "boss", NOW) as ctx:
+            after = tuple(ctx.session.execute(settings).one()) if postgres else ()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert len([st for st in seen if "set_config" in st]) == (1 if postgres else 0)
+    if postgres:
+        assert during == ("off", "force_custom_plan")
+        assert after[1] == "auto" and after != during
 
 
 def test_batches_share_the_queue_and_lose_nothing_superseded(org: Infra) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select
+from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select, text
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.sql.elements import True_
 
@@ -163,6 +163,24 @@ def _corpus(session: Session, conds: list[ColumnElement[bool]], hashes: list[int
     return n_docs, float(avg_len or 1.0) or 1.0, doc_freq
 
 
+#: PostgreSQL settings of a search's transaction (`_plan_for_this_query`).
+PG_SETTINGS = ("SELECT set_config('jit', 'off', true), "
+               "set_config('plan_cache_mode', 'force_custom_plan', true)")
+
+
+def _plan_for_this_query(session: Session) -> None:
+    """PostgreSQL plans each search for its own tokens and compiles nothing.
+
+    A token's postings run from a handful to most of the corpus, so a plan made
+    for the statement's shape alone (the generic plan PostgreSQL switches to once
+    the driver has prepared a statement used five times) is wrong for one end or
+    the other; and the cost of a pass over a common token's postings crosses
+    ``jit_above_cost``, where compiling the expressions costs more than running
+    them. Both hold for this transaction only."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(PG_SETTINGS))
+
+
 def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     """One page of documents in scope holding every token of ``q.text``, best first."""
     if q.page < 1 or not 1 <= q.per_page <= 100:
@@ -173,6 +191,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     hashes = sorted({textindex.token_hash(key, t) for t in tokens}) if key else [0]
     conds = _conditions(ctx, q)
     session = ctx.session
+    _plan_for_this_query(session)
 
     # The corpus is what this reader may search: N, the average length and the
     # document frequencies, in scope.
