@@ -185,7 +185,7 @@ class DocumentVersion(Base):
 
 class Grant(Base):
     __tablename__ = "grants"
-    # The scope's "designated" test looks up both (migration 0014_search_speed).
+    # The scope's "designated" test looks up both (migration 0015_search_speed).
     __table_args__ = (Index("ix_grants_document_grantee", "document_id", "grantee_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

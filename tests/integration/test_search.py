@@ -198,8 +198,9 @@ def test_large_matched_sets_are_counted_by_the_database(
 
 def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:
     """On PostgreSQL a search's transaction plans for its own tokens (no generic plan
-    of a prepared statement) and compiles nothing (no JIT); the next transaction has
-    the server's settings again. SQLite gets no such statement."""
+    of a prepared statement) and compiles nothing (no JIT, as on every connection);
+    the next transaction has the server's setting again. SQLite gets no such
+    statement."""
     register(org, "停车场管理规定".encode())
     search_index.work(org, now=lambda: NOW)
     engine = org.sessions.kw["bind"]
@@ -222,7 +223,7 @@ def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:
     assert len([st for st in seen if "set_config" in st]) == (1 if postgres else 0)
     if postgres:
         assert during == ("off", "force_custom_plan")
-        assert after[1] == "auto" and after != during
+        assert after == ("off", "auto")
 
 
 def test_batches_share_the_queue_and_lose_nothing_superseded(org: Infra) -> None:

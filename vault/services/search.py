@@ -163,20 +163,18 @@ def _corpus(session: Session, conds: list[ColumnElement[bool]], hashes: list[int
     return n_docs, float(avg_len or 1.0) or 1.0, doc_freq
 
 
-#: PostgreSQL settings of a search's transaction (`_plan_for_this_query`).
-PG_SETTINGS = ("SELECT set_config('jit', 'off', true), "
-               "set_config('plan_cache_mode', 'force_custom_plan', true)")
+#: PostgreSQL setting of a search's transaction (`_plan_for_this_query`).
+PG_SETTINGS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
 
 
 def _plan_for_this_query(session: Session) -> None:
-    """PostgreSQL plans each search for its own tokens and compiles nothing.
+    """PostgreSQL plans each search for its own tokens.
 
     A token's postings run from a handful to most of the corpus, so a plan made
-    for the statement's shape alone (the generic plan PostgreSQL switches to once
-    the driver has prepared a statement used five times) is wrong for one end or
-    the other; and the cost of a pass over a common token's postings crosses
-    ``jit_above_cost``, where compiling the expressions costs more than running
-    them. Both hold for this transaction only."""
+    for the statement's shape alone (the generic plan PostgreSQL may switch to
+    once the driver has prepared a statement used five times) is wrong for one
+    end or the other. For this transaction only. (JIT is off for every
+    connection: `vault.db.make_engine`.)"""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(PG_SETTINGS))
 

@@ -6,16 +6,16 @@
   (ix_grants_grantee_id) and walked all of them for every candidate file: a staff
   member holding 1,700 registration grants paid 1,700 steps per file searched.
 
-Revision ID: 0014_search_speed
-Revises: 0013_search
+Revision ID: 0015_search_speed
+Revises: 0014_scale_sort
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0014_search_speed"
-down_revision = "0013_search"
+revision = "0015_search_speed"
+down_revision = "0014_scale_sort"
 branch_labels = None
 depends_on = None
 
