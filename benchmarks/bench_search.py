@@ -290,10 +290,11 @@ def fill(infra: Infra, url: str, count: int, rng: random.Random, vocab: list[str
             tpl = templates[(start + k) % len(templates)]
             doc_id = next_id + start + k
             title = f"文件{first_title + start + k}"
-            doc_rows.append({**tpl, "id": doc_id, "title": title})
+            doc_rows.append({**tpl, "id": doc_id, "title": title})  # text_tokens below
             grant_rows += [{**g, "document_id": doc_id} for g in grants.get(int(tpl["id"]), [])]
             body = make_text(rng, vocab, cum)
             counts = textindex.document_tokens(f"{title}\n{body}")
+            doc_rows[-1]["text_tokens"] = sum(counts.values())
             hashed = hasher.counts(counts)
             postings += [(h, doc_id, 1, n) for h, n in hashed.items()]
             ciphertext, master_id, wrapped = search_index.seal_text(infra, doc_id, 1, body)

@@ -152,6 +152,9 @@ class Document(Base):
     has_paper_original: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Tokens of its indexed text (title included): BM25's document length, a copy of
+    # document_texts.tokens read beside the scope's columns (migration 0015_search_speed).
+    text_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     company: Mapped[Company] = relationship()
     department: Mapped[Department | None] = relationship()

@@ -24,7 +24,7 @@ from vault import filetype
 from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.errors import InvalidInput
-from vault.models import DocumentText, IndexKey, Posting, Recording
+from vault.models import Document, DocumentText, IndexKey, Posting, Recording
 from vault.policy import Category, Level
 from vault.services import documents, keys, search, search_index
 from vault.services.context import Infra, unit_of_work
@@ -350,7 +350,32 @@ def test_recording_purge_destroys_text_and_postings(org: Infra) -> None:
         assert (row.ciphertext, row.wrapped_key) == (None, None)
         assert s.scalar(select(func.count()).select_from(Posting)
                         .where(Posting.document_id == doc_id)) == 0
+        assert s.get(Document, doc_id).text_tokens == 0  # type: ignore[union-attr]
     assert find(org, "boss", "通话").total == 0
+
+
+def test_the_document_length_beside_the_scope_is_the_text_rows(org: Infra) -> None:
+    """documents.text_tokens (BM25's length, read with the scope's columns) is the
+    text row's token count after indexing, a new version and a rebuild."""
+    first = register(org, "电梯钢缆更换通知".encode())
+    second = register(org, "停车场".encode(), title="短")
+    search_index.work(org, now=lambda: NOW)
+    with unit_of_work(org, "boss", NOW) as ctx:
+        documents.add_version(ctx, first, io.BytesIO("电梯钢缆更换通知，第二版更长一些".encode()),
+                              "g.txt")
+    search_index.work(org, now=lambda: NOW)
+
+    def lengths() -> dict[int, tuple[int, int]]:
+        with org.sessions() as s:
+            return {d: (s.get(Document, d).text_tokens,  # type: ignore[union-attr]
+                        s.get(DocumentText, d).tokens)  # type: ignore[union-attr]
+                    for d in (first, second)}
+
+    got = lengths()
+    assert all(a == b > 0 for a, b in got.values()) and got[first][0] > got[second][0]
+    search_index.enqueue_all(org, now=NOW)
+    search_index.work(org, now=lambda: NOW)
+    assert lengths() == got
 
 
 def test_a_damaged_file_fails_cleanly_and_keeps_its_title(

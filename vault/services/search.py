@@ -150,12 +150,17 @@ def _corpus(session: Session, conds: list[ColumnElement[bool]], hashes: list[int
             ) -> tuple[int, float, dict[int, int]]:
     """(documents, their average length, document frequency of each hash) over the
     documents the conditions let through — the whole index when there are none."""
-    stats = select(func.count(), func.avg(DocumentText.tokens)).select_from(DocumentText)
+    if conds:
+        # The length is read beside the scope's columns (documents.text_tokens).
+        stats = select(func.count(), func.avg(Document.text_tokens)).where(
+            Document.text_tokens > 0, *conds)
+    else:
+        stats = select(func.count(), func.avg(DocumentText.tokens)).where(
+            DocumentText.tokens > 0)  # its index alone
     freq = select(Posting.token, func.count()).where(Posting.token.in_(hashes))
     if conds:
-        stats = stats.join(Document, Document.id == DocumentText.document_id).where(*conds)
         freq = freq.join(Document, Document.id == Posting.document_id).where(*conds)
-    n_docs, avg_len = session.execute(stats.where(DocumentText.tokens > 0)).one()
+    n_docs, avg_len = session.execute(stats).one()
     n_docs = int(n_docs or 0)
     if not n_docs:
         return 0, 1.0, {}
@@ -204,7 +209,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
         postings = [aliased(Posting, name=f"p{i}") for i in range(len(order))]
         k1, b = textindex.K1, textindex.B
         norm = literal(k1 * (1 - b), Float) + literal(k1 * b / avg_len, Float) * cast(
-            DocumentText.tokens, Float)
+            Document.text_tokens, Float)
         terms = [literal(textindex.idf(n_docs, doc_freq[h]) * (k1 + 1), Float)
                  * cast(p.tf, Float) / (cast(p.tf, Float) + norm)
                  for h, p in zip(order, postings, strict=True)]
@@ -220,11 +225,8 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
             matched, counted = matched.join(p, on), counted.join(p, on)
         counted = (counted.join(Document, Document.id == first.document_id)
                    .where(first.token == order[0], *conds))
-        matched = (
-            matched.join(Document, Document.id == first.document_id)
-            .join(DocumentText, DocumentText.document_id == first.document_id)
-            .where(first.token == order[0], *conds)
-        )
+        matched = (matched.join(Document, Document.id == first.document_id)
+                   .where(first.token == order[0], *conds))
         # Usually the whole matched set is small: one statement ranks it and the
         # facets are counted from it. A large one is counted by the database.
         rows = session.execute(

@@ -446,6 +446,9 @@ def _write(infra: Infra, holder: str, now: datetime, batch: list[_Prepared]
                             .execution_options(synchronize_session=False))
             insert_postings(session, [(h, p.source.document_id, p.source.version, n)
                                        for p in current for h, n in p.postings.items()])
+        if current:
+            session.execute(update(Document), [
+                {"id": p.source.document_id, "text_tokens": p.length} for p in current])
         for p in current:
             src, row = p.source, rows[p.source.document_id]
             row.state, row.method, row.error = p.state, p.method, p.error
@@ -585,6 +588,8 @@ def forget(ctx: Ctx, document_id: int) -> None:
         row.wrapped_key = row.master_key_id = row.ciphertext = None
         row.state, row.tokens, row.chars = PURGED, 0, 0
         row.holder = row.locked_until = None
+    ctx.session.execute(update(Document).where(Document.id == document_id)
+                        .values(text_tokens=0).execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
