@@ -198,14 +198,16 @@ def test_large_matched_sets_are_counted_by_the_database(
 
 def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:
     """On PostgreSQL a search's transaction plans for its own tokens (no generic plan
-    of a prepared statement) and compiles nothing (no JIT, as on every connection);
+    of a prepared statement) in the order written (no search over the orders of
+    one join per token) and compiles nothing (no JIT, as on every connection);
     the next transaction has the server's setting again. SQLite gets no such
     statement."""
     register(org, "停车场管理规定".encode())
     search_index.work(org, now=lambda: NOW)
     engine = org.sessions.kw["bind"]
     postgres = engine.dialect.name == "postgresql"
-    settings = sql_text("SELECT current_setting('jit'), current_setting('plan_cache_mode')")
+    settings = sql_text("SELECT current_setting('jit'), current_setting('plan_cache_mode'), "
+                        "current_setting('join_collapse_limit')")
     seen: list[str] = []
 
     def note(_conn: object, _cur: object, statement: str, *_args: object) -> None:
@@ -222,8 +224,8 @@ def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:
         event.remove(engine, "before_cursor_execute", note)
     assert len([st for st in seen if "set_config" in st]) == (1 if postgres else 0)
     if postgres:
-        assert during == ("off", "force_custom_plan")
-        assert after == ("off", "auto")
+        assert during == ("off", "force_custom_plan", "1")
+        assert after == ("off", "auto", "8")
 
 
 def test_batches_share_the_queue_and_lose_nothing_superseded(org: Infra) -> None:

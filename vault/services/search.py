@@ -168,18 +168,27 @@ def _corpus(session: Session, conds: list[ColumnElement[bool]], hashes: list[int
     return n_docs, float(avg_len or 1.0) or 1.0, doc_freq
 
 
-#: PostgreSQL setting of a search's transaction (`_plan_for_this_query`).
-PG_SETTINGS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
+#: PostgreSQL settings of a search's transaction (`_plan_for_this_query`).
+PG_SETTINGS = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+               "set_config('join_collapse_limit', '1', true)")
 
 
 def _plan_for_this_query(session: Session) -> None:
-    """PostgreSQL plans each search for its own tokens.
+    """PostgreSQL plans each search for its own tokens, in the order written.
 
-    A token's postings run from a handful to most of the corpus, so a plan made
-    for the statement's shape alone (the generic plan PostgreSQL may switch to
-    once the driver has prepared a statement used five times) is wrong for one
-    end or the other. For this transaction only. (JIT is off for every
-    connection: `vault.db.make_engine`.)"""
+    - The statements join one alias of the postings per token, rarest first. Left
+      to itself the planner searches every order of those joins: for 7 tokens
+      130 ms of planning for 0.4 ms of execution (300 documents), seconds on a
+      loaded machine. ``join_collapse_limit = 1`` keeps the written order (the
+      rarest token's postings drive, the others are looked up) and leaves the
+      planner the choice of each join's method.
+    - A token's postings run from a handful to most of the corpus, so a plan made
+      for the statement's shape alone (the generic plan PostgreSQL may switch to
+      once the driver has prepared a statement used five times) is wrong for one
+      end or the other: ``plan_cache_mode = force_custom_plan``.
+
+    Both for this transaction only. (JIT is off for every connection:
+    `vault.db.make_engine`.)"""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(PG_SETTINGS))
 
