@@ -1,4 +1,4 @@
-"""Every page route names its row ids with the one ``<id:…>`` converter."""
+"""Every route, pages and API, names its row ids with the one ``<id:…>`` converter."""
 
 from __future__ import annotations
 
@@ -7,21 +7,30 @@ from collections.abc import Callable
 from doctools import make_doc  # noqa: I001 - tests/web/doctools.py
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.routing import IntegerConverter
 
 from vault.policy import Level
+from vault.services import tokens
+from vault.services.context import unit_of_work
 from vault.web.ids import IdConverter
 
 
-def test_every_page_id_uses_the_id_converter(app: Flask) -> None:
-    checked = 0
+def test_every_id_uses_the_id_converter(app: Flask) -> None:
+    pages = api = 0
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/"):
-            continue  # the API answers its own error codes for ids (vault/web/api.py)
         for name, converter in rule._converters.items():  # noqa: SLF001 - werkzeug keeps them here
-            if name.endswith("_id"):
+            if name.endswith("_id") or name == "id":
                 assert isinstance(converter, IdConverter), (rule.rule, name)
-                checked += 1
-    assert checked >= 30
+                if rule.rule.startswith("/api/"):
+                    # The API names the row, for its own 404 code.
+                    assert converter.what is not None, rule.rule
+                    api += 1
+                else:
+                    assert converter.what is None, rule.rule
+                    pages += 1
+            elif rule.rule.startswith("/api/"):  # no number in an API path but ids
+                assert not isinstance(converter, IntegerConverter), (rule.rule, name)
+    assert pages >= 30 and api >= 30
 
 
 def test_out_of_range_ids_are_404(app: Flask, login_as: Callable[[str], FlaskClient]) -> None:
@@ -36,3 +45,37 @@ def test_out_of_range_ids_are_404(app: Flask, login_as: Callable[[str], FlaskCli
         resp = client.post(path) if path.endswith("return") else client.get(path)
         assert resp.status_code == 404, path
         assert resp.mimetype == "text/html", path
+
+
+
+API_BAD_IDS = [
+    ("GET", "/documents/0", "unknown_document"),
+    ("GET", "/documents/2147483648", "unknown_document"),
+    ("GET", "/documents/2147483647", "unknown_document"),  # in range: absent
+    ("GET", "/documents/" + "9" * 5000, "unknown_document"),  # int() would refuse it
+    ("GET", "/documents/-1", "http_404"),  # not a number: no route
+    ("GET", "/documents/\u0661", "http_404"),  # other scripts' digits name nothing
+    ("GET", "/requests/2147483648/download", "unknown_request"),
+    ("POST", "/loans/2147483648/return", "unknown_loan"),
+    ("POST", "/seal-requests/2147483648/approve", "unknown_seal_request"),
+    ("POST", "/recordings/2147483648/archive", "unknown_document"),
+    ("GET", "/service-requests/2147483648", "unknown_request"),
+    ("PUT", "/notices/99999999999/recipients", "unknown_document"),
+]
+
+
+def test_api_bad_ids_answer_in_the_json_envelope(app: Flask) -> None:
+    """Ids no row can have are the API's 404 of an absent row, in JSON, before the body
+    is read (the body here is not even JSON)."""
+    with unit_of_work(app.extensions["vault.infra"], "ceo") as ctx:
+        token = tokens.create(ctx, "test")[1]
+    client = app.test_client()
+    for method, path, code in API_BAD_IDS:
+        resp = client.open("/api/v1" + path, method=method, data="{not json",
+                           headers={"Authorization": f"Bearer {token}",
+                                    "Content-Type": "application/json"})
+        assert resp.status_code == 404, (path, resp.get_data(as_text=True)[:200])
+        assert resp.mimetype == "application/json", path
+        body = resp.get_json()
+        assert body["code"] == code, (path, body)
+        assert body["message"], path

@@ -59,7 +59,6 @@ from vault.web.api_schema import (
     load_value,
     path_id,
     refuses_head,
-    row_id,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -132,13 +131,6 @@ def _work() -> Any:
 
 # ---------------------------------------------------------------------------
 # Input
-
-
-def _doc_id(value: int) -> int:
-    # A larger number names no row; the databases would refuse it as a parameter.
-    if not 1 <= value <= MAX_ID:
-        raise NotFound(f"No document {value}.", code="unknown_document")
-    return value
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -530,8 +522,7 @@ def register_document(args: dict[str, Any]) -> Any:
     return info, 201, {"Location": url_for("api.get_document", id=info["id"])}
 
 
-@bp.get("/documents/<int:id>", tags=["documents"], parameters=[path_id("Document")])
-@row_id("document")
+@bp.get("/documents/<id('document'):id>", tags=["documents"], parameters=[path_id("Document")])
 @bp.operation("getDocument", summary="A document's metadata", description=(
     "Marking, level in force, period and its end, versions, grants, who may view and why. "
     "Audited."))
@@ -540,26 +531,26 @@ def register_document(args: dict[str, Any]) -> Any:
 @bp.errors("BadRequest", "NotFound")
 def get_document(args: dict[str, Any], id: int) -> Any:
     """Metadata: marking, effective level, period, versions, grants, who may view."""
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         return documents.show(ctx, doc_id, args["lang"])
 
 
-@bp.get("/documents/<int:id>/versions", tags=["documents"], parameters=[path_id("Document")])
-@row_id("document")
+@bp.get("/documents/<id('document'):id>/versions",
+        tags=["documents"], parameters=[path_id("Document")])
 @bp.operation("listVersions", summary="A document's versions")
 @bp.arguments(LangOnly, location="query")
 @bp.response(200, VersionList, description="The versions.")
 @bp.errors("BadRequest", "NotFound")
 def list_versions(args: dict[str, Any], id: int) -> Any:
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         info = documents.show(ctx, doc_id, args["lang"])
     return {"document": info["id"], "items": info["versions"]}
 
 
-@bp.post("/documents/<int:id>/versions", tags=["documents"], parameters=[path_id("Document")])
-@row_id("document")
+@bp.post("/documents/<id('document'):id>/versions",
+         tags=["documents"], parameters=[path_id("Document")])
 @bp.operation("addVersion", summary="Add a version", description=(
     "By the registrant, the responsible supervisor or an HQ executive."),
     requestBody={"required": True, "content": {
@@ -568,7 +559,7 @@ def list_versions(args: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "TooLarge", "Unsupported")
 def add_version(id: int) -> Any:
     """A new version (multipart ``file``), streamed into the service."""
-    doc_id = _doc_id(id)
+    doc_id = id
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("Send the file as multipart/form-data (part 'file').")
     reader = _multipart()
@@ -608,9 +599,9 @@ class ContentQuery(Query):
     version = Whole(1, MAX_ID, **describe("Version number; default the latest."))
 
 
-@bp.get("/documents/<int:id>/content", tags=["documents"], parameters=[path_id("Document")])
+@bp.get("/documents/<id('document'):id>/content",
+        tags=["documents"], parameters=[path_id("Document")])
 @refuses_head
-@row_id("document")
 @bp.operation("getContent", summary="Download an internal file", description=(
     "Internal files only; a classified file answers 403 copy_approval_required (it leaves "
     "Vault only as an approved, registered copy). The download is audited before the first "
@@ -626,7 +617,7 @@ def get_content(args: dict[str, Any], id: int) -> Any:
 
     The download event is committed before the first byte leaves; each chunk
     is authenticated before it is sent."""
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         content = documents.open_content(ctx, doc_id, args.get("version"))
         ver = content.version
@@ -673,28 +664,26 @@ class Revoked(Out):
     revoked = Int(**describe("How many grants ended."))
 
 
-@bp.get("/documents/<int:id>/grants", tags=["grants"], parameters=[path_id("Document")])
-@row_id("document")
+@bp.get("/documents/<id('document'):id>/grants", tags=["grants"], parameters=[path_id("Document")])
 @bp.operation("listGrants", summary="Grants on a document, and who may view it")
 @bp.arguments(LangOnly, location="query")
 @bp.response(200, GrantList, description="The grants.")
 @bp.errors("BadRequest", "NotFound")
 def list_grants(args: dict[str, Any], id: int) -> Any:
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         info = documents.show(ctx, doc_id, args["lang"])
     return {"document": info["id"], "items": info["grants"], "may_view": info["may_view"]}
 
 
-@bp.post("/documents/<int:id>/grants", tags=["grants"], parameters=[path_id("Document")])
-@row_id("document")
+@bp.post("/documents/<id('document'):id>/grants", tags=["grants"], parameters=[path_id("Document")])
 @bp.operation("createGrant", summary="Grant or designate a person")
 @bp.arguments(GrantRequest)
 @bp.response(201, NewGrant, description="Granted.")
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def create_grant(body: dict[str, Any], id: int) -> Any:
     """Grant (秘密) or designate (机密, 绝密) a person, optionally until a time."""
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         row = grants.grant(ctx, doc_id, body["user"], body.get("until"))
         info = {"document": doc_id, "grantee": row.grantee.username,
@@ -708,14 +697,13 @@ USERNAME = {"in": "path", "name": "username", "required": True,
             "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
 
 
-@bp.delete("/documents/<int:id>/grants/<username>", tags=["grants"],
+@bp.delete("/documents/<id('document'):id>/grants/<username>", tags=["grants"],
            parameters=[path_id("Document"), USERNAME])
-@row_id("document")
 @bp.operation("revokeGrant", summary="Revoke a person's grants at once")
 @bp.response(200, Revoked, description="Revoked.")
 @bp.errors("BadRequest", "Forbidden", "NotFound")
 def revoke_grant(id: int, username: str) -> Any:
-    doc_id = _doc_id(id)
+    doc_id = id
     username = load_value(Text(64), "username", username)
     with _work() as ctx:
         count = grants.revoke(ctx, doc_id, username)
@@ -799,14 +787,14 @@ def audit_events(args: dict[str, Any]) -> Any:
             "pages": found.pages, "per_page": found.page_size}
 
 
-@bp.get("/audit/documents/<int:id>/knowers", tags=["audit"], parameters=[path_id("Document")])
-@row_id("document")
+@bp.get("/audit/documents/<id('document'):id>/knowers",
+        tags=["audit"], parameters=[path_id("Document")])
 @bp.operation("listKnowers", summary="Who has known a document (compliance only)")
 @bp.response(200, Knowers, description="The knowers, oldest first.")
 @bp.errors("BadRequest", "Forbidden", "NotFound")
 def audit_knowers(id: int) -> Any:
     """Who has known a document (viewed, downloaded, exported, received a copy)."""
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         rows = compliance_console.document_history(ctx, doc_id).knowers
         items = [{"actor": k.actor, "action": k.action, "at": k.ts, "seq": k.seq}

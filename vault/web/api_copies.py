@@ -37,7 +37,6 @@ from vault.web import support
 from vault.web.api import (
     LangOnly,
     _disposition,
-    _doc_id,
     _iso,
     _work,
     bad,
@@ -64,7 +63,6 @@ from vault.web.api_schema import (
     describe,
     path_id,
     refuses_head,
-    row_id,
 )
 
 #: Longest free texts accepted (the services' own limits).
@@ -459,8 +457,8 @@ COPY = path_id("Copy")
 LOAN = path_id("Loan")
 
 
-@bp.post("/documents/<int:id>/requests", tags=["copies"], parameters=[path_id("Document")])
-@row_id("document")
+@bp.post("/documents/<id('document'):id>/requests",
+         tags=["copies"], parameters=[path_id("Document")])
 @bp.operation("createCopyRequest",
               summary="Ask for a copy, excerpt, print, loan or classification change",
               description=(
@@ -473,7 +471,7 @@ LOAN = path_id("Loan")
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def create_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Ask for a copy, excerpt, print, loan, extension, downgrade or early declassification."""
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         req = copies.request(ctx, doc_id, body["kind"], body["purpose"],
                              pages=body.get("pages"), new_level=body.get("new_level"),
@@ -496,8 +494,7 @@ def list_requests(args: dict[str, Any]) -> Any:
         return _page([_request(copy_pages.request_row(ctx, r, lang)) for r in rows], limit)
 
 
-@bp.get("/requests/<int:id>", tags=["copies"], parameters=[REQUEST])
-@row_id("request")
+@bp.get("/requests/<id('request'):id>", tags=["copies"], parameters=[REQUEST])
 @bp.operation("getCopyRequest", summary="A request's metadata (never the file's content)",
               description=(
     "For its requester, its approvers, whoever decided it and the readers of the owning "
@@ -553,8 +550,7 @@ DECISION = (
     "approved copy gives one download within the window.")
 
 
-@bp.post("/requests/<int:id>/approve", tags=["copies"], parameters=[REQUEST])
-@row_id("request")
+@bp.post("/requests/<id('request'):id>/approve", tags=["copies"], parameters=[REQUEST])
 @bp.operation("approveCopyRequest", summary="Approve a request (re-authentication in the body)",
               description=DECISION)
 @bp.arguments(LangOnly, location="query")
@@ -572,8 +568,7 @@ def approve_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
         return _with_outcome(ctx, req.id, args["lang"])
 
 
-@bp.post("/requests/<int:id>/reject", tags=["copies"], parameters=[REQUEST])
-@row_id("request")
+@bp.post("/requests/<id('request'):id>/reject", tags=["copies"], parameters=[REQUEST])
 @bp.operation("rejectCopyRequest",
               summary="Reject a request with a reason (re-authentication in the body)",
               description="Re-authentication as for approve.")
@@ -591,8 +586,7 @@ def reject_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
         return _with_outcome(ctx, req.id, args["lang"])
 
 
-@bp.post("/requests/<int:id>/cancel", tags=["copies"], parameters=[REQUEST])
-@row_id("request")
+@bp.post("/requests/<id('request'):id>/cancel", tags=["copies"], parameters=[REQUEST])
 @bp.operation("cancelCopyRequest", summary="Withdraw your pending request")
 @bp.arguments(LangOnly, location="query")
 @bp.response(200, CopyRequestSchema, description="Withdrawn.")
@@ -604,8 +598,7 @@ def cancel_request(args: dict[str, Any], id: int) -> Any:
         return _with_outcome(ctx, req.id, args["lang"])
 
 
-@bp.post("/requests/<int:id>/issue", tags=["copies"], parameters=[REQUEST])
-@row_id("request")
+@bp.post("/requests/<id('request'):id>/issue", tags=["copies"], parameters=[REQUEST])
 @bp.operation("issuePhotocopy",
               summary="Issue an approved photocopy of a paper-only certificate", description=(
     "The owning company's custodian (its general manager while it has none): the copy "
@@ -621,9 +614,8 @@ def issue_photocopy(args: dict[str, Any], id: int) -> Any:
         return _with_outcome(ctx, id, args["lang"])
 
 
-@bp.get("/requests/<int:id>/download", tags=["copies"], parameters=[REQUEST])
+@bp.get("/requests/<id('request'):id>/download", tags=["copies"], parameters=[REQUEST])
 @refuses_head  # HEAD would spend the one download and send nothing
-@row_id("request")
 @bp.operation("downloadCopy", summary="Download the approved copy (once)", description=(
     "Only the requester, once, within the window: the copy is numbered, stamped on every page "
     "(PDF, pictures) and entered in the copy register before the first byte is sent. Refusals "
@@ -703,8 +695,7 @@ def register_operation(operation_id: str, summary: str, description: str) -> Any
     return bp.operation(operation_id, summary=summary, description=description)
 
 
-@bp.post("/copies/<int:id>/return", tags=["registers"], parameters=[COPY])
-@row_id("copy")
+@bp.post("/copies/<id('copy'):id>/return", tags=["registers"], parameters=[COPY])
 @register_operation("returnCopy", "Record a copy returned",
                     "The owning company's custodian only.")
 @bp.arguments(LangOnly, location="query")
@@ -716,8 +707,7 @@ def return_copy(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     return _close_copy(id, copies.RETURNED, body.get("note"), args["lang"])
 
 
-@bp.post("/copies/<int:id>/destroy", tags=["registers"], parameters=[COPY])
-@row_id("copy")
+@bp.post("/copies/<id('copy'):id>/destroy", tags=["registers"], parameters=[COPY])
 @register_operation("destroyCopy", "Record a copy destroyed",
                     "The owning company's custodian only.")
 @bp.arguments(LangOnly, location="query")
@@ -756,8 +746,7 @@ def list_loans(args: dict[str, Any]) -> Any:
         return _page([_loan(copy_pages.loan_row(ctx, loan, lang)) for loan in rows], limit)
 
 
-@bp.post("/loans/<int:id>/hand-over", tags=["registers"], parameters=[LOAN])
-@row_id("loan")
+@bp.post("/loans/<id('loan'):id>/hand-over", tags=["registers"], parameters=[LOAN])
 @register_operation("handOverLoan", "Record the original handed to the borrower",
                     "The owning company's custodian, once the loan is approved.")
 @bp.arguments(LangOnly, location="query")
@@ -771,8 +760,7 @@ def hand_over_loan(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
                                          args["lang"]))
 
 
-@bp.post("/loans/<int:id>/return", tags=["registers"], parameters=[LOAN])
-@row_id("loan")
+@bp.post("/loans/<id('loan'):id>/return", tags=["registers"], parameters=[LOAN])
 @register_operation("returnLoan", "Record the original back",
                     "The owning company's custodian.")
 @bp.arguments(LangOnly, location="query")

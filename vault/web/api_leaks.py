@@ -41,7 +41,6 @@ from vault.web.api_schema import (
     bad,
     describe,
     path_id,
-    row_id,
 )
 
 LIMIT = "At most this many items (newest first); `truncated` tells if more exist."
@@ -198,8 +197,7 @@ def list_leaks(args: dict[str, Any]) -> Any:
     return {"items": items[:limit], "truncated": len(items) > limit}
 
 
-@bp.get("/leaks/<int:id>", tags=["leaks"], parameters=[path_id("Report")])
-@row_id("leak")
+@bp.get("/leaks/<id('leak'):id>", tags=["leaks"], parameters=[path_id("Report")])
 @bp.operation("getLeakReport", summary="One leak report, with its trace for HQ executives "
                                        "and compliance", description=(
     "The trace: everyone who viewed, downloaded or exported the file, every registered copy "
@@ -304,9 +302,8 @@ def list_certificates(args: dict[str, Any]) -> Any:
         return {"items": [_certificate(ctx, r) for r in rows]}
 
 
-@bp.put("/certificates/<int:id>", tags=["certificates"],
+@bp.put("/certificates/<id('document'):id>", tags=["certificates"],
         parameters=[path_id("Certificate (document)")])
-@row_id("document")
 @bp.operation("updateCertificate", summary="Record a certificate's number, custodian, "
                                            "location and validity", description=(
     "By the owning company's custodian or general manager (for HQ's certificates, also the "

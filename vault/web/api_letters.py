@@ -33,7 +33,6 @@ from vault.web.api_schema import (
     Whole,
     describe,
     path_id,
-    row_id,
 )
 
 STATUSES = ("draft", "pending", "sealed")
@@ -253,8 +252,7 @@ def draft_letter(body: dict[str, Any]) -> Any:
     return info, 201, {"Location": url_for("api.get_letter", id=info["id"])}
 
 
-@bp.get("/letters/<int:id>", tags=["letters"], parameters=[LETTER])
-@row_id("letter")
+@bp.get("/letters/<id('letter'):id>", tags=["letters"], parameters=[LETTER])
 @bp.operation("getLetter", summary="A letter with its seal requests and decisions (audited)")
 @bp.response(200, LetterSchema, description="The letter.")
 @bp.errors("BadRequest", "NotFound")
@@ -264,8 +262,7 @@ def get_letter(id: int) -> Any:
         return letter_json(letters.show(ctx, id))
 
 
-@bp.post("/letters/<int:id>/seal-request", tags=["letters"], parameters=[LETTER])
-@row_id("letter")
+@bp.post("/letters/<id('letter'):id>/seal-request", tags=["letters"], parameters=[LETTER])
 @bp.operation("requestLetterSeal", summary="Ask for the company seal (用章申请)",
               description=(
     "By the drafter, the responsible supervisor, the department's manager or an HQ "
@@ -280,8 +277,7 @@ def request_letter_seal(body: dict[str, Any], id: int) -> Any:
     return seal, 201, {"Location": url_for("api.get_letter", id=id)}
 
 
-@bp.post("/letters/<int:id>/send", tags=["letters"], parameters=[LETTER])
-@row_id("letter")
+@bp.post("/letters/<id('letter'):id>/send", tags=["letters"], parameters=[LETTER])
 @bp.operation("sendLetter",
               summary="Send a sealed letter to tenants (then track their sign-offs)",
               description=(
@@ -308,8 +304,8 @@ def list_seal_requests_to_decide() -> Any:
         return {"items": [seal_json(s) for s in letters.to_decide(ctx)]}
 
 
-@bp.post("/seal-requests/<int:id>/approve", tags=["letters"], parameters=[SEAL])
-@row_id("seal request", code="unknown_seal_request")
+@bp.post("/seal-requests/<id('seal request', code='unknown_seal_request'):id>/approve",
+         tags=["letters"], parameters=[SEAL])
 @bp.operation("approveSealRequest",
               summary="Approve the awaited step (re-authentication in the body)",
               description=(
@@ -327,8 +323,8 @@ def approve_seal_request(body: dict[str, Any], id: int) -> Any:
         return seal_json(letters.approve_seal(ctx, id, body.get("note")))
 
 
-@bp.post("/seal-requests/<int:id>/reject", tags=["letters"], parameters=[SEAL])
-@row_id("seal request", code="unknown_seal_request")
+@bp.post("/seal-requests/<id('seal request', code='unknown_seal_request'):id>/reject",
+         tags=["letters"], parameters=[SEAL])
 @bp.operation("rejectSealRequest",
               summary="Refuse with a reason (re-authentication in the body)",
               description="The letter returns to draft; the requester is told the reason.")

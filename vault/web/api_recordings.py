@@ -20,12 +20,10 @@ from flask import request, url_for
 from marshmallow import fields
 from werkzeug.datastructures import MultiDict
 
-from vault.errors import NotFound
 from vault.policy import Level
 from vault.services import recordings
 from vault.web import streaming
 from vault.web.api import (
-    MAX_ID,
     LangOnly,
     UnsupportedMediaType,
     _file_part,
@@ -53,7 +51,6 @@ from vault.web.api_schema import (
     describe,
     load,
     path_id,
-    row_id,
 )
 
 #: The metadata a recording needs, and the optional fields.
@@ -121,12 +118,6 @@ def _fields(form: MultiDict[str, str]) -> dict[str, Any]:
     loaded["tenant_code"] = loaded.pop("tenant", None)
     loaded.setdefault("title", None)
     return loaded
-
-
-def _id(value: int) -> int:
-    if not 1 <= value <= MAX_ID:
-        raise NotFound(f"No recording {value}.", code="unknown_document")
-    return value
 
 
 def _archived_by(entry: recordings.ArchiveEntry) -> dict[str, str]:
@@ -273,9 +264,8 @@ def list_recordings(args: dict[str, Any]) -> Any:
     return {"items": found[:limit], "truncated": len(found) > limit}
 
 
-@bp.post("/recordings/<int:id>/archive", tags=["recordings"],
+@bp.post("/recordings/<id('recording', code='unknown_document'):id>/archive", tags=["recordings"],
          parameters=[path_id("Recording (document)")])
-@row_id("recording", "unknown_document")
 @bp.operation("archiveRecording", summary="Keep a recording of a special event (提取录音另行保存)",
               description=(
     "Whoever may listen to the recording may archive it, with the reason and the event; the "
@@ -286,7 +276,7 @@ def list_recordings(args: dict[str, Any]) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def archive_recording(body: dict[str, Any], id: int) -> Any:
     """Keep a recording of a special event: never purged (reason and event required)."""
-    doc_id = _id(id)
+    doc_id = id
     with _work() as ctx:
         row = recordings.archive(ctx, doc_id, body["reason"], body["event"])
         entry = recordings.entry_of(ctx, row)

@@ -30,7 +30,7 @@ from flask import request
 from marshmallow import fields, validate
 from webargs.flaskparser import FlaskParser
 
-from vault.errors import InvalidInput, NotFound
+from vault.errors import InvalidInput
 
 #: Row ids are 32-bit in the schema; a larger id names nothing.
 MAX_ID = 2**31 - 1
@@ -449,19 +449,3 @@ class Person(Out):
     username = Str()
     name = Str()
 
-
-def row_id(what: str, code: str | None = None) -> Callable[[F], F]:
-    """Refuse a path ``id`` no row can have (32-bit) before anything else is read: the
-    same 404 as an absent row, whatever the query or body holds."""
-
-    def decorator(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            value = kwargs.get("id")
-            if value is not None and not 1 <= value <= MAX_ID:
-                raise NotFound(f"No {what} {value}.", code=code or f"unknown_{what}")
-            return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorator

@@ -13,13 +13,11 @@ import marshmallow as ma
 from flask import url_for
 from marshmallow import fields
 
-from vault.errors import NotFound
 from vault.services import followups, requests
 from vault.services.followups import Report, VisitInfo
 from vault.services.requests import RequestInfo, RequestSummary
 from vault.web.api import _iso, _work, bp
 from vault.web.api_schema import (
-    MAX_ID,
     Bool,
     Choice,
     Day,
@@ -41,12 +39,6 @@ CHANNELS = requests.CHANNELS
 GRADES = ("normal", "important", "major")
 LIMIT = "At most this many items (newest first); `truncated` tells if more exist."
 RECORD = path_id("Request record")
-
-
-def _id(value: int, code: str = "unknown_request") -> int:
-    if not 1 <= value <= MAX_ID:
-        raise NotFound(f"No record {value}.", code=code)
-    return value
 
 
 # ---------------------------------------------------------------------------
@@ -277,17 +269,19 @@ def create_service_request(body: dict[str, Any]) -> Any:
     return info, 201, {"Location": url_for("api.get_service_request", id=info["id"])}
 
 
-@bp.get("/service-requests/<int:id>", tags=["service"], parameters=[RECORD])
+@bp.get("/service-requests/<id('record', code='unknown_request'):id>",
+        tags=["service"], parameters=[RECORD])
 @bp.operation("getServiceRequest", summary="One request record with its content (audited)")
 @bp.response(200, ServiceRequest, description="The record.")
 @bp.errors("BadRequest", "NotFound")
 def get_service_request(id: int) -> Any:
     """One request record with its content (audited)."""
     with _work() as ctx:
-        return request_json(requests.show(ctx, _id(id)))
+        return request_json(requests.show(ctx, id))
 
 
-@bp.post("/service-requests/<int:id>/close", tags=["service"], parameters=[RECORD])
+@bp.post("/service-requests/<id('record', code='unknown_request'):id>/close",
+         tags=["service"], parameters=[RECORD])
 @bp.operation("closeServiceRequest",
               summary="Close with the reply; schedules the follow-up visit by rule",
               description="An anonymous or reply-only complaint needs its reply letter first "
@@ -298,7 +292,7 @@ def get_service_request(id: int) -> Any:
 def close_service_request(body: dict[str, Any], id: int) -> Any:
     """Close with the reply; schedules the follow-up the rule asks for."""
     with _work() as ctx:
-        req = requests.close(ctx, _id(id), body["reply"])
+        req = requests.close(ctx, id, body["reply"])
         return request_json(requests.describe(ctx, req))
 
 

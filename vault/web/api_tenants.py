@@ -25,7 +25,6 @@ from vault.web import support
 from vault.web.api import (
     LangOnly,
     UnsupportedMediaType,
-    _doc_id,
     _upload,
     _work,
     bp,
@@ -49,7 +48,6 @@ from vault.web.api_schema import (
     json_object,
     load,
     path_id,
-    row_id,
 )
 
 TENANT_CODE = {"minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"}
@@ -244,8 +242,7 @@ class NewSignOffUpload(NewSignOff):
                        "document of its own."})
 
 
-@bp.put("/notices/<int:id>/recipients", tags=["notices"], parameters=[NOTICE])
-@row_id("document")
+@bp.put("/notices/<id('document'):id>/recipients", tags=["notices"], parameters=[NOTICE])
 @bp.operation("setNoticeRecipients", summary="Choose a notice's recipients (tenants)",
               description=(
     "By the notice's registrant, responsible supervisor, the owning department's manager or "
@@ -257,7 +254,7 @@ class NewSignOffUpload(NewSignOff):
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def put_recipients(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Make the given tenants the notice's recipients (added and removed as needed)."""
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         change = notices.set_recipients(ctx, doc_id, body["tenants"])
         report = notices.progress(ctx, doc_id, args["lang"])
@@ -276,8 +273,7 @@ class _Changed:
         return getattr(self.progress, name)
 
 
-@bp.post("/notices/<int:id>/sign-offs", tags=["notices"], parameters=[NOTICE])
-@row_id("document")
+@bp.post("/notices/<id('document'):id>/sign-offs", tags=["notices"], parameters=[NOTICE])
 @bp.operation("recordSignOff", summary="Record a recipient's sign-off (签收)", description=(
     "JSON, or multipart/form-data with the scanned sheet as the part sheet (required for "
     "method scanned). One sign-off per recipient (a second: 409); only recipients sign. By "
@@ -291,7 +287,7 @@ class _Changed:
 def create_sign_off(args: dict[str, Any], id: int) -> Any:
     """Record a recipient's sign-off: JSON, or multipart with the scanned sheet as the
     part ``sheet`` (required for ``scanned``)."""
-    doc_id = _doc_id(id)
+    doc_id = id
     sheet: tuple[BinaryIO, str] | None = None
     if request.mimetype == "multipart/form-data":
         given = load(NewSignOff, {name: request.form.get(name) for name in request.form})
@@ -313,21 +309,19 @@ def create_sign_off(args: dict[str, Any], id: int) -> Any:
     return recipient, 201, {"Location": url_for("api.list_sign_offs", id=doc_id)}
 
 
-@bp.get("/notices/<int:id>/sign-offs", tags=["notices"], parameters=[NOTICE])
-@row_id("document")
+@bp.get("/notices/<id('document'):id>/sign-offs", tags=["notices"], parameters=[NOTICE])
 @bp.operation("listSignOffs", summary="Who has signed a notice off and who has not")
 @bp.arguments(LangOnly, location="query")
 @bp.response(200, SignOffProgress, description="The progress.")
 @bp.errors("BadRequest", "NotFound")
 def list_sign_offs(args: dict[str, Any], id: int) -> Any:
     """Recipients, signed and not, with counts and the signed percentage."""
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         return notices.progress(ctx, doc_id, args["lang"])
 
 
-@bp.get("/notices/<int:id>/sign-offs.csv", tags=["notices"], parameters=[NOTICE])
-@row_id("document")
+@bp.get("/notices/<id('document'):id>/sign-offs.csv", tags=["notices"], parameters=[NOTICE])
 @bp.operation("exportSignOffs", summary="The sign-off list as CSV for a spreadsheet",
               description=(
     "UTF-8 with a byte-order mark, a Chinese and English header, one row per recipient, "
@@ -337,7 +331,7 @@ def list_sign_offs(args: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "NotFound")
 def sign_offs_csv(id: int) -> Any:
     """The sign-off list as CSV (UTF-8 with BOM, bilingual header); audited."""
-    doc_id = _doc_id(id)
+    doc_id = id
     with _work() as ctx:
         text = notices.export_csv(ctx, doc_id)
     resp = Response(text.encode("utf-8"), content_type="text/csv; charset=utf-8")

@@ -17,6 +17,8 @@ from typing import Any
 import flask_smorest
 from flask import Flask
 
+from vault.web.ids import MAX_ID, IdConverter
+
 JSON = "application/json"
 
 
@@ -95,6 +97,11 @@ class _Spec(flask_smorest.Api):
 METHODS = ("get", "put", "post", "delete", "patch")
 
 
+def _id_schema(converter: IdConverter) -> dict[str, Any]:
+    """A path id (``<id('document'):id>``) is a 32-bit row id."""
+    return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
 @functools.cache
 def _generated() -> dict[str, Any]:
     """The operations and schemas of the views, built on an app of their own (the
@@ -103,8 +110,10 @@ def _generated() -> dict[str, Any]:
 
     routes_of_api()
     app = Flask("vault.openapi")
+    app.url_map.converters["id"] = IdConverter
     app.config.update(API_TITLE="Vault API", API_VERSION="1", OPENAPI_VERSION="3.0.3")
     spec = _Spec(app)
+    spec.register_converter(IdConverter, _id_schema)
     spec.register_blueprint(api.bp)
     out = spec.spec.to_dict()
     for item in out.get("paths", {}).values():
