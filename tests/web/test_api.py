@@ -122,7 +122,7 @@ def api_routes(app: Flask) -> list[tuple[str, str]]:
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi_json":
-            path = re.sub(r"<(?:int|id\(.*?\)):(\w+)>", "1", rule.rule).replace("<username>", "clerk")
+            path = re.sub(r"<id\(.*?\):(\w+)>", "1", rule.rule).replace("<username>", "clerk")
             path = path.removeprefix(API)
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 out.append((method, path))

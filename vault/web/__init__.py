@@ -49,7 +49,7 @@ def register(app: Flask) -> None:
     from vault.web import search as search_area
     from vault.web import service as service_area
     from vault.web import tenants as tenants_area
-    from vault.web.ids import IdConverter
+    from vault.web.ids import IdConverter, UnknownRow
 
     # Before the blueprints: their rules look the converter up as they are added.
     app.url_map.converters["id"] = IdConverter
@@ -89,6 +89,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
+        if isinstance(exc, UnknownRow):  # an API path id no row can have (web/ids.py)
+            return _vault_error(exc.error)
         return error_response(exc.code or 500, f"http_{exc.code}", http_message(exc.code or 500))
 
     @app.errorhandler(Exception)

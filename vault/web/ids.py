@@ -22,14 +22,14 @@ from vault.errors import NotFound
 MAX_ID = 2**31 - 1
 
 
-class UnknownRow(NotFound, HTTPNotFound):
-    """An API path id no row can have: Vault's NotFound (the app's VaultError handler
-    answers it, first in the method resolution order), raised while the route is
-    matched, where werkzeug lets only HTTP exceptions through."""
+class UnknownRow(HTTPNotFound):
+    """An API path id no row can have, raised while the route is matched (where
+    werkzeug lets only HTTP exceptions through); the app's error handler answers its
+    ``error``, Vault's NotFound, as it answers any other."""
 
     def __init__(self, message: str, code: str) -> None:
-        NotFound.__init__(self, message, code=code)
-        HTTPNotFound.__init__(self, message)
+        super().__init__(message)
+        self.error = NotFound(message, code=code)
 
 
 class IdConverter(IntegerConverter):
@@ -44,7 +44,7 @@ class IdConverter(IntegerConverter):
 
     def to_python(self, value: str) -> int:
         if self.what is None:
-            return super().to_python(value)  # type: ignore[no-any-return]
+            return super().to_python(value)
         if len(value) > 10 or not valid_id(int(value)):  # int() of 5,000 digits is refused
             raise UnknownRow(f"No {self.what} {value}.", self.code)
         return int(value)
