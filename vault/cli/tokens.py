@@ -27,7 +27,7 @@ def tokens_create(app: App, user: str, name: str, expires: str | None) -> None:
     with app.work(None) as ctx:
         expires_at = token_service.parse_expiry(expires, app.settings.tz)
         row, token = token_service.create(ctx, name, expires_at, user=user)
-        token_id, prefix = row.id, row.prefix
+    token_id, prefix = row.id, row.prefix
     click.echo(token)
     until = expires_at.astimezone(app.settings.tz).isoformat() if expires_at else "never"
     click.echo(f"token {token_id} ({prefix}) for {user}, expires {until}; "
@@ -46,12 +46,10 @@ def tokens_list(app: App, user: str | None, as_json: bool) -> None:
         return value.astimezone(app.settings.tz).isoformat() if value else None
 
     with app.work(None) as ctx:
-        rows = [
-            {"id": t.id, "user": t.user.username, "name": t.name, "prefix": t.prefix,
+        found = token_service.list_tokens(ctx, user)
+    rows = [{"id": t.id, "user": t.user, "name": t.name, "prefix": t.prefix,
              "created_at": when(t.created_at), "expires_at": when(t.expires_at),
-             "last_used_at": when(t.last_used_at), "status": token_service.status(t, ctx.now)}
-            for t in token_service.list_tokens(ctx, user)
-        ]
+             "last_used_at": when(t.last_used_at), "status": t.status} for t in found]
     if as_json:
         echo_json(rows)
         return
@@ -70,5 +68,4 @@ def tokens_revoke(app: App, token_id: int) -> None:
 
     with app.work(None) as ctx:
         row = token_service.revoke(ctx, token_id)
-        owner, prefix = row.user.username, row.prefix
-    click.echo(f"revoked token {token_id} ({prefix}) of {owner}")
+    click.echo(f"revoked token {token_id} ({row.prefix}) of {row.user}")

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import select
@@ -49,6 +50,25 @@ def new_token() -> tuple[str, str]:
     """A fresh ``(prefix, token)``."""
     prefix = secrets.token_hex(4)
     return prefix, f"{PREFIX}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A token as lists show it (never its hash)."""
+
+    id: int
+    user: str  # the owner's user name
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    status: str  # active, revoked or expired
+
+
+def row_of(token: ApiToken, now: datetime) -> TokenRow:
+    return TokenRow(token.id, token.user.username, token.name, token.prefix, token.created_at,
+                    token.expires_at, token.last_used_at, status(token, now))
 
 
 def status(token: ApiToken, now: datetime) -> str:
@@ -103,10 +123,10 @@ def _owner(ctx: Ctx, username: str | None) -> User:
 
 def create(
     ctx: Ctx, name: str, expires_at: datetime | None = None, *, user: str | None = None
-) -> tuple[ApiToken, str]:
+) -> tuple[TokenRow, str]:
     """A new token for the actor (or, from the shell, for ``user``).
 
-    Returns the row and the token itself, which is not kept anywhere: show it
+    Returns the token's row and the token itself, which is not kept anywhere: show it
     once. The audit event names the token by id and prefix, never by value.
     """
     owner = _owner(ctx, user)
@@ -127,7 +147,7 @@ def create(
                reason="created",
                detail={"user": owner.username, "name": name, "prefix": prefix,
                        "expires_at": expires_at.isoformat() if expires_at else None})
-    return row, token
+    return row_of(row, ctx.now), token
 
 
 def _may_manage(ctx: Ctx, owner_id: int) -> bool:
@@ -138,7 +158,7 @@ def _may_manage(ctx: Ctx, owner_id: int) -> bool:
     return policy.can_administer(ctx.subject).allowed
 
 
-def list_tokens(ctx: Ctx, username: str | None = None) -> list[ApiToken]:
+def list_tokens(ctx: Ctx, username: str | None = None) -> tuple[TokenRow, ...]:
     """The actor's tokens, newest first; administrators and the shell may name a user
     (the shell without one lists everybody's)."""
     stmt = select(ApiToken).order_by(ApiToken.id.desc())
@@ -150,10 +170,10 @@ def list_tokens(ctx: Ctx, username: str | None = None) -> list[ApiToken]:
             raise Forbidden("Only administrators see other people's tokens.",
                             code="not_own_token")
         stmt = stmt.where(ApiToken.user_id == owner.id)
-    return list(ctx.session.scalars(stmt))
+    return tuple(row_of(t, ctx.now) for t in ctx.session.scalars(stmt))
 
 
-def revoke(ctx: Ctx, token_id: int) -> ApiToken:
+def revoke(ctx: Ctx, token_id: int) -> TokenRow:
     """Revoke a token at once: one's own, or anyone's for administrators and the shell.
 
     Someone else's token looks like no token at all (404) to everyone else."""
@@ -166,7 +186,7 @@ def revoke(ctx: Ctx, token_id: int) -> ApiToken:
     row.revoked_at = ctx.now
     ctx.record(Action.TOKEN_REVOKE, object_type="token", object_id=str(row.id),
                reason="revoked", detail={"user": row.user.username, "prefix": row.prefix})
-    return row
+    return row_of(row, ctx.now)
 
 
 def revoke_all(ctx: Ctx, username: str, reason: str = "revoked") -> int:

@@ -68,12 +68,12 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(support.settings().tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _rows(items: list[Any], now: datetime) -> list[dict[str, Any]]:
+def _rows(items: tuple[tokens.TokenRow, ...]) -> list[dict[str, Any]]:
     labels = {"active": _("active"), "revoked": _("revoked"), "expired": _("expired")}
     return [
         {"id": t.id, "name": t.name, "prefix": t.prefix, "created": _when(t.created_at),
          "expires": _when(t.expires_at), "last_used": _when(t.last_used_at),
-         "status": tokens.status(t, now), "status_label": labels[tokens.status(t, now)]}
+         "status": t.status, "status_label": labels[t.status]}
         for t in items
     ]
 
@@ -83,8 +83,7 @@ def _render_index(form: CreateForm, error: str | None = None, status: int = 200)
     if owner is not None and not accounts.USERNAME_RE.match(owner):
         abort(404)
     with support.work() as ctx:
-        items = tokens.list_tokens(ctx, owner)
-        rows = _rows(items, ctx.now)
+        rows = _rows(tokens.list_tokens(ctx, owner))
     return render_template("tokens/index.html", form=form, revoke_form=RevokeForm(),
                            rows=rows, owner=owner, error=error), status
 
@@ -125,7 +124,7 @@ def revoke(token_id: int) -> Response:
     try:
         with support.work() as ctx:
             row = tokens.revoke(ctx, token_id)
-            owner, name, prefix = row.user.username, row.name, row.prefix
+            owner, name, prefix = row.user, row.name, row.prefix
         flash(_("Token %(name)s (%(prefix)s) was revoked.", name=name, prefix=prefix))
     except VaultError as exc:
         if exc.status >= 500:
