@@ -45,29 +45,21 @@ def _date(text: str | None, option: str) -> date | None:
 def certificates_list(app: App, company: str | None, as_json: bool, as_user: str) -> None:
     """The certificate register of your company (custodians, the GM, HQ executives,
     compliance)."""
-    from vault.services import accounts
-    from vault.services import certificates as cert_service
+    from vault.services import accounts, certificate_pages
 
     with app.work(as_user) as ctx:
-        company_id = accounts.company_id(ctx, company)
-        rows: list[dict[str, Any]] = []
-        for found in cert_service.list_certificates(ctx, company_id):
-            cert = found.certificate
-            rows.append({
-                "id": found.document.id, "title": found.document.title,
-                "kind": found.document.category, "company": found.document.company.code,
-                "level": found.level.value, "marking": found.marking,
-                "number": cert.number if cert else None,
-                "custodian": cert.custodian.username if cert and cert.custodian else None,
-                "original_location": cert.original_location if cert else None,
-                "valid_until": cert.valid_until.isoformat() if cert and cert.valid_until
-                else None,
-                "validity": found.validity,
-                "open_loans": [{"id": x.id, "borrower": x.borrower.username,
-                                "due_on": x.due_on.isoformat(),
-                                "lent_at": x.lent_at.isoformat() if x.lent_at else None}
-                               for x in found.open_loans],
-            })
+        found = certificate_pages.rows(ctx, accounts.company_id(ctx, company), "zh")
+    rows: list[dict[str, Any]] = [{
+        "id": c.id, "title": c.title, "kind": c.kind, "company": c.company,
+        "level": c.level, "marking": c.marking, "number": c.number,
+        "custodian": c.custodian_username or None, "original_location": c.location,
+        "valid_until": c.valid_until.isoformat() if c.valid_until else None,
+        "validity": c.validity,
+        "open_loans": [{"id": x.id, "borrower": x.borrower_person.username,
+                        "due_on": x.due_on.isoformat(),
+                        "lent_at": x.lent_at.isoformat() if x.lent_at else None}
+                       for x in c.loans],
+    } for c in found]
     if as_json:
         echo_json(rows)
         return
@@ -94,6 +86,7 @@ def certificates_set(app: App, document: int, number: str | None, custodian: str
                      location: str | None, valid_until: str | None, as_user: str) -> None:
     """Record a certificate's details (the owning company's custodian or GM). Only the
     options given change."""
+    from vault.services import certificate_pages
     from vault.services import certificates as cert_service
 
     changes: dict[str, Any] = {}
@@ -110,9 +103,8 @@ def certificates_set(app: App, document: int, number: str | None, custodian: str
                    "--valid-until.", err=True)
         sys.exit(2)
     with app.work(as_user) as ctx:
-        cert = cert_service.set_details(ctx, document, **changes)
-        shown = (cert.number, cert.custodian.username if cert.custodian else None,
-                 cert.original_location, cert.valid_until)
-    click.echo(f"certificate {document}: no. {shown[0] or '—'}, custodian {shown[1] or '—'}, "
-               f"original at {shown[2] or '—'}, valid until "
-               f"{shown[3].isoformat() if shown[3] else '—'}")
+        cert_service.set_details(ctx, document, **changes)
+        cert = certificate_pages.one(ctx, document, "zh")
+    click.echo(f"certificate {document}: no. {cert.number or '—'}, custodian "
+               f"{cert.custodian_username or '—'}, original at {cert.location or '—'}, "
+               f"valid until {cert.valid_until.isoformat() if cert.valid_until else '—'}")

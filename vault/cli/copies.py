@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from vault import policy
 from vault.cli.app import (
     AS_OPERATOR,
     App,
@@ -24,55 +23,58 @@ from vault.cli.app import (
 from vault.cli.files import atomic_file
 from vault.cli.output import echo_json, table
 from vault.errors import InvalidInput
-from vault.policy import CopyKind, Level, marking
+from vault.policy import CopyKind
 
 _KINDS = [k.value for k in CopyKind]
 _COPY_STATUSES = ["issued", "returned", "destroyed"]
 
 
-def _person(user: Any) -> str | None:
-    return user.username if user is not None else None
+def _username(who: Any) -> str | None:
+    return who.username if who is not None else None
 
 
-def _request_row(app: App, req: Any, state: str) -> dict[str, Any]:
+def _request_row(app: App, r: Any) -> dict[str, Any]:
+    """A request (copy_pages.RequestRow) as `copies list|show --json` print it."""
     return {
-        "id": req.id, "state": state, "kind": req.kind, "document": req.document_id,
-        "title": req.document.title, "level": req.level_at_request,
-        "requester": req.requester.username, "purpose": req.purpose,
-        "pages": req.pages, "approved_pages": req.approved_pages,
-        "due_on": req.due_on.isoformat() if req.due_on else None,
-        "new_level": req.new_level, "new_period": req.new_period,
-        "default_no": req.default_no, "created_at": stamp(app, req.created_at),
-        "decided_by": _person(req.decided_by), "decided_at": stamp(app, req.decided_at),
-        "decision_note": req.decision_note, "window_until": stamp(app, req.window_until),
+        "id": r.id, "state": r.state, "kind": r.kind, "document": r.document.id,
+        "title": r.document.title, "level": r.level_at_request,
+        "requester": r.requester.username, "purpose": r.purpose,
+        "pages": r.pages, "approved_pages": r.approved_pages,
+        "due_on": r.due_on.isoformat() if r.due_on else None,
+        "new_level": r.new_level, "new_period": r.new_period,
+        "default_no": r.default_no, "created_at": stamp(app, r.created_at),
+        "decided_by": _username(r.decided_by), "decided_at": stamp(app, r.decided_at),
+        "decision_note": r.decision_note, "window_until": stamp(app, r.window_until),
     }
 
 
-def _copy_row(app: App, copy: Any, level_now: str) -> dict[str, Any]:
+def _copy_row(app: App, c: Any) -> dict[str, Any]:
+    """A registered copy (copy_pages.CopyRow, with its document) as printed."""
     return {
-        "id": copy.id, "label": copy.label, "status": copy.status,
-        "document": copy.document_id, "title": copy.document.title, "kind": copy.kind,
-        "version": copy.version_number, "pages": copy.pages, "request": copy.request_id,
-        "recipient": copy.recipient.username, "recipient_name": copy.recipient.name,
-        "approved_by": _person(copy.approved_by),
-        "approved_by_name": copy.approved_by.name if copy.approved_by else None,
-        "issued_at": stamp(app, copy.issued_at), "level_at_issue": copy.level_at_issue,
-        "period_at_issue": copy.period_at_issue, "level_now": level_now,
-        "stamped": copy.stamped, "sha256": copy.sha256, "size": copy.size,
-        "closed_at": stamp(app, copy.closed_at), "closed_by": _person(copy.closed_by),
-        "closed_note": copy.closed_note,
+        "id": c.id, "label": c.label, "status": c.status,
+        "document": c.document_id, "title": c.document.title, "kind": c.kind,
+        "version": c.version, "pages": c.pages, "request": c.request_id,
+        "recipient": c.recipient.username, "recipient_name": c.recipient.name,
+        "approved_by": _username(c.approved_by),
+        "approved_by_name": c.approved_by.name if c.approved_by else None,
+        "issued_at": stamp(app, c.issued_at), "level_at_issue": c.level_at_issue,
+        "period_at_issue": c.period_at_issue, "level_now": c.level_now,
+        "stamped": c.stamped, "sha256": c.sha256, "size": c.size,
+        "closed_at": stamp(app, c.closed_at), "closed_by": _username(c.closed_by),
+        "closed_note": c.closed_note,
     }
 
 
-def loan_row(app: App, loan: Any, state: str) -> dict[str, Any]:
+def loan_row(app: App, x: Any) -> dict[str, Any]:
+    """A loan (copy_pages.LoanRow) as `loans list --json` prints it."""
     return {
-        "id": loan.id, "state": state, "document": loan.document_id,
-        "title": loan.document.title, "request": loan.request_id,
-        "borrower": loan.borrower.username, "approved_by": _person(loan.approved_by),
-        "approved_at": stamp(app, loan.approved_at), "due_on": loan.due_on.isoformat(),
-        "lent_at": stamp(app, loan.lent_at), "lent_by": _person(loan.lent_by),
-        "returned_at": stamp(app, loan.returned_at),
-        "returned_by": _person(loan.returned_by), "note": loan.note,
+        "id": x.id, "state": x.state, "document": x.document.id,
+        "title": x.document.title, "request": x.request_id,
+        "borrower": x.borrower.username, "approved_by": _username(x.approved_by),
+        "approved_at": stamp(app, x.approved_at), "due_on": x.due_on.isoformat(),
+        "lent_at": stamp(app, x.lent_at), "lent_by": _username(x.lent_by),
+        "returned_at": stamp(app, x.returned_at),
+        "returned_by": _username(x.returned_by), "note": x.note,
     }
 
 
@@ -112,29 +114,25 @@ def copies_request(app: App, document: int, kind: str, purpose: str, pages: str 
 
     Prints the request id and who may decide it."""
     from vault.services import copies as copy_service
-    from vault.services import documents
+    from vault.services import copy_pages, documents
 
     due_on = parse_date(due, "--due")
     new_level = documents.parse_level(level) if level else None
     new_period = documents.parse_period(period) if period else None
     with app.work(as_user) as ctx:
-        req = copy_service.request(ctx, document, copy_service.parse_kind(kind), purpose,
-                                   pages=pages, new_level=new_level, new_period=new_period,
-                                   due_on=due_on)
-        facts = copy_service.copy_facts(ctx, req)
-        route = [s.value for s in policy.copy_route(facts.document, facts.kind,
-                                                    ctx.now, facts.requester).approvers]
-        approvers = [(u.username, u.name) for u in copy_service.approvers_for(ctx, req)]
-        mark = marking(Level(req.level_at_request), documents.period_of(req.document))
-        req_id, title, default_no = req.id, req.document.title, req.default_no
-    click.echo(f"request {req_id}: {kind} of document {document} 《{title}》 [{mark}], pending")
-    click.echo(f"route: {', '.join(route)}")
+        done = copy_pages.asked(ctx, copy_service.request(
+            ctx, document, copy_service.parse_kind(kind), purpose, pages=pages,
+            new_level=new_level, new_period=new_period, due_on=due_on), "zh")
+    req = done.request
+    click.echo(f"request {req.id}: {kind} of document {document} 《{req.document.title}》 "
+               f"[{req.document.marking}], pending")
+    click.echo(f"route: {', '.join(done.route)}")
     click.echo("approval from:")
-    for username, name in approvers:
-        click.echo(f"  {username} ({name})")
-    if not approvers:
+    for who in done.approvers:
+        click.echo(f"  {who.username} ({who.name})")
+    if not done.approvers:
         click.echo("  (nobody holds the approving office now)")
-    if default_no:
+    if req.default_no:
         click.echo("note: the default answer for 绝密 copies is no (原则上不允许); "
                    "the approver must be persuaded by the purpose")
 
@@ -147,11 +145,11 @@ def copies_request(app: App, document: int, kind: str, purpose: str, pages: str 
 @pass_app
 def copies_list(app: App, to_decide: bool, as_user: str, as_json: bool) -> None:
     """Your requests, newest first; with --to-decide, the ones waiting for you."""
-    from vault.services import copies as copy_service
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        found = copy_service.to_decide(ctx) if to_decide else copy_service.mine(ctx)
-        rows = [_request_row(app, r, copy_service.state(r, ctx.now)) for r in found]
+        found = copy_pages.to_decide(ctx, "zh") if to_decide else copy_pages.mine(ctx, "zh")
+    rows = [_request_row(app, r) for r in found]
     if as_json:
         echo_json(rows)
         return
@@ -171,22 +169,22 @@ def copies_list(app: App, to_decide: bool, as_user: str, as_json: bool) -> None:
 def copies_show(app: App, request_id: int, as_user: str, as_json: bool) -> None:
     """A request's metadata, route, decision and the requester's recent copies (never
     the file's content)."""
-    from vault.services import copies as copy_service
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        view = copy_service.show(ctx, request_id)
-        info = _request_row(app, view.request, view.state)
-        info.update({
-            "may_decide": view.may_decide, "decide_reason": view.decide_reason,
-            "may_download": view.may_download,
-            "approvers": [u.username for u in view.approvers],
-            "copy": view.copy.label if view.copy else None,
-            "loan": view.loan.id if view.loan else None,
-            "requester_history": [
-                {"label": c.label, "issued_at": stamp(app, c.issued_at), "status": c.status}
-                for c in view.history
-            ],
-        })
+        view = copy_pages.request_page(ctx, request_id, "zh")
+    info = _request_row(app, view.req)
+    info.update({
+        "may_decide": view.may_decide, "decide_reason": view.decide_reason,
+        "may_download": view.may_download,
+        "approvers": [u.username for u in view.approvers],
+        "copy": view.registered.label if view.registered else None,
+        "loan": view.loan.id if view.loan else None,
+        "requester_history": [
+            {"label": c.label, "issued_at": stamp(app, c.issued_at), "status": c.status}
+            for c in view.history
+        ],
+    })
     if as_json:
         echo_json(info)
         return
@@ -226,24 +224,21 @@ def copies_approve(app: App, request_id: int, window_hours: int | None, pages: s
 
     No re-authentication here: the operator on the server answers for it."""
     from vault.services import copies as copy_service
-    from vault.services import documents
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        req = copy_service.approve(ctx, request_id, window_hours=window_hours, pages=pages,
-                                   note=note)
-        kind = CopyKind(req.kind)
-        requester, until = req.requester.username, stamp(app, req.window_until)
-        doc = req.document
-        mark = marking(documents.effective_level(ctx, doc), documents.period_of(doc))
-        due_on = req.due_on
+        req = copy_pages.request_row(ctx, copy_service.approve(
+            ctx, request_id, window_hours=window_hours, pages=pages, note=note), "zh")
+    kind = CopyKind(req.kind)
     click.echo(f"request {request_id} approved")
     if kind in copy_service.DELIVERING:
-        click.echo(f"{requester} may download it once, before {until}")
+        click.echo(f"{req.requester.username} may download it once, before "
+                   f"{stamp(app, req.window_until)}")
     elif kind is CopyKind.LEND:
-        click.echo(f"loan opened: the custodian hands the original to {requester}, "
-                   f"due back {due_on}")
+        click.echo(f"loan opened: the custodian hands the original to "
+                   f"{req.requester.username}, due back {req.due_on}")
     else:
-        click.echo(f"document {doc.id} is now [{mark}]")
+        click.echo(f"document {req.document.id} is now [{req.document.marking}]")
 
 
 @copies.command("reject")
@@ -284,11 +279,12 @@ def copies_issue(app: App, request_id: int, note: str | None, as_user: str) -> N
     """Issue the approved photocopy of a paper-only certificate (REQUEST): the copy
     register gets its row; write the copy number printed here on the paper copy."""
     from vault.services import copies as copy_service
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        copy = copy_service.issue_photocopy(ctx, request_id, note)
-        copy_label, recipient = copy.label, copy.recipient.username
-    click.echo(f"issued {copy_label} to {recipient}; write this copy number on the "
+        copy = copy_pages.copy_row(ctx, copy_service.issue_photocopy(ctx, request_id, note),
+                                   "zh", with_document=False)
+    click.echo(f"issued {copy.label} to {copy.recipient.username}; write this copy number on the "
                "photocopy (复印件视同原件)")
 
 
@@ -337,12 +333,12 @@ def copies_download(app: App, request_id: int, out: Path, force: bool, as_user: 
 def copies_register(app: App, status: str | None, document_id: int | None, company: str | None,
                     as_user: str, as_json: bool) -> None:
     """The copy register (复印件视同原件): every copy that left Vault, newest first."""
-    from vault.services import copies as copy_service
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        found = copy_service.copy_register(ctx, company_id=company_id(ctx, company),
-                                           status=status, document_id=document_id)
-        rows = [_copy_row(app, c, copy_service.copy_level(ctx, c).value) for c in found]
+        found = copy_pages.copy_rows(ctx, "zh", company_id=company_id(ctx, company),
+                                     status=status, document_id=document_id)
+    rows = [_copy_row(app, c) for c in found]
     if as_json:
         echo_json(rows)
         return
@@ -360,11 +356,11 @@ def copies_register(app: App, status: str | None, document_id: int | None, compa
 def copies_lookup(app: App, number: str, as_user: str, as_json: bool) -> None:
     """Who received copy NUMBER (as printed on it, e.g. "机密-2026-0042 副本 3"), who
     approved it, and when."""
-    from vault.services import copies as copy_service
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        copy = copy_service.lookup(ctx, number)
-        info = _copy_row(app, copy, copy_service.copy_level(ctx, copy).value)
+        found = copy_pages.lookup(ctx, number, "zh")
+    info = _copy_row(app, found.copy)
     if as_json:
         echo_json(info)
         return
@@ -382,11 +378,12 @@ def copies_lookup(app: App, number: str, as_user: str, as_json: bool) -> None:
 
 def _close_copy(app: App, copy_id: int, status: str, note: str | None, as_user: str) -> None:
     from vault.services import copies as copy_service
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        copy = copy_service.close_copy(ctx, copy_id, status, note)
-        copy_label = copy.label
-    click.echo(f"copy {copy_id} ({copy_label}) recorded as {status}")
+        copy = copy_pages.copy_row(ctx, copy_service.close_copy(ctx, copy_id, status, note),
+                                   "zh", with_document=False)
+    click.echo(f"copy {copy_id} ({copy.label}) recorded as {status}")
 
 
 @copies.command("return")

@@ -140,10 +140,10 @@ def _echo_trace(app: App, title: str, trace: dict[str, Any]) -> None:
 def leaks_show(app: App, report: int, as_json: bool, as_user: str) -> None:
     """One leak report: the deadline, and for HQ executives and compliance the trace
     as it stood when reported and as it stands now."""
-    from vault.services import leaks as leak_service
+    from vault.services import leak_pages
 
     with app.work(as_user) as ctx:
-        info = leak_service.show(ctx, report).describe(ctx.now)
+        info = leak_pages.report_page(ctx, report).info
     if as_json:
         echo_json(info)
         return

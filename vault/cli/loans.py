@@ -30,13 +30,12 @@ def loans() -> None:
 def loans_list(app: App, overdue: bool, open_only: bool, company: str | None, as_user: str,
                as_json: bool) -> None:
     """Loans by due date: approved (not handed over yet), lent, overdue, returned."""
-    from vault.services import copies as copy_service
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        today = ctx.now.astimezone(app.settings.tz).date()
-        found = copy_service.loans(ctx, company_id=company_id(ctx, company),
-                                   overdue=overdue, open_only=open_only)
-        rows = [loan_row(app, x, copy_service.loan_state(x, today)) for x in found]
+        found = copy_pages.loan_rows(ctx, "zh", company_id=company_id(ctx, company),
+                                     overdue=overdue, open_only=open_only)
+    rows = [loan_row(app, x) for x in found]
     if as_json:
         echo_json(rows)
         return
@@ -54,11 +53,12 @@ def loans_list(app: App, overdue: bool, open_only: bool, company: str | None, as
 def loans_hand_over(app: App, loan_id: int, note: str | None, as_user: str) -> None:
     """Record that the original of approved LOAN was handed to the borrower."""
     from vault.services import copies as copy_service
+    from vault.services import copy_pages
 
     with app.work(as_user) as ctx:
-        loan = copy_service.hand_over(ctx, loan_id, note)
-        borrower, due_on = loan.borrower.username, loan.due_on
-    click.echo(f"loan {loan_id}: handed over to {borrower}, due back {due_on}")
+        loan = copy_pages.loan_row(ctx, copy_service.hand_over(ctx, loan_id, note), "zh")
+    click.echo(f"loan {loan_id}: handed over to {loan.borrower.username}, "
+               f"due back {loan.due_on}")
 
 
 @loans.command("return")

@@ -26,21 +26,21 @@ def inbox(app: App, as_user: str, unread: bool, mark_read: bool, lang: str,
           as_json: bool) -> None:
     """A person's notifications, newest first: decisions waiting, outcomes, expiries.
     Each links to a page in Vault (sign-in needed there); none carries content."""
+    from vault.services import copy_pages
     from vault.services import notifications as notification_service
 
+    base = app.settings.base_url.rstrip("/")
     with app.work(as_user) as ctx:
-        found = notification_service.inbox(ctx, unread_only=unread)
-        base = app.settings.base_url.rstrip("/")
-        rows: list[dict[str, Any]] = [
-            {"id": n.id, "kind": n.kind, "created_at": stamp(app, n.created_at),
-             "read": n.read_at is not None,
-             "subject": n.subject_en if lang == "en" else n.subject_zh,
-             "link": f"{base}{n.link}" if n.link else None}
-            for n in found
-        ]
-        if mark_read and rows:
-            notification_service.mark_read(ctx, [r["id"] for r in rows])
+        found = copy_pages.inbox(ctx, lang, unread_only=unread, limit=100)
+        if mark_read and found:
+            notification_service.mark_read(ctx, [m.id for m in found])
         left = notification_service.unread_count(ctx)
+    rows: list[dict[str, Any]] = [
+        {"id": m.id, "kind": m.kind, "created_at": stamp(app, m.created_at),
+         "read": not m.unread, "subject": m.subject,
+         "link": f"{base}{m.link}" if m.link else None}
+        for m in found
+    ]
     if as_json:
         echo_json(rows)
     else:

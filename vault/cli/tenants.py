@@ -29,6 +29,7 @@ def tenants() -> None:
 
 
 def _tenant_row(t: Any) -> dict[str, Any]:
+    """A tenant (tenant_pages.TenantRow) as printed."""
     return {"code": t.code, "name": t.name, "unit": t.unit, "contact": t.contact,
             "status": t.status}
 
@@ -45,12 +46,13 @@ def _tenant_row(t: Any) -> dict[str, Any]:
 def tenants_add(app: App, code: str, name: str, unit: str | None, contact: str | None,
                 company: str | None, as_user: str) -> None:
     """Add tenant CODE named NAME."""
+    from vault.services import tenant_pages
     from vault.services import tenants as tenant_service
 
     with app.work(as_user) as ctx:
-        t = tenant_service.create_tenant(ctx, code, name, unit, contact, company)
-        code = t.code
-    click.echo(f"added tenant {code}")
+        t = tenant_pages.tenant_row(
+            ctx, tenant_service.create_tenant(ctx, code, name, unit, contact, company))
+    click.echo(f"added tenant {t.code}")
 
 
 @tenants.command("update")
@@ -65,12 +67,12 @@ def tenants_add(app: App, code: str, name: str, unit: str | None, contact: str |
 def tenants_update(app: App, code: str, name: str | None, unit: str | None,
                    contact: str | None, status: str | None, as_user: str) -> None:
     """Change tenant CODE's name, unit, contact or status."""
+    from vault.services import tenant_pages
     from vault.services import tenants as tenant_service
 
     with app.work(as_user) as ctx:
-        t = tenant_service.update_tenant(ctx, code, name=name, unit=unit, contact=contact,
-                                         status=status)
-        row = _tenant_row(t)
+        row = _tenant_row(tenant_pages.tenant_row(ctx, tenant_service.update_tenant(
+            ctx, code, name=name, unit=unit, contact=contact, status=status)))
     click.echo(f"updated tenant {row['code']}: {row['name']} {row['unit'] or ''} "
                f"[{row['status']}]")
 
@@ -85,10 +87,11 @@ def tenants_update(app: App, code: str, name: str | None, unit: str | None,
 def tenants_list(app: App, text: str | None, status: str | None, company: str | None,
                  as_user: str, as_json: bool) -> None:
     """The tenants the person may know of, by code."""
-    from vault.services import tenants as tenant_service
+    from vault.services import tenant_pages
 
     with app.work(as_user) as ctx:
-        rows = [_tenant_row(t) for t in tenant_service.list_tenants(ctx, text, status, company)]
+        found = tenant_pages.tenant_rows(ctx, text, status, company)
+    rows = [_tenant_row(t) for t in found]
     if as_json:
         echo_json(rows)
         return
@@ -106,19 +109,19 @@ def tenants_list(app: App, text: str | None, status: str | None, company: str | 
 @pass_app
 def tenants_show(app: App, code: str, text: str | None, as_user: str, as_json: bool) -> None:
     """Tenant CODE's archive by category, with counts (audited)."""
-    from vault.services import tenants as tenant_service
+    from vault.services import tenant_pages
 
     with app.work(as_user) as ctx:
-        arch = tenant_service.archive(ctx, code, text)
-        info: dict[str, Any] = {
-            "tenant": _tenant_row(arch.tenant),
-            "catalogue": [{"category": c, "count": n} for c, n in arch.catalogue],
-            "total": arch.total, "matches": arch.matches,
-            "documents": [{"id": d.id, "title": d.title, "category": d.category,
-                           "level": d.level, "marking": d.marking,
-                           "issued_on": d.issued_on.isoformat()}
-                          for _category, docs in arch.groups for d in docs],
-        }
+        arch = tenant_pages.tenant_archive(ctx, code, text, None, "zh")
+    info: dict[str, Any] = {
+        "tenant": _tenant_row(arch.tenant),
+        "catalogue": [{"category": c, "count": n} for c, n in arch.catalogue],
+        "total": arch.total, "matches": arch.matches,
+        "documents": [{"id": d.id, "title": d.title, "category": d.category,
+                       "level": d.level, "marking": d.marking,
+                       "issued_on": d.issued_on.isoformat()}
+                      for _category, docs in arch.groups for d in docs],
+    }
     if as_json:
         echo_json(info)
         return

@@ -16,12 +16,14 @@ from vault.errors import Forbidden
 from vault.models import User
 from vault.services import certificates
 from vault.services.context import Ctx
-from vault.services.copy_pages import company_choices, company_filter
+from vault.services.copy_pages import Person, company_choices, company_filter, person
 
 
 @dataclass(frozen=True)
 class OpenLoan:
-    borrower: str | None
+    id: int
+    borrower: str | None  # "name (username)"
+    borrower_person: Person
     due_on: date
     lent_at: datetime | None
     overdue: bool
@@ -36,8 +38,9 @@ class CertificateRow:
     level: str
     marking: str
     number: str | None
-    custodian: str | None
+    custodian: str | None  # "name (username)"
     custodian_username: str
+    custodian_person: Person | None
     location: str | None
     valid_until: date | None
     validity: str
@@ -60,12 +63,14 @@ def _row(ctx: Ctx, row: certificates.Row) -> CertificateRow:
         number=cert.number if cert else None,
         custodian=_person(cert.custodian) if cert else None,
         custodian_username=cert.custodian.username if cert and cert.custodian else "",
+        custodian_person=person(cert.custodian) if cert else None,
         location=cert.original_location if cert else None,
         valid_until=cert.valid_until if cert else None, validity=row.validity,
         may_edit=row.may_edit, paper=doc.has_paper_original,
         stored=any(v.blob_id is not None for v in doc.versions),
-        loans=tuple(OpenLoan(_person(x.borrower), x.due_on, x.lent_at,
-                             x.lent_at is not None and x.due_on < today)
+        loans=tuple(OpenLoan(x.id, _person(x.borrower), Person(x.borrower.username,
+                                                                x.borrower.name),
+                             x.due_on, x.lent_at, x.lent_at is not None and x.due_on < today)
                     for x in row.open_loans),
     )
 
@@ -79,9 +84,17 @@ class Register:
 
 def register(ctx: Ctx, company: str, lang: str) -> Register:
     """The register, of one company (by code) or of every company the person reads."""
-    company_id = company_filter(ctx, company)
-    rows = tuple(_row(ctx, r) for r in certificates.list_certificates(ctx, company_id, lang))
-    return Register(rows, company_choices(ctx))
+    return Register(rows(ctx, company_filter(ctx, company), lang), company_choices(ctx))
+
+
+def rows(ctx: Ctx, company_id: int | None, lang: str) -> tuple[CertificateRow, ...]:
+    """The register's rows (audited by `certificates.list_certificates`)."""
+    return tuple(_row(ctx, r) for r in certificates.list_certificates(ctx, company_id, lang))
+
+
+def one(ctx: Ctx, doc_id: int, lang: str) -> CertificateRow:
+    """One certificate (audited by `certificates.get`)."""
+    return _row(ctx, certificates.get(ctx, doc_id, lang))
 
 
 @dataclass(frozen=True)

@@ -272,8 +272,34 @@ class Lists:
 
 
 def lists(ctx: Ctx, lang: str) -> Lists:
-    return Lists(tuple(request_row(ctx, r, lang) for r in copies.to_decide(ctx)),
-                 tuple(request_row(ctx, r, lang) for r in copies.mine(ctx)))
+    return Lists(to_decide(ctx, lang), mine(ctx, lang))
+
+
+def to_decide(ctx: Ctx, lang: str) -> tuple[RequestRow, ...]:
+    """Pending requests the actor may decide now."""
+    return tuple(request_row(ctx, r, lang) for r in copies.to_decide(ctx))
+
+
+def mine(ctx: Ctx, lang: str) -> tuple[RequestRow, ...]:
+    """The actor's own requests, newest first."""
+    return tuple(request_row(ctx, r, lang) for r in copies.mine(ctx))
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A request just made: who may decide it (the office on its route, and the people
+    holding it now)."""
+
+    request: RequestRow
+    route: tuple[str, ...]
+    approvers: tuple[Person, ...]
+
+
+def asked(ctx: Ctx, req: CopyRequest, lang: str) -> Asked:
+    facts = copies.copy_facts(ctx, req)
+    route = policy.copy_route(facts.document, facts.kind, ctx.now, facts.requester)
+    return Asked(request_row(ctx, req, lang), tuple(s.value for s in route.approvers),
+                 tuple(_person(u) for u in copies.approvers_for(ctx, req)))
 
 
 @dataclass(frozen=True)
@@ -366,10 +392,16 @@ class CopyRegister:
 
 def copy_register(ctx: Ctx, lang: str, *, company: str, status: str | None,
                   document_id: int | None) -> CopyRegister:
-    company_id = company_filter(ctx, company)
-    rows = tuple(copy_row(ctx, c, lang) for c in copies.copy_register(
-        ctx, company_id=company_id, status=status, document_id=document_id))
+    rows = copy_rows(ctx, lang, company_id=company_filter(ctx, company), status=status,
+                     document_id=document_id)
     return CopyRegister(rows, company_choices(ctx))
+
+
+def copy_rows(ctx: Ctx, lang: str, *, company_id: int | None, status: str | None,
+              document_id: int | None) -> tuple[CopyRow, ...]:
+    """The copy register's rows, newest first (audited by `copies.copy_register`)."""
+    return tuple(copy_row(ctx, c, lang) for c in copies.copy_register(
+        ctx, company_id=company_id, status=status, document_id=document_id))
 
 
 @dataclass(frozen=True)
@@ -392,11 +424,17 @@ class LoanRegister:
 
 def loan_register(ctx: Ctx, lang: str, *, company: str, overdue: bool,
                   open_only: bool) -> LoanRegister:
-    company_id = company_filter(ctx, company)
-    day = today(ctx)
-    rows = tuple(loan_row(ctx, loan, lang, day) for loan in copies.loans(
-        ctx, company_id=company_id, overdue=overdue, open_only=open_only))
+    rows = loan_rows(ctx, lang, company_id=company_filter(ctx, company), overdue=overdue,
+                     open_only=open_only)
     return LoanRegister(rows, company_choices(ctx))
+
+
+def loan_rows(ctx: Ctx, lang: str, *, company_id: int | None, overdue: bool,
+              open_only: bool) -> tuple[LoanRow, ...]:
+    """The lending register's rows by due date (audited by `copies.loans`)."""
+    day = today(ctx)
+    return tuple(loan_row(ctx, loan, lang, day) for loan in copies.loans(
+        ctx, company_id=company_id, overdue=overdue, open_only=open_only))
 
 
 # ---------------------------------------------------------------------------

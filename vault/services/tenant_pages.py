@@ -8,7 +8,7 @@ Decisions and audit stay in `vault.services.tenants` and `notices`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, BinaryIO
 
@@ -39,6 +39,11 @@ def _companies(ctx: Ctx) -> dict[int, Company]:
     return {c.id: c for c in ctx.session.scalars(select(Company))}
 
 
+def tenant_row(ctx: Ctx, t: Tenant) -> TenantRow:
+    """One tenant (e.g. just added or changed)."""
+    return _row(ctx, t, _companies(ctx))
+
+
 def _row(ctx: Ctx, t: Tenant, companies: dict[int, Company]) -> TenantRow:
     company = companies.get(t.company_id) if t.company_id is not None else None
     return TenantRow(code=t.code, name=t.name, unit=t.unit, contact=t.contact,
@@ -62,12 +67,19 @@ class TenantList:
 def tenant_list(ctx: Ctx, text: str | None, status: str | None,
                 company: str | None = None) -> TenantList:
     companies = _companies(ctx)
-    rows = tuple(_row(ctx, t, companies)
-                 for t in tenants.list_tenants(ctx, text, status, company))
+    rows = tenant_rows(ctx, text, status, company, companies)
     ordered = sorted(companies.values(), key=lambda c: (not c.is_hq, c.code))
     choices = tuple((c.code, c.name) for c in ordered if tenants.may_keep(ctx, company_id=c.id))
     own = ctx.actor.company.code if ctx.actor is not None else ""
     return TenantList(rows, choices, own)
+
+
+def tenant_rows(ctx: Ctx, text: str | None, status: str | None, company: str | None = None,
+                companies: dict[int, Company] | None = None) -> tuple[TenantRow, ...]:
+    """The tenants the person may know of, by code."""
+    companies = companies if companies is not None else _companies(ctx)
+    return tuple(_row(ctx, t, companies)
+                 for t in tenants.list_tenants(ctx, text, status, company))
 
 
 # ---------------------------------------------------------------------------
@@ -75,24 +87,38 @@ def tenant_list(ctx: Ctx, text: str | None, status: str | None,
 
 
 @dataclass(frozen=True)
-class ArchivePage:
+class TenantArchive:
+    """A tenant's archive: the catalogue (categories with counts) and the documents
+    matching the search, grouped by category (audited by `tenants.archive`)."""
+
     tenant: TenantRow
     catalogue: tuple[tuple[str, int], ...]
     total: int
     groups: tuple[tuple[str, list[tenants.ArchiveEntry]], ...]
     matches: int
     notices: tuple[dict[str, Any], ...]
+
+
+def tenant_archive(ctx: Ctx, code: str, text: str | None, category: Category | None,
+                   lang: str) -> TenantArchive:
+    arch = tenants.archive(ctx, code, text, category, lang)
+    return TenantArchive(
+        tenant=_row(ctx, arch.tenant, _companies(ctx)), catalogue=tuple(arch.catalogue),
+        total=arch.total, groups=tuple(arch.groups), matches=arch.matches,
+        notices=tuple(arch.notices))
+
+
+@dataclass(frozen=True)
+class ArchivePage(TenantArchive):
     #: The tenant's request records the reader may read (诉求记录).
     service_requests: tuple[service_requests.RequestSummary, ...]
 
 
 def archive_page(ctx: Ctx, code: str, text: str | None, category: Category | None,
                  lang: str) -> ArchivePage:
-    arch = tenants.archive(ctx, code, text, category, lang)
+    arch = tenant_archive(ctx, code, text, category, lang)
     return ArchivePage(
-        tenant=_row(ctx, arch.tenant, _companies(ctx)), catalogue=tuple(arch.catalogue),
-        total=arch.total, groups=tuple(arch.groups), matches=arch.matches,
-        notices=tuple(arch.notices),
+        **{f.name: getattr(arch, f.name) for f in fields(TenantArchive)},
         service_requests=tuple(service_requests.search(ctx, tenant_code=arch.tenant.code,
                                                        limit=50)),
     )

@@ -17,7 +17,7 @@ from marshmallow import fields
 
 from vault.errors import NotFound
 from vault.policy import CERTIFICATES, Level
-from vault.services import accounts, certificates, leak_pages, leaks
+from vault.services import accounts, certificate_pages, certificates, leak_pages, leaks
 from vault.services.context import Ctx
 from vault.web.api import _work, bp
 from vault.web.api_schema import (
@@ -271,19 +271,15 @@ def _company_id(ctx: Ctx, code: str | None) -> int | None:
         raise bad("company", f"no company {code!r}") from None
 
 
-def _certificate(ctx: Ctx, row: certificates.Row) -> dict[str, Any]:
-    doc, cert = row.document, row.certificate
-    custodian = cert.custodian if cert is not None else None
+def _certificate(row: certificate_pages.CertificateRow) -> dict[str, Any]:
     return {
-        "id": doc.id, "title": doc.title, "kind": doc.category, "company": doc.company.code,
-        "level": row.level.value, "marking": row.marking,
-        "number": cert.number if cert else None,
-        "custodian": custodian,
-        "original_location": cert.original_location if cert else None,
-        "valid_until": cert.valid_until if cert else None,
-        "validity": row.validity or None,
+        "id": row.id, "title": row.title, "kind": row.kind, "company": row.company,
+        "level": row.level, "marking": row.marking, "number": row.number,
+        "custodian": row.custodian_person, "original_location": row.location,
+        "valid_until": row.valid_until, "validity": row.validity or None,
         "may_edit": row.may_edit,
-        "open_loans": row.open_loans,
+        "open_loans": [{"id": x.id, "borrower": x.borrower_person, "due_on": x.due_on,
+                        "lent_at": x.lent_at} for x in row.loans],
     }
 
 
@@ -297,9 +293,8 @@ def _certificate(ctx: Ctx, row: certificates.Row) -> dict[str, Any]:
 @bp.errors("BadRequest", "Forbidden")
 def list_certificates(args: dict[str, Any]) -> Any:
     with _work() as ctx:
-        rows = certificates.list_certificates(ctx, _company_id(ctx, args.get("company")),
-                                              args["lang"])
-        return {"items": [_certificate(ctx, r) for r in rows]}
+        rows = certificate_pages.rows(ctx, _company_id(ctx, args.get("company")), args["lang"])
+    return {"items": [_certificate(r) for r in rows]}
 
 
 @bp.put("/certificates/<id('document'):id>", tags=["certificates"],
@@ -318,4 +313,5 @@ def put_certificate(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     changes = {names[k]: v for k, v in body.items()}
     with _work() as ctx:
         certificates.set_details(ctx, id, **changes)
-        return _certificate(ctx, certificates.get(ctx, id, args["lang"]))
+        row = certificate_pages.one(ctx, id, args["lang"])
+    return _certificate(row)
