@@ -180,6 +180,19 @@ def test_export_csv_and_jsonl(app: Flask, login_as: Callable[[str], FlaskClient]
     assert status == 400 and "请选择 CSV 或 JSON lines" in body.decode()
     status, _headers, body = _export(auditor, {"format": "csv", "since": "soon"})
     assert status == 400
+    # The export form (Flask-WTF): each bad filter is explained, in the reader's language;
+    # without its CSRF token the post is refused before anything is read.
+    for bad, message in (({"document": "abc"}, "请填写文件编号（数字）"),
+                         ({"action": "document:eat"}, "未知操作"),
+                         ({"until": "2026-02-30"}, "日期格式为 YYYY-MM-DD。"),
+                         ({"since": "2026-05-02", "until": "2026-05-01"}, "时间范围")):
+        status, _headers, body = _export(auditor, {"format": "csv", **bad})
+        assert status == 400 and message in body.decode(), bad
+    assert auditor.post("/compliance/export", data={"format": "csv"}).status_code == 400
+    auditor.get("/lang/en")
+    status, _headers, body = _export(auditor, {"format": "pdf"})
+    assert status == 400 and "Choose CSV or JSON lines." in body.decode()
+    assert len(_events(app, "audit:export")) == 2  # none of the refused ones exported
 
 
 def test_chain_status_and_verification(app: Flask,

@@ -132,6 +132,42 @@ def test_draft_seal_approve_send(world: Flask, login_as: Login) -> None:
     assert "Outgoing letters" in _text(clerk.get("/letters/"))
 
 
+
+def test_bad_letter_posts_are_refused_beside_the_field(world: Flask, login_as: Login) -> None:
+    """The letter forms (Flask-WTF): a post without its CSRF token is 400; bad values
+    are refused beside their field in the reader's language, nothing is saved."""
+    admin = login_as("root")
+    _template(admin)
+    assert admin.post("/letters/templates", data={"name": "x"}).status_code == 400  # no token
+    resp = _post(admin, "/letters/templates", {"template_id": "abc", "name": "",
+                                               "letterhead": "x", "closing": "x"})
+    assert resp.status_code == 400 and "请填写模版名称" in _text(resp)
+    resp = _post(admin, "/letters/templates", {"name": "函头", "letterhead": "x" * 5001,
+                                               "closing": "x"})
+    assert resp.status_code == 400 and 'id="error-letterhead"' in _text(resp)
+    clerk = login_as("clerk")
+    good = {"template": "1", "title": "电梯检修通知", "addressee": "全体租户", "body": "检修"}
+    assert clerk.post("/letters/new", data=good).status_code == 400  # no token
+    for bad, field in (({"template": "１"}, "template"), ({"template": "9" * 12}, "template"),
+                       ({"template": "999"}, "template"), ({"letter_on": "2026-02-30"},
+                                                           "letter_on"),
+                       ({"body": "长" * (letters.MAX_BODY + 1)}, "body")):
+        resp = _post(clerk, "/letters/new", {**good, **bad})
+        assert resp.status_code == 400, bad
+        assert f'id="error-{field}"' in _text(resp), bad
+    with infra_of(world).sessions() as s:
+        assert s.scalars(select(Letter)).first() is None
+    resp = _post(clerk, "/letters/new", good)
+    assert resp.status_code == 303
+    letter_path = resp.headers["Location"]
+    resp = _post(clerk, letter_path + "/seal", {"purpose": "用" * (letters.MAX_PURPOSE + 1)})
+    assert resp.status_code == 400 and "用途最多 2000 个字符" in _text(resp)
+    assert clerk.post(letter_path + "/seal", data={"purpose": "通知"}).status_code == 400
+    clerk.get("/lang/en")
+    resp = _post(clerk, "/letters/new", {**good, "title": ""})
+    assert resp.status_code == 400 and "Give the letter&#39;s subject." in _text(resp)
+
+
 def test_open_letter_on_request_pages(world: Flask, login_as: Login) -> None:
     _template(login_as("root"))
     with unit_of_work(infra_of(world), "clerk") as ctx:

@@ -72,6 +72,15 @@ def test_bad_search_is_a_clear_message(app: Flask,
     assert "请输入要搜索的词语、数字或汉字" in page
     assert clerk.get("/search").status_code == 200
     assert clerk.post("/search", data={"q": WORD}).status_code == 400  # no CSRF token
+    # The search form (Flask-WTF): a bad date is explained (not a 500); values that are
+    # no category, level or page are ignored, as before.
+    for field in ("from", "to"):
+        assert "日期格式为 YYYY-MM-DD。" in _search(clerk, q=WORD, **{field: "2026-02-30"})
+    page = _search(clerk, q=WORD, category="nonsense", level="x", page="abc",
+                   tenant=" " * 40, **{"from": "", "to": ""})
+    assert "日期格式为" not in page
+    clerk.get("/lang/en")
+    assert "Dates are written YYYY-MM-DD." in _search(clerk, q=WORD, to="soon")
 
 
 def test_document_page_shows_indexing_state(app: Flask,

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
 from vault.services import compliance_console
 from vault.services.compliance_console import Filters
-from vault.web import labels, support
+from vault.web import forms, labels, support
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
 
@@ -59,7 +58,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=support.settings().tz).astimezone(UTC)
 
 
-def _parse_filters(args: MultiDict[str, str]) -> tuple[Filters, dict[str, str], list[str]]:
+def _parse_filters(args: Mapping[str, str]) -> tuple[Filters, dict[str, str], list[str]]:
     """Filters from a query string or form; also the raw values (to refill the form
     and the page links) and what was wrong with them."""
     raw = {k: _CONTROL.sub("\ufffd", (args.get(k) or "").strip()[:200]) for k in FILTER_FIELDS}
@@ -160,10 +159,9 @@ def document_history(doc_id: int) -> Any:
 @bp.post("/export")
 @login_required
 def export() -> Any:
-    form = FlaskForm()
-    form.validate_on_submit()  # CSRF (also checked for every POST by CSRFProtect)
-    filters, _raw, errors = _parse_filters(request.form)
-    fmt = request.form.get("format", "csv")
+    form = forms.posted(forms.ExportForm)
+    filters, _raw, errors = _parse_filters(forms.values(form))
+    fmt = forms.text(form.format, default="csv")
     if fmt not in ("csv", "jsonl"):
         errors.append(_("Choose CSV or JSON lines."))
     if errors:
@@ -216,8 +214,7 @@ def chain() -> str:
 @bp.post("/chain/verify")
 @login_required
 def verify() -> Any:
-    form = FlaskForm()
-    form.validate_on_submit()
+    forms.posted(forms.Form)  # its CSRF token (also checked by CSRFProtect)
     with support.work() as ctx:
         report = compliance_console.verify(ctx)
     with support.work() as ctx:

@@ -34,11 +34,11 @@ def posted(form_class: type[F]) -> F:
     return form
 
 
-def text(field: Field, limit: int | None = None) -> str:
-    """What was typed in ``field`` (empty when absent), up to ``limit`` characters."""
+def text(field: Field, limit: int | None = None, default: str = "") -> str:
+    """What was typed in ``field`` (``default`` when absent), up to ``limit`` characters."""
     data = field.data
     if not isinstance(data, str):
-        return ""
+        return default
     return data if limit is None else data[:limit]
 
 
@@ -268,3 +268,70 @@ class CollectForm(Form):
 class ArchiveRecordingForm(Form):
     reason = TextAreaField()
     event = StringField()
+
+
+# ---------------------------------------------------------------------------
+# Letters and seal requests (vault/web/letters.py)
+
+
+class LetterForm(Form):
+    template = StringField()
+    kind = StringField()
+    title = StringField()
+    addressee = StringField()
+    body = TextAreaField()
+    letter_on = StringField()
+    requests = StringField()  # the request records an open letter answers
+
+
+class SealRequestForm(Form):
+    purpose = TextAreaField()
+
+
+class SealApprovalForm(Form):
+    note = TextAreaField()
+
+
+class AttachRequestsForm(Form):
+    requests = StringField()
+
+
+class LetterTemplateForm(Form):
+    template_id = StringField()
+    name = StringField()
+    letterhead = TextAreaField()
+    closing = TextAreaField()
+    company = StringField()
+    active = StringField()
+
+
+# ---------------------------------------------------------------------------
+# Search (vault/web/search.py)
+
+
+class SearchForm(Form):
+    q = StringField()
+    category = StringField()
+    level = StringField()
+    tenant = StringField()
+    company = StringField()
+    department = StringField()
+    issued_from = StringField(name="from")
+    issued_to = StringField(name="to")
+    page = StringField()
+
+
+# ---------------------------------------------------------------------------
+# The compliance console's export (vault/web/compliance.py)
+
+
+class ExportForm(Form):
+    """The audit trail's filters (as the trail page's query string) and the format."""
+
+    actor = StringField()
+    document = StringField()
+    action = StringField()
+    outcome = StringField()
+    since = StringField()
+    until = StringField()
+    format = StringField()

@@ -20,8 +20,8 @@ from flask_login import login_required
 
 from vault.errors import VaultError
 from vault.services import letters, notices
+from vault.web import forms, support
 from vault.web import service as service_views
-from vault.web import support
 from vault.web.auth import fresh_auth_required, is_fresh
 
 bp = Blueprint("letters", __name__)
@@ -168,24 +168,25 @@ def _render_new(errors: dict[str, str], status: int) -> Any:
 def new() -> Any:
     if request.method == "GET":
         return _render_new({}, 200)
-    form = request.form
-    raw_day = form.get("letter_on", "").strip()
+    form = forms.posted(forms.LetterForm)
+    raw_day = forms.text(form.letter_on).strip()
     letter_on: date | None = None
     if raw_day:
         try:
             letter_on = date.fromisoformat(raw_day[:10])
         except ValueError:
             return _render_new({"letter_on": str(ERRORS["bad_letter_on"])}, 400)
-    raw_tpl = form.get("template", "").strip()
+    raw_tpl = forms.text(form.template).strip()
     if not (raw_tpl.isascii() and raw_tpl.isdigit() and len(raw_tpl) < 10):
         return _render_new({"template": str(ERRORS["unknown_template"])}, 400)
     try:
         with support.work() as ctx:
             view = letters.draft(
-                ctx, template_id=int(raw_tpl), title=form.get("title", "")[:1000],
-                addressee=form.get("addressee", "")[:1000],
-                body=form.get("body", "")[: letters.MAX_BODY + 1], letter_on=letter_on,
-                kind=form.get("kind", "letter"), request_refs=_refs(form.get("requests", "")))
+                ctx, template_id=int(raw_tpl), title=forms.text(form.title, 1000),
+                addressee=forms.text(form.addressee, 1000),
+                body=forms.text(form.body, letters.MAX_BODY + 1), letter_on=letter_on,
+                kind=forms.text(form.kind, default="letter"),
+                request_refs=_refs(forms.text(form.requests)))
     except VaultError as exc:
         field = DRAFT_FIELDS.get(exc.code)
         if field is None or exc.status >= 500:
@@ -218,10 +219,10 @@ def show(letter_id: int) -> Any:
 @login_required
 @translated
 def request_seal(letter_id: int) -> Any:
+    purpose = forms.text(forms.posted(forms.SealRequestForm).purpose, letters.MAX_PURPOSE + 1)
     try:
         with support.work() as ctx:
-            letters.request_seal(ctx, letter_id,
-                                 request.form.get("purpose", "")[: letters.MAX_PURPOSE + 1])
+            letters.request_seal(ctx, letter_id, purpose)
     except VaultError as exc:
         if exc.code in ("seal_purpose_required", "bad_seal_purpose"):
             return _show_page(letter_id, {"purpose": message_of(exc)}, 400)
@@ -235,10 +236,10 @@ def request_seal(letter_id: int) -> Any:
 @fresh_auth_required(minutes=FRESH_MINUTES, back="letters.show")
 @translated
 def approve(letter_id: int, seal_id: int) -> Any:
+    note = forms.text(forms.posted(forms.SealApprovalForm).note, letters.MAX_PURPOSE + 1)
     try:
         with support.work() as ctx:
-            seal = letters.approve_seal(ctx, seal_id,
-                                        request.form.get("note", "")[: letters.MAX_PURPOSE + 1])
+            seal = letters.approve_seal(ctx, seal_id, note)
     except VaultError as exc:
         if exc.code == "bad_seal_note":
             return _show_page(letter_id, {"note": message_of(exc)}, 400)
@@ -254,10 +255,10 @@ def approve(letter_id: int, seal_id: int) -> Any:
 @fresh_auth_required(minutes=FRESH_MINUTES, back="letters.show")
 @translated
 def reject(letter_id: int, seal_id: int) -> Any:
+    reason = forms.text(forms.posted(forms.RejectForm).reason, letters.MAX_PURPOSE + 1)
     try:
         with support.work() as ctx:
-            letters.reject_seal(ctx, seal_id,
-                                request.form.get("reason", "")[: letters.MAX_PURPOSE + 1])
+            letters.reject_seal(ctx, seal_id, reason)
     except VaultError as exc:
         if exc.code in ("seal_reason_required", "bad_seal_reason"):
             return _show_page(letter_id, {"reason": message_of(exc)}, 400)
@@ -283,7 +284,7 @@ def cancel(letter_id: int, seal_id: int) -> Any:
 @login_required
 @translated
 def send(letter_id: int) -> Any:
-    codes = request.form.getlist("tenant")[: notices.MAX_RECIPIENTS + 1]
+    codes = (forms.posted(forms.RecipientsForm).tenant.data or [])[: notices.MAX_RECIPIENTS + 1]
     try:
         with support.work() as ctx:
             change = letters.send(ctx, letter_id, codes)
@@ -298,10 +299,10 @@ def send(letter_id: int) -> Any:
 @login_required
 @translated
 def attach(letter_id: int) -> Any:
+    refs = _refs(forms.text(forms.posted(forms.AttachRequestsForm).requests))
     try:
         with support.work() as ctx:
-            letters.attach_requests(ctx, letter_id,
-                                    _refs(request.form.get("requests", "")))
+            letters.attach_requests(ctx, letter_id, refs)
     except VaultError as exc:
         return _refused(exc, letter_id)
     flash(_("The requests were attached."))
@@ -331,17 +332,17 @@ def templates() -> Any:
 @login_required
 @translated
 def template_save() -> Any:
-    form = request.form
-    raw_id = form.get("template_id", "").strip()
+    form = forms.posted(forms.LetterTemplateForm)
+    raw_id = forms.text(form.template_id).strip()
     template_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 10 \
         else None
     try:
         with support.work() as ctx:
             row = letters.save_template(
-                ctx, name=form.get("name", "")[:1000], letterhead=form.get("letterhead", "")[:5000],
-                closing=form.get("closing", "")[:5000],
-                company_code=form.get("company", "").strip() or None, template_id=template_id,
-                active=form.get("active", "1") == "1")
+                ctx, name=forms.text(form.name, 1000), letterhead=forms.text(form.letterhead, 5000),
+                closing=forms.text(form.closing, 5000),
+                company_code=forms.text(form.company).strip() or None, template_id=template_id,
+                active=forms.text(form.active, default="1") == "1")
     except VaultError as exc:
         field = TEMPLATE_FIELDS.get(exc.code)
         if field is None or exc.status >= 500:

@@ -17,7 +17,7 @@ from vault.errors import InvalidInput, VaultError
 from vault.policy import Category, Level
 from vault.services import documents, watch
 from vault.services import search as search_service
-from vault.web import support
+from vault.web import forms, support
 
 bp = Blueprint("search", __name__, url_prefix="/search")
 support.NAV.append(("search.index", lambda: lazy_gettext("Search"), None))
@@ -52,23 +52,24 @@ def index() -> Any:
 @bp.post("")
 @login_required
 def results() -> Any:
-    form = request.form
+    form = forms.posted(forms.SearchForm)
     errors: list[str] = []
     query = documents.Query(per_page=PER_PAGE)
-    query.text = form.get("q", "")[:400]
-    if form.get("category") in {c.value for c in Category}:
-        query.category = Category(form["category"])
-    if form.get("level") in {lv.value for lv in Level}:
-        query.level = Level(form["level"])
-    query.tenant = form.get("tenant", "").strip()[:32] or None
-    query.company = form.get("company", "").strip()[:32] or None
-    query.department = form.get("department", "").strip()[:32] or None
+    query.text = forms.text(form.q, 400)
+    category, level = forms.text(form.category), forms.text(form.level)
+    if category in {c.value for c in Category}:
+        query.category = Category(category)
+    if level in {lv.value for lv in Level}:
+        query.level = Level(level)
+    query.tenant = forms.text(form.tenant).strip()[:32] or None
+    query.company = forms.text(form.company).strip()[:32] or None
+    query.department = forms.text(form.department).strip()[:32] or None
     try:
-        query.issued_from = _date(form.get("from"))
-        query.issued_to = _date(form.get("to"))
+        query.issued_from = _date(forms.text(form.issued_from))
+        query.issued_to = _date(forms.text(form.issued_to))
     except InvalidInput:
         errors.append(_("Dates are written YYYY-MM-DD."))
-    page = form.get("page", "1")
+    page = forms.text(form.page, default="1")
     query.page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
     found = None
     if not errors:
@@ -79,7 +80,7 @@ def results() -> Any:
             if exc.code not in ERRORS:
                 raise
             errors.append(str(ERRORS[exc.code]))
-    return render_template("search/index.html", form=form, found=found, errors=errors)
+    return render_template("search/index.html", form=request.form, found=found, errors=errors)
 
 
 @bp.get("/imports")
