@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_required
 
-from vault.errors import InvalidInput, VaultError
+from vault.errors import InvalidInput
 from vault.services import certificate_pages, certificates
 from vault.web import forms, support
 from vault.web import leaks as leak_views
@@ -59,10 +59,8 @@ VALIDITY_NAMES: dict[str, Any] = {
 
 
 
-def message_of(exc: VaultError) -> str:
-    """The refusal in the reader's language (then the leak and document pages' maps)."""
-    text = ERRORS.get(exc.code)
-    return str(text) if text is not None else leak_views.message_of(exc)
+#: Refusals in the reader's language: this area's texts, then the leak pages' (and theirs).
+message_of = support.messages(ERRORS, leak_views.message_of)
 
 
 #: Service refusals re-raised with their message in the reader's language.

@@ -107,9 +107,8 @@ TEMPLATE_FIELDS = {
 }
 
 
-def message_of(exc: VaultError) -> str:
-    text = ERRORS.get(exc.code)
-    return str(text) if text is not None else service_views.message_of(exc)
+#: Refusals in the reader's language: this area's texts, then the service pages' (and theirs).
+message_of = support.messages(ERRORS, service_views.message_of)
 
 
 translated = support.translating(message_of)

@@ -161,9 +161,8 @@ ERRORS: dict[str, Any] = {
 }
 
 
-def message_of(exc: VaultError) -> str:
-    text = ERRORS.get(exc.code)
-    return str(text) if text is not None else doc_views.message_of(exc)
+#: Refusals in the reader's language: this area's texts, then the document pages'.
+message_of = support.messages(ERRORS, doc_views.message_of)
 
 
 translated = support.translating(message_of)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -191,6 +191,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 def lang() -> str:
     """The page language as the services name it: "en" or "zh"."""
     return "en" if select_locale() == "en" else "zh"
+
+
+def messages(table: Mapping[str, Any], fallback: Callable[[VaultError], str]
+             ) -> Callable[[VaultError], str]:
+    """An area's ``message_of``: its own text for an error's code (``table``, lazy
+    translations), else what ``fallback`` (another area's) says."""
+
+    def message_of(exc: VaultError) -> str:
+        text = table.get(exc.code)
+        return str(text) if text is not None else fallback(exc)
+
+    return message_of
 
 
 def translating(message_of: Callable[[VaultError], str]) -> Callable[[F], F]:
