@@ -575,22 +575,22 @@ def can_view(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
         return _deny(Reason.SECRET_NOT_DESIGNATED)
     if subject.user_id == doc.registrant_id:
         return _allow(Reason.REGISTRANT)
-    if (
-        doc.department_id is not None
-        and subject.company_id == doc.company_id
-        and subject.department_id == doc.department_id
-    ):
+    if _in_owning_department(subject, doc):
         return _allow(Reason.OWNING_DEPARTMENT)
     return _deny(Reason.NOT_IN_SCOPE)
 
 
-def _is_owning_dept_manager(subject: Subject, doc: DocumentFacts) -> bool:
+def _in_owning_department(subject: Subject, doc: DocumentFacts) -> bool:
+    """Whether the person works in the document's owning department (of its company)."""
     return (
-        subject.has(Role.DEPT_MANAGER)
-        and doc.department_id is not None
+        doc.department_id is not None
         and subject.company_id == doc.company_id
         and subject.department_id == doc.department_id
     )
+
+
+def _is_owning_dept_manager(subject: Subject, doc: DocumentFacts) -> bool:
+    return subject.has(Role.DEPT_MANAGER) and _in_owning_department(subject, doc)
 
 
 def can_grant(subject: Subject, doc: DocumentFacts, now: datetime) -> Decision:
@@ -1167,11 +1167,7 @@ def can_record_sign_off(subject: Subject, doc: DocumentFacts, now: datetime) -> 
     address = can_address_notice(subject, doc, now)
     if address.allowed or address.reason is not Reason.NOT_RESPONSIBLE:
         return address
-    if (
-        doc.department_id is not None
-        and subject.company_id == doc.company_id
-        and subject.department_id == doc.department_id
-    ):
+    if _in_owning_department(subject, doc):
         return _allow(Reason.OWNING_DEPARTMENT)
     return address
 
