@@ -25,7 +25,7 @@ from vault.actions import Action
 from vault.errors import Forbidden, InvalidInput
 from vault.models import Certificate, Document, Loan, User
 from vault.policy import Level
-from vault.services import documents
+from vault.services import documents, scope
 from vault.services.context import Ctx
 
 CATEGORIES = frozenset(c.value for c in policy.CERTIFICATES)
@@ -138,17 +138,9 @@ class Row:
 
 def _scope(ctx: Ctx, company_id: int | None) -> list[int] | None:
     """Company ids the actor may read the register of (None: every company)."""
-    subject = ctx.subject
-    if policy.reads_every_company(subject):
-        return None if company_id is None else [company_id]
-    target = company_id if company_id is not None else subject.company_id
-    decision = policy.can_read_register(subject, target)
-    if not decision.allowed:
-        raise ctx.refuse(Forbidden(
-            "The certificate register is kept by custodians and read by the general manager, "
-            "HQ executives and compliance.", code=decision.reason.value),
-            Action.REGISTER_VIEW, object_type="register", object_id="certificates")
-    return [target]
+    return scope.register_companies(
+        ctx, company_id, "The certificate register is kept by custodians and read by the "
+        "general manager, HQ executives and compliance.", object_id="certificates")
 
 
 def validity(valid_until: date | None, today: date) -> str:

@@ -30,8 +30,11 @@ from sqlalchemy import ColumnElement, Select, and_, case, false, or_, select, tr
 from sqlalchemy.sql.elements import Case
 
 from vault import policy
+from vault.actions import Action
+from vault.errors import Forbidden
 from vault.models import Company, Document, Grant
 from vault.policy import Level, Role, Subject
+from vault.services.context import Ctx
 
 _CLASSIFIED = (Level.CONFIDENTIAL.value, Level.SECRET.value, Level.TOP_SECRET.value)
 _AT_OR_ABOVE = {
@@ -170,3 +173,19 @@ def review_scope(subject: Subject, now: datetime) -> ColumnElement[bool]:
         lower.append(and_(~hq_owned, Document.company_id == subject.company_id))
     ways.append(and_(Document.level != Level.TOP_SECRET.value, or_(*lower)))
     return and_(Document.level.in_(_CLASSIFIED), ~ended(now), or_(*ways))
+
+
+def register_companies(ctx: Ctx, company_id: int | None, message: str,
+                       object_id: str | None = None) -> list[int] | None:
+    """The ids of the companies whose registers (copies, loans, certificates) the actor
+    reads, of ``company_id`` or by default (None: every company). A refusal is audited
+    as a register view of ``object_id`` (default: the company's id)."""
+    subject = ctx.subject
+    if policy.reads_every_company(subject):
+        return None if company_id is None else [company_id]
+    target = company_id if company_id is not None else subject.company_id
+    decision = policy.can_read_register(subject, target)
+    if not decision.allowed:
+        raise ctx.refuse(Forbidden(message, code=decision.reason.value), Action.REGISTER_VIEW,
+                         object_type="register", object_id=object_id or str(target))
+    return [target]

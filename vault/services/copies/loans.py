@@ -43,7 +43,7 @@ def loan_state(loan: Loan, today: date) -> str:
 
 def loans(ctx: Ctx, *, company_id: int | None = None, overdue: bool = False,
           open_only: bool = False, limit: int = 500) -> list[Loan]:
-    companies = _register_scope(ctx, company_id, Action.REGISTER_VIEW)
+    companies = _register_scope(ctx, company_id)
     stmt = select(Loan).join(Document)
     if companies is not None:
         stmt = stmt.where(Document.company_id.in_(companies))

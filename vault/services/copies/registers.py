@@ -14,7 +14,7 @@ from vault.models import (
     RegisteredCopy,
 )
 from vault.policy import Level
-from vault.services import documents
+from vault.services import documents, scope
 from vault.services.context import Ctx
 from vault.services.copies.common import (
     DESTROYED,
@@ -31,24 +31,16 @@ from vault.services.copies.requests import (
 # The copy register
 
 
-def _register_scope(ctx: Ctx, company_id: int | None, action: Action) -> list[int] | None:
+def _register_scope(ctx: Ctx, company_id: int | None) -> list[int] | None:
     """Company ids the actor may read registers of (None: every company)."""
-    subject = ctx.subject
-    if policy.reads_every_company(subject):
-        return None if company_id is None else [company_id]
-    target = company_id if company_id is not None else subject.company_id
-    decision = policy.can_read_register(subject, target)
-    if not decision.allowed:
-        raise ctx.refuse(Forbidden("Registers are kept by custodians and read by the general "
-                                   "manager, HQ executives and compliance.",
-                                   code=decision.reason.value),
-                         action, object_type="register", object_id=str(target))
-    return [target]
+    return scope.register_companies(
+        ctx, company_id, "Registers are kept by custodians and read by the general manager, "
+        "HQ executives and compliance.")
 
 
 def copy_register(ctx: Ctx, *, company_id: int | None = None, status: str | None = None,
                   document_id: int | None = None, limit: int = 500) -> list[RegisteredCopy]:
-    companies = _register_scope(ctx, company_id, Action.REGISTER_VIEW)
+    companies = _register_scope(ctx, company_id)
     stmt = select(RegisteredCopy).join(Document)
     if companies is not None:
         stmt = stmt.where(Document.company_id.in_(companies))
