@@ -44,6 +44,7 @@ from vault.audit.common import (
     STATE_FILE,
     _row_event,
 )
+from vault.audit.files import fsync_folder, write_all
 from vault.errors import AuditUnavailable
 
 if TYPE_CHECKING:
@@ -213,13 +214,7 @@ def _append(path: Path, lines: list[bytes]) -> None:
         size = os.fstat(fd).st_size
         data = b"\n".join(lines) + b"\n"
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                if n <= 0:
-                    raise OSError(errno.EIO, "short write")
-                view = view[n:]
-            os.fsync(fd)
+            write_all(fd, data)
         except OSError:
             try:
                 os.ftruncate(fd, size)
@@ -229,11 +224,7 @@ def _append(path: Path, lines: list[bytes]) -> None:
     finally:
         os.close(fd)
     if created:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_folder(path)
 
 
 # --------------------------------------------------------------------------- mirror writing

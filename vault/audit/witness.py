@@ -27,7 +27,6 @@ again to a file witness that lacks it.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import logging.handlers
@@ -38,6 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from vault.audit.files import fsync_folder, write_all
 
 log = logging.getLogger("vault.audit")
 
@@ -76,21 +77,11 @@ class FileWitness:
             created = not self.path.exists()
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             try:
-                view = memoryview(data)
-                while view:
-                    n = os.write(fd, view)
-                    if n <= 0:
-                        raise OSError(errno.EIO, "short write")
-                    view = view[n:]
-                os.fsync(fd)
+                write_all(fd, data)
             finally:
                 os.close(fd)
             if created:
-                dfd = os.open(self.path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
+                fsync_folder(self.path)
 
     def last_seq(self) -> int:
         """The highest checkpoint written to the file (0 when none or unreadable)."""

@@ -1,0 +1,27 @@
+"""Durable appends for the audit's files (the mirror, a file witness): stdlib only."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (os.write may write fewer), then fsync."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.EIO, "short write")
+        view = view[n:]
+    os.fsync(fd)
+
+
+def fsync_folder(path: Path) -> None:
+    """fsync the folder holding ``path``, so that a file just created stays listed."""
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
