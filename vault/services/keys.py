@@ -7,7 +7,7 @@ resumes (it re-wraps what is left before making yet another key).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vault.actions import Action
+from vault.crypto.keyring import Keyring
 from vault.models import DocumentVersion, FollowUp, ServiceRequest, TotpFactor
 from vault.services import search_index, totp
-from vault.services.context import Infra, unit_of_work
+from vault.services.context import Ctx, Infra, unit_of_work
 
 BATCH = 200
 #: Rows with sealed fields under a data key of their own (vault/services/sealed.py).
@@ -132,14 +133,7 @@ def rotate(
             ).all()
             if stop_after is not None:
                 rows = rows[: max(0, stop_after - done)]
-            for row in rows:
-                assert row.master_key_id is not None and row.wrapped_key is not None
-                row.master_key_id, row.wrapped_key = ring.rewrap(row.master_key_id,
-                                                                 row.wrapped_key)
-            if rows:
-                ctx.record(Action.KEY_ROTATE, object_type="master_key",
-                           object_id=ring.active_id, reason="rewrapped",
-                           detail={"rows": len(rows)})
+            _rewrap(ctx, ring, rows, {})
         done += len(rows)
         if progress:
             progress(done, total)
@@ -154,6 +148,16 @@ def rotate(
     return Rotation(new_key, done)
 
 
+def _rewrap(ctx: Ctx, ring: Keyring, rows: Sequence[Any], detail: dict[str, Any]) -> None:
+    """Re-wrap one batch's data keys under the active master key; one audit event."""
+    for row in rows:
+        assert row.master_key_id is not None and row.wrapped_key is not None
+        row.master_key_id, row.wrapped_key = ring.rewrap(row.master_key_id, row.wrapped_key)
+    if rows:
+        ctx.record(Action.KEY_ROTATE, object_type="master_key", object_id=ring.active_id,
+                   reason="rewrapped", detail={"rows": len(rows), **detail})
+
+
 def _rewrap_sealed(infra: Infra, actor: str | None) -> int:
     """Re-wrap the data keys of rows with sealed fields, in committed batches."""
     ring = infra.keyring
@@ -166,14 +170,7 @@ def _rewrap_sealed(infra: Infra, actor: str | None) -> int:
                     select(model).where(model.wrapped_key.is_not(None))
                     .where(model.master_key_id != ring.active_id)
                     .order_by(model.id).limit(BATCH)).all()
-                for row in rows:
-                    assert row.master_key_id is not None and row.wrapped_key is not None
-                    row.master_key_id, row.wrapped_key = ring.rewrap(row.master_key_id,
-                                                                     row.wrapped_key)
-                if rows:
-                    ctx.record(Action.KEY_ROTATE, object_type="master_key",
-                               object_id=ring.active_id, reason="rewrapped",
-                               detail={"rows": len(rows), "table": model.__tablename__})
+                _rewrap(ctx, ring, rows, {"table": model.__tablename__})
             done += len(rows)
             if not rows:
                 break
