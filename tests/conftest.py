@@ -5,6 +5,7 @@ installed server binaries. A PostgreSQL that cannot start is a failure, never a 
 
 from __future__ import annotations
 
+import functools
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -97,10 +98,18 @@ def _admin(base: str, sql: str) -> None:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
+@functools.cache
+def _copy_strategy() -> str:
+    """FILE_COPY copies the template's files; PostgreSQL 15's default, WAL_LOG, writes
+    them through the WAL block by block (about twice the time for our small templates).
+    Older servers know only the file copy, and no STRATEGY clause."""
+    return " STRATEGY FILE_COPY" if int(servers.pg_bindir().parent.name) >= 15 else ""
+
+
 def _create_pg_database(base: str, template: str = "vault_template") -> str:
     """A fresh database copied from a template (the migrated one by default)."""
     name = "t_" + uuid.uuid4().hex[:12]
-    _admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    _admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"{_copy_strategy()}')
     return base.format(db=name)
 
 

@@ -14,13 +14,10 @@ ANNUAL_PLAN = "2027年度经营计划"  # 机密, SZ, registered and supervised 
 
 
 @pytest.fixture
-def vault(tmp_path: Path, database_url: str) -> Vault:
-    home = tmp_path / "home"
-    home.mkdir()
-    v = Vault(home, database_url)
-    assert v("init").exit_code == 0
-    assert v("demo").exit_code == 0
-    return v
+def vault(demo_home: Path, database_url: str) -> Vault:
+    """After `vault init` and `vault demo` (tests/conftest.py copies both from the
+    session's template instead of running them for every test)."""
+    return Vault(demo_home, database_url)
 
 
 def ok(res: Result) -> str:

@@ -10,13 +10,10 @@ from test_cli import Vault  # noqa: I001 - sibling test module (no packages in t
 
 
 @pytest.fixture
-def vault(tmp_path: Path, database_url: str) -> Vault:
-    home = tmp_path / "home"
-    home.mkdir()
-    v = Vault(home, database_url)
-    assert v("init").exit_code == 0
-    assert v("demo").exit_code == 0
-    return v
+def vault(demo_home: Path, database_url: str) -> Vault:
+    """After `vault init` and `vault demo` (tests/conftest.py copies both from the
+    session's template instead of running them for every test)."""
+    return Vault(demo_home, database_url)
 
 
 def test_search_after_indexing(vault: Vault, tmp_path: Path) -> None:
