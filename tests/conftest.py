@@ -292,6 +292,23 @@ def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
     return lambda kind: make_database(request, kind, tmp_path)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test module's ``DATABASES`` (e.g. ``("sqlite",)``) narrows `database_url` for
+    its tests, unless a test parametrizes it itself. The module says why beside it."""
+    kinds = getattr(metafunc.module, "DATABASES", None)
+    if kinds is None or "database_url" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+        if "database_url" in (names.replace(" ", "").split(",") if isinstance(names, str)
+                              else names):
+            return
+    # As a mark, as if the test carried it (pytest then leaves the fixture's own params).
+    metafunc.definition.add_marker(
+        pytest.mark.parametrize("database_url", list(kinds), indirect=True))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database of each kind: empty unless a fixture asked for a seed first

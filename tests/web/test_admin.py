@@ -16,6 +16,12 @@ from webtools import csrf_token, sign_in  # noqa: I001 - tests/web/webtools.py
 
 from vault.audit.models import AuditEvent
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_accounts.py.
+DATABASES = ("sqlite",)
+
 GET_ROUTES = ["/admin/", "/admin/organisation", "/admin/users/new", "/admin/users/clerk"]
 POST_ROUTES = {
     "/admin/companies": {"code": "XM", "name": "厦门公司"},

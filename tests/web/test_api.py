@@ -1,5 +1,5 @@
-"""The JSON API (/api/v1) and the token pages, through the Flask test client, on
-SQLite and PostgreSQL: every endpoint's success, 401s, 404 out of scope, 403s,
+"""The JSON API (/api/v1) and the token pages, through the Flask test client (on
+SQLite: see pytestmark below): every endpoint's success, 401s, 404 out of scope, 403s,
 400s with their JSON code, and the audit events each writes."""
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ from vault.audit.models import AuditEvent
 from vault.models import ApiToken
 from vault.services import accounts, tokens
 from vault.services.context import Infra, unit_of_work
+
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in tests/integration
+# (documents, grants, versions, tokens, audit).
+DATABASES = ("sqlite",)
 
 API = "/api/v1"
 TEXT = b"Notice: the water will be off on Tuesday from 9 to 11.\n"

@@ -1,6 +1,6 @@
 """The copies API (/api/v1: requests, decisions with re-authentication, the one
 download, the copy and lending registers, notifications) through the Flask test
-client, on SQLite and PostgreSQL.
+client (on SQLite: see pytestmark below).
 
 Times: the API always works at the real clock. Where a test needs another moment
 (an approval whose window has already passed, a loan that is overdue) it calls
@@ -35,6 +35,12 @@ from vault.policy import Category, Level
 from vault.services import copies, samples, tokens, totp
 from vault.services.context import Infra, unit_of_work
 from vault.web import openapi
+
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_copies_service.py and test_cli_copies.py.
+DATABASES = ("sqlite",)
 
 API = "/api/v1"
 

@@ -3,7 +3,7 @@ requests — valid ones and deliberately invalid ones — never get a 500.
 
 Bounded and deterministic: each operation gets MAX_EXAMPLES requests in each
 generation mode, from a fixed seed (``derandomize``), on SQLite only (the
-service layer is exercised on PostgreSQL by tests/web/test_api.py). The caller
+service layer is exercised on PostgreSQL by tests/integration). The caller
 is a supervisor with a valid token, so registrations, grants and versions can
 succeed as well as fail; compliance runs the audit operations.
 """

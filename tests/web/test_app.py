@@ -10,6 +10,11 @@ from webtools import csrf_token, sign_in  # noqa: I001 - tests/web/webtools.py
 
 from vault import create_app
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in tests/integration.
+DATABASES = ("sqlite",)
+
 
 def test_app_refuses_to_start_without_keys(tmp_path: Path) -> None:
     from vault.errors import ConfigError

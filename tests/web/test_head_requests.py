@@ -14,6 +14,11 @@ from vault.policy import Category, Level
 from vault.services import samples, tokens
 from vault.services.context import unit_of_work
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in tests/integration.
+DATABASES = ("sqlite",)
+
 
 def test_head_on_content_routes_is_refused_and_not_audited(
         app: Flask, login_as: Callable[[str], FlaskClient]) -> None:

@@ -14,6 +14,11 @@ from vault.services import tokens
 from vault.services.context import unit_of_work
 from vault.web.ids import IdConverter
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in tests/integration.
+DATABASES = ("sqlite",)
+
 
 def test_every_id_uses_the_id_converter(app: Flask) -> None:
     pages = api = 0

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -21,6 +20,12 @@ from vault.models import Certificate, LeakReport, Notification, User
 from vault.policy import Category, CopyKind, Level
 from vault.services import copies, documents, tokens
 from vault.services.context import unit_of_work
+
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_leaks.py and test_certificates.py.
+DATABASES = ("sqlite",)
 
 Login = Callable[[str], FlaskClient]
 TITLE = "D座物业服务合同"
@@ -420,7 +425,6 @@ def test_api_certificates(app: Flask) -> None:
     assert ceo("GET", "/api/v1/certificates?company=NOPE").status_code == 400
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_deactivated_reporter_cannot_report(app: Flask) -> None:
     """A reporter deactivated meanwhile cannot report (the token dies with them)."""
     caller = _api(app, "clerk")

@@ -12,6 +12,12 @@ from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.services.context import Infra
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_audit_log.py.
+DATABASES = ("sqlite",)
+
 
 @pytest.mark.parametrize("hops, forwarded, expected", [
     (0, "203.0.113.7", "127.0.0.1"),  # no proxy trusted: a client's header is ignored

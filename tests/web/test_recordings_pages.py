@@ -2,7 +2,7 @@
 reader's language, nothing written on a refusal), the request record's list with an
 inline player that loads nothing until played, the archive form (reason and event
 required) and the archive register, a destroyed recording shown as such; in zh and
-en; what people outside the circle get. SQLite and PostgreSQL."""
+en; what people outside the circle get. SQLite (see pytestmark below)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ from webtools import csrf_token  # noqa: I001 - tests/web/webtools.py
 from vault.models import Document, Recording, RecordingArchive
 from vault.services import recordings, samples
 from vault.services.context import Infra, unit_of_work
+
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_recordings.py.
+DATABASES = ("sqlite",)
 
 Login = Callable[[str], FlaskClient]
 TZ = timezone(timedelta(hours=8))

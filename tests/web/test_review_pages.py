@@ -21,6 +21,12 @@ from vault.policy import Category, Level
 from vault.services import accounts, annual_review, documents, samples
 from vault.services.context import unit_of_work
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_review.py.
+DATABASES = ("sqlite",)
+
 Login = Callable[[str], FlaskClient]
 
 

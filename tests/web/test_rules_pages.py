@@ -15,6 +15,12 @@ from vault.policy import Category, CopyKind, Level
 from vault.services import copies, documents, samples
 from vault.services.context import Infra, unit_of_work
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_rules_at_use.py and test_cli_rules.py.
+DATABASES = ("sqlite",)
+
 Login = Callable[[str], FlaskClient]
 
 

@@ -17,6 +17,12 @@ from webtools import csrf_token, sign_in  # noqa: I001 - tests/web/webtools.py
 
 from vault.web.auth import fresh_auth_required
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_totp_service.py.
+DATABASES = ("sqlite",)
+
 
 def _post(client: FlaskClient, path: str, data: dict[str, str], form_page: str | None = None
           ) -> tuple[int, str, str]:

@@ -30,6 +30,12 @@ from vault.services import requests as requests_service
 from vault.services.context import Infra, unit_of_work
 from vault.web import openapi
 
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_service_records.py.
+DATABASES = ("sqlite",)
+
 Login = Callable[[str], FlaskClient]
 API = "/api/v1"
 SCHEMA = schemathesis.openapi.from_dict(openapi.document())

@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from people import PASSWORD  # noqa: I001 - tests/people.py
@@ -18,6 +19,12 @@ from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.models import ApiToken
 from vault.services.context import Infra
+
+# SQLite only (DATABASES, read by tests/conftest.py): these tests are about the web
+# layer (routes, forms, messages, status codes, languages, what a refusal shows); the
+# services and the storage behind them run on both databases in
+# tests/integration/test_accounts.py and test_tokens.py.
+DATABASES = ("sqlite",)
 
 
 def infra_of(app: Flask) -> Infra:
@@ -187,7 +194,6 @@ def test_a_damaged_file_is_refused_before_the_first_byte(
 
 
 def test_a_large_damaged_file_streams_then_fails_audited(app: Flask) -> None:
-    import pytest
     from webtools import sign_in  # noqa: I001 - tests/web/webtools.py
 
     from vault import create_app
