@@ -71,3 +71,17 @@ def paste_clipped(layer: Any, tile: Any, x: int, y: int) -> None:
     sx, sy = dx - x, dy - y
     if sx < tile.width and sy < tile.height and dx < layer.width and dy < layer.height:
         layer.alpha_composite(tile, dest=(dx, dy), source=(sx, sy))
+
+
+def text_mask(text: str, face: Any, alpha: int, degrees: float) -> Any:
+    """``text`` as a coverage mask ("L": ``alpha`` where the glyphs are, 0 around
+    them) just its size, turned by ``degrees``: pasting one colour through it draws
+    the text semi-transparently, one byte per pixel kept instead of four."""
+    from PIL import Image, ImageDraw
+
+    left, top, right, bottom = face.getbbox(text)
+    mask = Image.new("L", (right - left + 2, bottom - top + 2), 0)
+    ImageDraw.Draw(mask).text((1 - left, 1 - top), text, font=face, fill=alpha)
+    if degrees:
+        mask = mask.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True)
+    return mask

@@ -141,6 +141,28 @@ def test_missing_font_is_a_clear_error(tmp_path: Path) -> None:
     assert "fonts-wqy-microhei" in err.value.message
 
 
+@pytest.mark.skipif(not FONT.is_file(), reason="needs fonts-wqy-microhei (make test installs it)")
+def test_a_pages_colours_are_kept_and_each_viewer_gets_their_own_words() -> None:
+    page = Image.new("RGB", (600, 800), (255, 255, 255))
+    ImageDraw.Draw(page).rectangle((50, 50, 550, 300), fill=(30, 30, 30))
+    key = ("blob-of-this-test", 1)
+    viewer._PALETTES.clear()
+    first = viewer.watermark(page, ["甲（jia）", "2026-12-01 10:32", "机密"], FONT)
+    second = viewer.watermark(page, ["乙（yi）", "2026-12-01 10:33", "机密"], FONT)
+    sent_first = Image.open(io.BytesIO(viewer.png_bytes(first, key))).convert("RGB")
+    assert viewer._PALETTES.get(key) is not None  # chosen once, for the page
+    sent_second = Image.open(io.BytesIO(viewer.png_bytes(second, key))).convert("RGB")
+    # The second viewer's words, not the first's, in the first's colours: each pixel
+    # within a few levels of the second viewer's watermarked page.
+    assert _changed(sent_first, sent_second) > 1000
+    worst = ImageChops.difference(sent_second, second).getextrema()
+    assert max(high for _low, high in worst) <= 24
+    assert _changed(sent_second, second) < 600 * 800 // 1000
+    # A page shorter than the band still gets it (clipped), without an error.
+    tiny = viewer.watermark(Image.new("RGB", (40, 12), (255, 255, 255)), ["机密"], FONT)
+    assert tiny.size == (40, 12) and _changed(tiny, Image.new("RGB", (40, 12), "white")) > 0
+
+
 def test_png_bytes_round_trip() -> None:
     img = Image.new("RGB", (20, 10), (1, 2, 3))
     back = Image.open(io.BytesIO(viewer.png_bytes(img)))
