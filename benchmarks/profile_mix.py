@@ -6,6 +6,7 @@ top functions by cumulative time. A tool for finding what costs, not a benchmark
 
     python benchmarks/profile_mix.py [N] [kind ...]     # N=200; kinds: search document viewer image
     VAULT_PROFILE_HOME=/tmp/x python benchmarks/profile_mix.py   # reuse an installation
+    VAULT_PROFILE_SORT=tottime VAULT_PROFILE_TOP=60 python benchmarks/profile_mix.py 100 document
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def main() -> None:
               f"(under cProfile; {len(doc_ids)} documents)")
         out = io.StringIO()
         stats = pstats.Stats(prof, stream=out)
-        stats.sort_stats("cumulative").print_stats(int(os.environ.get("VAULT_PROFILE_TOP", "45")))
+        stats.sort_stats(os.environ.get("VAULT_PROFILE_SORT", "cumulative"))
+        stats.print_stats(int(os.environ.get("VAULT_PROFILE_TOP", "45")))
         print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()))
 
 

@@ -31,15 +31,28 @@ class CountingSessions:
         return getattr(self.real, name)
 
 
+class Counts:
+    """Sessions opened on the writable sessionmaker and on the read-only one."""
+
+    def __init__(self, writable: CountingSessions, readonly: CountingSessions) -> None:
+        self.writable, self.readonly = writable, readonly
+
+    @property
+    def opened(self) -> int:
+        return self.writable.opened + self.readonly.opened
+
+
 @contextmanager
-def counting(app: Flask) -> Iterator[CountingSessions]:
+def counting(app: Flask) -> Iterator[Counts]:
     infra = app.extensions["vault.infra"]
-    real = infra.sessions
+    real, real_readonly = infra.sessions, infra.readonly_sessions()
     infra.sessions = counter = CountingSessions(real)
+    infra.__dict__["_readonly_sessions"] = readonly = CountingSessions(real_readonly)
     try:
-        yield counter
+        yield Counts(counter, readonly)
     finally:
         infra.sessions = real
+        infra.__dict__["_readonly_sessions"] = real_readonly
 
 
 def test_a_page_is_one_unit_of_work_one_menu_read_and_the_sign_in(app: Flask,
@@ -53,8 +66,10 @@ def test_a_page_is_one_unit_of_work_one_menu_read_and_the_sign_in(app: Flask,
         with counting(app) as sessions:
             resp = client.get(path)
         assert resp.status_code == 200, path
-        # The session's person (flask-login), the page's unit of work, the menu.
+        # The session's person (flask-login), the page's unit of work, the menu; the
+        # person and the menu write nothing: read-only sessions (no SQLite writer lock).
         assert sessions.opened == 3, (path, sessions.opened)
+        assert sessions.readonly.opened == 2, (path, sessions.readonly.opened)
     page = client.get(f"/documents/{notice}").get_data(as_text=True)
     assert 'id="notice-sign-offs"' in page  # the sections are still there
     page = client.get(f"/documents/{contract}").get_data(as_text=True)
@@ -68,3 +83,4 @@ def test_a_page_image_never_reads_the_menu(app: Flask, login_as: Login) -> None:
         resp = client.get(f"/documents/{doc_id}/pages/1.png")
     assert resp.status_code == 200 and resp.mimetype == "image/png"
     assert sessions.opened == 2  # the session's person, the page's unit of work
+    assert sessions.readonly.opened == 1  # the person

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,10 +43,15 @@ class Infra:
     audit: AuditLog
 
     def readonly_sessions(self) -> sessionmaker[Session]:
-        """Sessions for long reads (verify, export) that never block writers."""
-        from vault.db import make_sessionmaker
+        """Sessions for reads that write nothing (verify, export; the signed-in
+        person and the menu of every page) and never take SQLite's writer lock."""
+        cached = self.__dict__.get("_readonly_sessions")
+        if cached is None:
+            from vault.db import make_sessionmaker
 
-        return make_sessionmaker(self.sessions.kw["bind"], readonly=True)
+            cached = make_sessionmaker(self.sessions.kw["bind"], readonly=True)
+            self.__dict__["_readonly_sessions"] = cached
+        return cast("sessionmaker[Session]", cached)
 
     @classmethod
     def build(cls, settings: Settings, sessions: sessionmaker[Session]) -> Infra:

@@ -321,18 +321,19 @@ def page(ctx: Ctx, doc_id: int, lang: str = "zh") -> DocPage:
     period = documents.period_of(doc)
     view = policy.can_view(subject, doc_facts, now)
     may_grant = policy.can_grant(subject, doc_facts, now).allowed
-    people = list(ctx.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.company_id, User.name)))
     knowers: list[Knower] = []
     candidates: list[Choice] = []
-    for user in people:
-        decision = policy.can_view(accounts.subject_of(user), doc_facts, now)
+    # Who may view is listed for classified files; people to grant to, for those who
+    # may grant: otherwise nobody needs the list of people.
+    people = (accounts.active_people(ctx.session) if level.classified or may_grant else [])
+    for person in people:
+        decision = policy.can_view(person.subject, doc_facts, now)
         if decision.allowed:
-            knowers.append(Knower(user.username, user.name, user.company.code,
+            knowers.append(Knower(person.username, person.name, person.company,
                                   decision.reason.value))
         elif may_grant:
-            candidates.append(Choice(user.username,
-                                     f"{user.name} ({user.username}, {user.company.code})"))
+            candidates.append(Choice(person.username,
+                                     f"{person.name} ({person.username}, {person.company})"))
     latest = [v for v in doc.versions if v.blob_id]
     changes = ctx.session.scalars(
         select(ClassificationChange).where(ClassificationChange.document_id == doc.id)

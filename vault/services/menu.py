@@ -42,7 +42,8 @@ NOTHING = Menu(unread=0, reads_registers=False, investigates_leaks=False,
 
 
 def menu(infra: Infra, user_id: int) -> Menu:
-    with infra.sessions() as session:
+    # A read-only session: it writes nothing (on SQLite it takes no writer lock).
+    with infra.readonly_sessions()() as session:
         user = session.get(User, user_id)
         if user is None:
             return NOTHING
