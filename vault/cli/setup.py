@@ -58,11 +58,14 @@ def demo(app: App) -> None:
 @click.option("--dev", is_flag=True, help="Flask's own server, for a first look.")
 @click.option("--workers", default=2, show_default=True, type=int,
               help="Worker processes (each runs Python threads for the requests).")
+@click.option("--threads", default=0, type=click.IntRange(min=0),
+              help="Python threads per worker running requests (0: granian's default).")
 @click.option("--plain-http", "plain_http", is_flag=True, envvar="VAULT_PLAIN_HTTP",
               help="People reach this server over plain HTTP (no TLS in front): the session "
                    "cookie is not marked Secure and no HSTS is sent. Also VAULT_PLAIN_HTTP=1.")
 @pass_app
-def serve(app: App, host: str, port: int, dev: bool, workers: int, plain_http: bool) -> None:
+def serve(app: App, host: str, port: int, dev: bool, workers: int, threads: int,
+          plain_http: bool) -> None:
     """Serve the web application (granian; --dev for Flask's server).
 
     granian (a Rust HTTP server) keeps connections in its own event loop, so
@@ -89,5 +92,5 @@ def serve(app: App, host: str, port: int, dev: bool, workers: int, plain_http: b
     # Workers build their own app from the same VAULT_* environment.
     Granian(
         "vault:create_app", factory=True, interface=Interfaces.WSGI, address=host, port=port,
-        workers=workers, websockets=False,
+        workers=workers, websockets=False, blocking_threads=threads or None,
     ).serve()
