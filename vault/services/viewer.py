@@ -160,7 +160,15 @@ def open_viewer(ctx: Ctx, doc_id: int, version: int | None = None, lang: str = "
         action = Action.DOCUMENT_VIEW
         detail["bytes"] = len(data)
     elif kind in (Kind.PDF, Kind.IMAGE):
-        view.pages = _count_pages(kind, _decrypt(ctx, doc, ver))
+        # A stored version's page count never changes (its blob id is random per
+        # version; the blob is authenticated when first decrypted): kept in memory
+        # like the rendered pages, rather than decrypting the whole file per opening.
+        assert ver.blob_id is not None
+        pages = _PAGE_COUNTS.get(ver.blob_id)
+        if pages is None:
+            pages = _count_pages(kind, _decrypt(ctx, doc, ver))
+            _PAGE_COUNTS.put(ver.blob_id, pages, 64)
+        view.pages = pages
     ctx.record(action, object_type="document", object_id=str(doc.id), level=level.value,
                reason="viewer", detail=detail)
     return view
@@ -331,6 +339,7 @@ class _ByteBudgetCache:
 _PAGES = _ByteBudgetCache(64 * 1024 * 1024)  # rendered pages, before watermarking
 _STAMPS = _ByteBudgetCache(16 * 1024 * 1024)  # watermark masks per (size, text)
 _PALETTES = _ByteBudgetCache(1024 * 1024)  # a rendered page's 256 colours, once watermarked
+_PAGE_COUNTS = _ByteBudgetCache(1024 * 1024)  # pages of a stored version (by blob id)
 
 WATERMARK_RGB = (170, 20, 20)  # the diagonal rows, drawn at WATERMARK_ALPHA
 WATERMARK_ALPHA = 80
