@@ -139,11 +139,20 @@ def test_list_and_show_commands_get_read_models(demo: Vault, tmp_path: Path,
     report = listed(demo("leaks", "list", "--as", "wang.zong", "--json"))[0]["id"]
     listed(demo("leaks", "show", str(report), "--as", "wang.zong", "--json"))
     listed(demo("inbox", "--as", "zhou.zhuguan", "--json"))
+    listed(demo("ls", "--as", "wang.zong", "--json"))
+    listed(demo("show", doc, "--as", "wang.zong", "--json"))
+    listed(demo("review", "queue", "--as", "sun.baoguan", "--json"))
+    listed(demo("users", "list", "--json"))
+    for group in ("requests", "visits", "deposits", "letters"):
+        listed(demo(group, "ls", "--as", "zhou.zhuguan", "--json"))
+    listed(demo("recordings", "list", "--as", "wang.zong", "--json"))
+    listed(demo("jobs", "status", "--json"))
     # The tables read the same read models.
     for args in (("copies", "list", "--as", "zhou.zhuguan"),
                  ("copies", "register", "--as", "sun.baoguan"),
                  ("loans", "list", "--as", "sun.baoguan"), ("tokens", "list"),
                  ("certificates", "list", "--as", "sun.baoguan"),
-                 ("inbox", "--as", "zhou.zhuguan")):
+                 ("inbox", "--as", "zhou.zhuguan"), ("ls", "--as", "wang.zong"),
+                 ("review", "queue", "--as", "sun.baoguan")):
         assert ok(demo(*args)).strip(), args
     assert found == []

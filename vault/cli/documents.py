@@ -90,11 +90,11 @@ def import_(
     click.echo(one(path, title or path.stem))
 
 
-def _doc_row(doc: Any, level: Any) -> dict[str, Any]:
-    return {"id": doc.id, "title": doc.title, "category": doc.category, "level": level.value,
-            "issued_on": doc.issued_on.isoformat(),
-            "company": doc.company.code,
-            "department": doc.department.code if doc.department else None}
+def _doc_row(row: Any) -> dict[str, Any]:
+    """A document (document_pages.Row) as `vault ls` and `vault search` print it."""
+    return {"id": row.id, "title": row.title, "category": row.category, "level": row.level,
+            "issued_on": row.issued_on.isoformat(), "company": row.company_code,
+            "department": row.department_code}
 
 
 def document_query(text: str | None, category: str | None, level: str | None,
@@ -133,14 +133,14 @@ def ls(app: App, as_user: str, as_json: bool, text: str | None, category: str | 
        level: str | None, tenant: str | None, company: str | None, department: str | None,
        issued_from: str | None, issued_to: str | None, page: int, per_page: int) -> None:
     """List the documents USER may know of."""
-    from vault.services import documents
+    from vault.services import document_pages, documents
 
     query = document_query(text, category, level, tenant, company, department,
                            issued_from, issued_to, page, per_page)
     query.count_cap = documents.COUNT_CAP  # "1000+": a million files are not counted
     with app.work(as_user) as ctx:
-        result = documents.search(ctx, query)
-        rows = [_doc_row(d, result.levels[d.id]) for d in result.items]
+        result = document_pages.listing(ctx, query, "zh")
+    rows = [_doc_row(r) for r in result.rows]
     if as_json:
         echo_json(rows)
         return

@@ -36,15 +36,14 @@ def review_queue(app: App, as_user: str, lang: str, as_json: bool) -> None:
     from vault.services import annual_review as review_service
 
     with app.work(as_user) as ctx:
-        rows = [
-            {"id": i.document.id, "title": i.document.title, "level": i.level.value,
-             "marking": i.marking, "last_reviewed": _when(app, i.last_reviewed),
-             "reviewed_before": i.reviewed_before, "company": i.document.company.code,
-             "department": i.document.department.code if i.document.department else None,
-             "as": i.reason.value, "may_change": i.may_reclassify,
-             "may_declassify": i.may_declassify}
-            for i in review_service.queue(ctx, lang)
-        ]
+        found = review_service.queue_rows(ctx, lang)
+    rows = [
+        {"id": i.id, "title": i.title, "level": i.level, "marking": i.marking,
+         "last_reviewed": _when(app, i.last_reviewed), "reviewed_before": i.reviewed_before,
+         "company": i.company_code, "department": i.department_code, "as": i.reason,
+         "may_change": i.may_reclassify, "may_declassify": i.may_declassify}
+        for i in found
+    ]
     if as_json:
         echo_json(rows)
         return

@@ -159,6 +159,48 @@ def queue(ctx: Ctx, lang: str = "zh", limit: int | None = QUEUE_LIMIT) -> list[I
         offset += batch
 
 
+
+@dataclass(frozen=True)
+class QueueRow:
+    """A file of the review queue as the review page and `vault review queue` show it."""
+
+    id: int
+    title: str
+    level: str  # in force now
+    marking: str
+    last_reviewed: datetime
+    reviewed_before: bool  # False: never reviewed; ``last_reviewed`` is the registration
+    company: str  # its name
+    company_code: str
+    department: str | None  # its name
+    department_code: str | None
+    supervisor: str | None  # the responsible supervisor's name
+    reason: str  # why this person reviews it (a policy reason code)
+    may_reclassify: bool
+    may_declassify: bool
+    period: str  # the stored period, as a spec (e.g. 10y)
+    condition: bool  # the period is a condition, not a term
+
+
+def queue_rows(ctx: Ctx, lang: str = "zh", limit: int | None = QUEUE_LIMIT
+               ) -> tuple[QueueRow, ...]:
+    """`queue` as read models."""
+    rows = []
+    for item in queue(ctx, lang, limit):
+        doc = item.document
+        period = documents.period_of(doc)
+        rows.append(QueueRow(
+            id=doc.id, title=doc.title, level=item.level.value, marking=item.marking,
+            last_reviewed=item.last_reviewed, reviewed_before=item.reviewed_before,
+            company=doc.company.name, company_code=doc.company.code,
+            department=doc.department.name if doc.department else None,
+            department_code=doc.department.code if doc.department else None,
+            supervisor=doc.supervisor.name if doc.supervisor else None,
+            reason=item.reason.value, may_reclassify=item.may_reclassify,
+            may_declassify=item.may_declassify, period=period.spec(),
+            condition=period.kind == "condition"))
+    return tuple(rows)
+
 def _reviewable(ctx: Ctx, doc_id: int) -> tuple[Document, policy.Decision, Level]:
     """The document, if the actor reviews it (404 when out of scope, 403 otherwise)."""
     doc = documents.load(ctx, doc_id, Action.REVIEW_CONFIRM)

@@ -148,6 +148,10 @@ class Row:
     tenant: str | None
     issued_on: date
     paper_original: bool
+    #: The codes of the company, department and tenant (the names are above).
+    company_code: str
+    department_code: str | None
+    tenant_code: str | None
     #: The first page may be shown small: a PDF or image the actor may view.
     thumbnail: bool = False
 
@@ -158,8 +162,28 @@ def _row(ctx: Ctx, doc: Document, level: Level, lang: str, thumbnail: bool = Fal
         marking=policy.marking(level, documents.period_of(doc), lang),
         company=doc.company.name, department=doc.department.name if doc.department else None,
         tenant=doc.tenant.name if doc.tenant else None, issued_on=doc.issued_on,
-        paper_original=doc.has_paper_original, thumbnail=thumbnail,
+        paper_original=doc.has_paper_original, company_code=doc.company.code,
+        department_code=doc.department.code if doc.department else None,
+        tenant_code=doc.tenant.code if doc.tenant else None, thumbnail=thumbnail,
     )
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page of the documents the actor may know of (the API's list, `vault ls`)."""
+
+    rows: tuple[Row, ...]
+    total: int
+    page: int
+    per_page: int
+    #: More than ``total`` (`documents.COUNT_CAP`) match.
+    total_capped: bool
+
+
+def listing(ctx: Ctx, query: documents.Query, lang: str) -> Listing:
+    found = documents.search(ctx, query)
+    return Listing(tuple(_row(ctx, d, found.levels[d.id], lang) for d in found.items),
+                   found.total, found.page, found.per_page, found.total_capped)
 
 
 def _with_thumbnails(ctx: Ctx, docs: list[Document]) -> set[int]:

@@ -34,7 +34,7 @@ from vault.actions import Action, Outcome
 from vault.crypto.spool import SpooledEncryptedFile
 from vault.errors import InvalidInput, NotFound, VaultError
 from vault.policy import Category, Level
-from vault.services import accounts, compliance_console, documents, grants, tokens
+from vault.services import accounts, compliance_console, document_pages, documents, grants, tokens
 from vault.web import streaming, support
 from vault.web.api_schema import (
     MAX_ID,
@@ -195,14 +195,12 @@ class DocumentList(Out):
     per_page = Int()
 
 
-def _summary(doc: Any, level: Level, lang: str) -> dict[str, Any]:
+def _summary(row: document_pages.Row) -> dict[str, Any]:
     return {
-        "id": doc.id, "title": doc.title, "category": doc.category, "level": level,
-        "marking": policy.marking(level, documents.period_of(doc), lang),
-        "issued_on": doc.issued_on, "company": doc.company.code,
-        "department": doc.department.code if doc.department else None,
-        "tenant": doc.tenant.code if doc.tenant else None,
-        "paper_original": doc.has_paper_original,
+        "id": row.id, "title": row.title, "category": row.category, "level": row.level,
+        "marking": row.marking, "issued_on": row.issued_on, "company": row.company_code,
+        "department": row.department_code, "tenant": row.tenant_code,
+        "paper_original": row.paper_original,
     }
 
 
@@ -215,8 +213,8 @@ def _summary(doc: Any, level: Level, lang: str) -> dict[str, Any]:
 def list_documents(args: dict[str, Any]) -> Any:
     """Search the documents the caller may know of; the rest does not exist."""
     with _work() as ctx:
-        found = documents.search(ctx, document_query(args, args.get("text")))
-        items = [_summary(d, found.levels[d.id], args["lang"]) for d in found.items]
+        found = document_pages.listing(ctx, document_query(args, args.get("text")), args["lang"])
+    items = [_summary(r) for r in found.rows]
     return {"items": items, "total": found.total, "page": found.page,
             "per_page": found.per_page}
 

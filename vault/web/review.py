@@ -70,25 +70,20 @@ def _lang() -> str:
     return "en" if support.select_locale() == "en" else "zh"
 
 
-def _row(item: annual_review.Item) -> dict[str, Any]:
-    doc = item.document
-    period = documents.period_of(doc)
+def _row(item: annual_review.QueueRow) -> dict[str, Any]:
     return {
-        "id": doc.id, "title": doc.title, "level": item.level.value, "marking": item.marking,
+        "id": item.id, "title": item.title, "level": item.level, "marking": item.marking,
         "last_reviewed": item.last_reviewed, "reviewed_before": item.reviewed_before,
-        "company": doc.company.name,
-        "department": doc.department.name if doc.department else None,
-        "supervisor": doc.supervisor.name if doc.supervisor else None,
-        "as": labels.reason(item.reason.value),
+        "company": item.company, "department": item.department,
+        "supervisor": item.supervisor, "as": labels.reason(item.reason),
         "may_change": item.may_reclassify, "may_declassify": item.may_declassify,
-        "period": period.spec(),
-        "condition": period.kind == "condition",
+        "period": item.period, "condition": item.condition,
     }
 
 
 def _page(errors: dict[int, str] | None = None, status: int = 200, failed: int = 0) -> Any:
     with support.work() as ctx:
-        rows = [_row(i) for i in annual_review.queue(ctx, _lang(), annual_review.QUEUE_LIMIT)]
+        rows = [_row(i) for i in annual_review.queue_rows(ctx, _lang(), annual_review.QUEUE_LIMIT)]
     levels = [lv.value for lv in (Level.TOP_SECRET, Level.SECRET, Level.CONFIDENTIAL)]
     return render_template("review/index.html", rows=rows, errors=errors or {},
                            form=request.form if errors else {}, levels=levels,
