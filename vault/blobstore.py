@@ -39,6 +39,7 @@ from typing import BinaryIO, Protocol
 
 from vault.config import Settings
 from vault.errors import BlobStoreError, IntegrityFailure, InvalidInput
+from vault.runtime import fsync_dir
 
 __all__ = [
     "BlobInfo",
@@ -139,14 +140,6 @@ def open_blob_store(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.storage_dir)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _ensure_dir(path: Path) -> bool:
     """Create ``path`` 0700 when missing (parents must exist). True when created."""
     try:
@@ -194,10 +187,10 @@ class LocalWriter:
             new_dirs = self._store.make_parents(final)
             os.rename(self._tmp, final)
             # The rename and any new folders must survive a crash before the row does.
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             for folder in new_dirs:
-                _fsync_dir(folder.parent)
-            _fsync_dir(self._tmp.parent)
+                fsync_dir(folder.parent)
+            fsync_dir(self._tmp.parent)
         except BaseException:
             self.abort()
             raise
@@ -277,7 +270,7 @@ class LocalBlobStore:
             os.unlink(path)
         except FileNotFoundError:
             return False
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
 
     def exists(self, blob_id: str) -> bool:

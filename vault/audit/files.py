@@ -1,10 +1,12 @@
-"""Durable appends for the audit's files (the mirror, a file witness): stdlib only."""
+"""Durable appends for the audit's files (the mirror, a file witness)."""
 
 from __future__ import annotations
 
 import errno
 import os
 from pathlib import Path
+
+from vault.runtime import fsync_dir
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -20,8 +22,4 @@ def write_all(fd: int, data: bytes) -> None:
 
 def fsync_folder(path: Path) -> None:
     """fsync the folder holding ``path``, so that a file just created stays listed."""
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_dir(path.parent)

@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.keywrap import (
 
 from vault.config import Settings
 from vault.errors import ConfigError, Conflict, IntegrityFailure
-from vault.runtime import write_new_secret
+from vault.runtime import fsync_dir, write_new_secret
 
 __all__ = ["ENV_KEY_ID", "Keyring", "KeyUnwrapError"]
 
@@ -115,14 +115,6 @@ def _decode_key(text: bytes | str, where: str) -> bytes:
             "how to recover.", code="bad_master_key"
         )
     return key
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_new(path: Path, content: bytes) -> None:
@@ -272,7 +264,7 @@ class Keyring:
                 key_id = _new_key_id()
                 key = base64.b64encode(os.urandom(KEY_SIZE)) + b"\n"
                 _write_new(_key_path(keys_dir, key_id), key)
-                _fsync_dir(keys_dir)
+                fsync_dir(keys_dir)
             _set_active(keys_dir, key_id)
         return key_id
 
@@ -357,7 +349,7 @@ class Keyring:
                 key_id = _new_key_id()
             key = os.urandom(KEY_SIZE)
             _write_new(_key_path(keys_dir, key_id), base64.b64encode(key) + b"\n")
-            _fsync_dir(keys_dir)
+            fsync_dir(keys_dir)
             _set_active(keys_dir, key_id)
             self._keys[key_id] = key
             self._active = key_id
@@ -397,8 +389,8 @@ class Keyring:
             os.chmod(retired, 0o700)
             target = retired / f"master-{key_id}.key"
             os.rename(_key_path(keys_dir, key_id), target)
-            _fsync_dir(retired)
-            _fsync_dir(keys_dir)
+            fsync_dir(retired)
+            fsync_dir(keys_dir)
             self._keys.pop(key_id, None)
         return target
 
@@ -446,4 +438,4 @@ def _set_active(keys_dir: Path, key_id: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(keys_dir)
+    fsync_dir(keys_dir)
