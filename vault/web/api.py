@@ -529,9 +529,8 @@ def register_document(args: dict[str, Any]) -> Any:
 @bp.errors("BadRequest", "NotFound")
 def get_document(args: dict[str, Any], id: int) -> Any:
     """Metadata: marking, effective level, period, versions, grants, who may view."""
-    doc_id = id
     with _work() as ctx:
-        return documents.show(ctx, doc_id, args["lang"])
+        return documents.show(ctx, id, args["lang"])
 
 
 @bp.get("/documents/<id('document'):id>/versions",
@@ -541,9 +540,8 @@ def get_document(args: dict[str, Any], id: int) -> Any:
 @bp.response(200, VersionList, description="The versions.")
 @bp.errors("BadRequest", "NotFound")
 def list_versions(args: dict[str, Any], id: int) -> Any:
-    doc_id = id
     with _work() as ctx:
-        info = documents.show(ctx, doc_id, args["lang"])
+        info = documents.show(ctx, id, args["lang"])
     return {"document": info["id"], "items": info["versions"]}
 
 
@@ -557,7 +555,6 @@ def list_versions(args: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "TooLarge", "Unsupported")
 def add_version(id: int) -> Any:
     """A new version (multipart ``file``), streamed into the service."""
-    doc_id = id
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("Send the file as multipart/form-data (part 'file').")
     reader = _multipart()
@@ -574,16 +571,16 @@ def add_version(id: int) -> Any:
             reader.rest()
     try:
         with _work() as ctx:
-            version = documents.add_version(ctx, doc_id, content, filename)
+            version = documents.add_version(ctx, id, content, filename)
             if reader is not None:
                 reader.rest()  # to the closing boundary: a truncated body rolls back
-            info = {"document": doc_id, "number": version.number, "size": version.size,
+            info = {"document": id, "number": version.number, "size": version.size,
                     "media_type": version.media_type, "name": version.original_name,
                     "created_at": version.created_at}
     finally:
         if isinstance(content, SpooledEncryptedFile):
             content.close()
-    return info, 201, {"Location": url_for("api.get_content", id=doc_id,
+    return info, 201, {"Location": url_for("api.get_content", id=id,
                                            version=info["number"])}
 
 
@@ -615,9 +612,8 @@ def get_content(args: dict[str, Any], id: int) -> Any:
 
     The download event is committed before the first byte leaves; each chunk
     is authenticated before it is sent."""
-    doc_id = id
     with _work() as ctx:
-        content = documents.open_content(ctx, doc_id, args.get("version"))
+        content = documents.open_content(ctx, id, args.get("version"))
         ver = content.version
         name, media_type, size = ver.original_name or "download", ver.media_type, ver.size
     # Committed: the event is on the trail. The first segment is read now, so a
@@ -668,9 +664,8 @@ class Revoked(Out):
 @bp.response(200, GrantList, description="The grants.")
 @bp.errors("BadRequest", "NotFound")
 def list_grants(args: dict[str, Any], id: int) -> Any:
-    doc_id = id
     with _work() as ctx:
-        info = documents.show(ctx, doc_id, args["lang"])
+        info = documents.show(ctx, id, args["lang"])
     return {"document": info["id"], "items": info["grants"], "may_view": info["may_view"]}
 
 
@@ -681,13 +676,12 @@ def list_grants(args: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def create_grant(body: dict[str, Any], id: int) -> Any:
     """Grant (秘密) or designate (机密, 绝密) a person, optionally until a time."""
-    doc_id = id
     with _work() as ctx:
-        row = grants.grant(ctx, doc_id, body["user"], body.get("until"))
-        info = {"document": doc_id, "grantee": row.grantee.username,
+        row = grants.grant(ctx, id, body["user"], body.get("until"))
+        info = {"document": id, "grantee": row.grantee.username,
                 "grantor": row.grantor.username, "level": row.level,
                 "created_at": row.created_at, "until": row.until}
-    return info, 201, {"Location": url_for("api.list_grants", id=doc_id)}
+    return info, 201, {"Location": url_for("api.list_grants", id=id)}
 
 
 USERNAME = {"in": "path", "name": "username", "required": True,
@@ -701,11 +695,10 @@ USERNAME = {"in": "path", "name": "username", "required": True,
 @bp.response(200, Revoked, description="Revoked.")
 @bp.errors("BadRequest", "Forbidden", "NotFound")
 def revoke_grant(id: int, username: str) -> Any:
-    doc_id = id
     username = load_value(Text(64), "username", username)
     with _work() as ctx:
-        count = grants.revoke(ctx, doc_id, username)
-    return {"document": doc_id, "grantee": username, "revoked": count}
+        count = grants.revoke(ctx, id, username)
+    return {"document": id, "grantee": username, "revoked": count}
 
 
 # ---------------------------------------------------------------------------
@@ -792,12 +785,11 @@ def audit_events(args: dict[str, Any]) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound")
 def audit_knowers(id: int) -> Any:
     """Who has known a document (viewed, downloaded, exported, received a copy)."""
-    doc_id = id
     with _work() as ctx:
-        rows = compliance_console.document_history(ctx, doc_id).knowers
+        rows = compliance_console.document_history(ctx, id).knowers
         items = [{"actor": k.actor, "action": k.action, "at": k.ts, "seq": k.seq}
                  for k in rows]
-    return {"document": doc_id, "items": items}
+    return {"document": id, "items": items}
 
 
 # ---------------------------------------------------------------------------

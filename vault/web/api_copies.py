@@ -471,9 +471,8 @@ LOAN = path_id("Loan")
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def create_request(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Ask for a copy, excerpt, print, loan, extension, downgrade or early declassification."""
-    doc_id = id
     with _work() as ctx:
-        req = copies.request(ctx, doc_id, body["kind"], body["purpose"],
+        req = copies.request(ctx, id, body["kind"], body["purpose"],
                              pages=body.get("pages"), new_level=body.get("new_level"),
                              new_period=body.get("new_period"), due_on=body.get("due_on"))
         info = _with_outcome(ctx, req.id, args["lang"])

@@ -276,9 +276,8 @@ def list_recordings(args: dict[str, Any]) -> Any:
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def archive_recording(body: dict[str, Any], id: int) -> Any:
     """Keep a recording of a special event: never purged (reason and event required)."""
-    doc_id = id
     with _work() as ctx:
-        row = recordings.archive(ctx, doc_id, body["reason"], body["event"])
+        row = recordings.archive(ctx, id, body["reason"], body["event"])
         entry = recordings.entry_of(ctx, row)
     return entry, 201, {"Location": url_for("api.list_recordings",
                                             request_ref=entry.request_ref)}

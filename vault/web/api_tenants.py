@@ -254,10 +254,9 @@ class NewSignOffUpload(NewSignOff):
 @bp.errors("BadRequest", "Forbidden", "NotFound", "Conflict")
 def put_recipients(args: dict[str, Any], body: dict[str, Any], id: int) -> Any:
     """Make the given tenants the notice's recipients (added and removed as needed)."""
-    doc_id = id
     with _work() as ctx:
-        change = notices.set_recipients(ctx, doc_id, body["tenants"])
-        report = notices.progress(ctx, doc_id, args["lang"])
+        change = notices.set_recipients(ctx, id, body["tenants"])
+        report = notices.progress(ctx, id, args["lang"])
     return _Changed(report, change.added, change.removed)
 
 
@@ -287,7 +286,6 @@ class _Changed:
 def create_sign_off(args: dict[str, Any], id: int) -> Any:
     """Record a recipient's sign-off: JSON, or multipart with the scanned sheet as the
     part ``sheet`` (required for ``scanned``)."""
-    doc_id = id
     sheet: tuple[BinaryIO, str] | None = None
     if request.mimetype == "multipart/form-data":
         given = load(NewSignOff, {name: request.form.get(name) for name in request.form})
@@ -303,10 +301,10 @@ def create_sign_off(args: dict[str, Any], id: int) -> Any:
     signed_at: datetime = given.get("signed_at") or datetime.now(support.settings().tz)
     with _work() as ctx:
         recipient = tenant_pages.record_sign_off(
-            ctx, doc_id, args["lang"], sheet=sheet, tenant_code=given["tenant"],
+            ctx, id, args["lang"], sheet=sheet, tenant_code=given["tenant"],
             signer_name=given["signer"], method=given["method"], signed_at=signed_at,
             note=given.get("note"))
-    return recipient, 201, {"Location": url_for("api.list_sign_offs", id=doc_id)}
+    return recipient, 201, {"Location": url_for("api.list_sign_offs", id=id)}
 
 
 @bp.get("/notices/<id('document'):id>/sign-offs", tags=["notices"], parameters=[NOTICE])
@@ -316,9 +314,8 @@ def create_sign_off(args: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "NotFound")
 def list_sign_offs(args: dict[str, Any], id: int) -> Any:
     """Recipients, signed and not, with counts and the signed percentage."""
-    doc_id = id
     with _work() as ctx:
-        return notices.progress(ctx, doc_id, args["lang"])
+        return notices.progress(ctx, id, args["lang"])
 
 
 @bp.get("/notices/<id('document'):id>/sign-offs.csv", tags=["notices"], parameters=[NOTICE])
@@ -331,13 +328,12 @@ def list_sign_offs(args: dict[str, Any], id: int) -> Any:
 @bp.errors("BadRequest", "NotFound")
 def sign_offs_csv(id: int) -> Any:
     """The sign-off list as CSV (UTF-8 with BOM, bilingual header); audited."""
-    doc_id = id
     with _work() as ctx:
-        text = notices.export_csv(ctx, doc_id)
+        text = notices.export_csv(ctx, id)
     resp = Response(text.encode("utf-8"), content_type="text/csv; charset=utf-8")
-    name = f"签收记录-{doc_id}.csv"
+    name = f"签收记录-{id}.csv"
     resp.headers["Content-Disposition"] = (
-        f"attachment; filename=\"sign-offs-{doc_id}.csv\"; "
+        f"attachment; filename=\"sign-offs-{id}.csv\"; "
         f"filename*=UTF-8''{quote(name, safe='')}")
     resp.headers["Cache-Control"] = "no-store"
     return resp
