@@ -330,6 +330,13 @@ def test_meeting_attendees_form(world: Flask, login_as: Login) -> None:
     assert resp.status_code == 303
     page = _text(boss.get(f"/meetings/{doc_id}"))
     assert 'data-count="2"' in page and "已登记 2 户租户到会" in page
+    # The attendance form (Flask-WTF): a post without its token is 400; with a tenant
+    # the service refuses, the list stays as it was.
+    assert boss.post(f"/meetings/{doc_id}/attendees", data={"tenant": []}).status_code == 400
+    resp = boss.post(f"/meetings/{doc_id}/attendees", data={
+        "tenant": ["T1", "NOPE"], "csrf_token": csrf_token(boss, f"/meetings/{doc_id}")})
+    assert resp.status_code == 303
+    assert 'data-count="2"' in _text(boss.get(f"/meetings/{doc_id}"))
     accountant = login_as("accountant")  # reads the list, cannot change it
     page = _text(accountant.get(f"/meetings/{doc_id}"))
     assert 'data-count="2"' in page and 'id="attendance-form"' not in page

@@ -632,7 +632,7 @@ def meeting_show(doc_id: int) -> Any:
 @translated
 def meeting_attendees(doc_id: int) -> Any:
     back = url_for("service.meeting_show", doc_id=doc_id)
-    codes = request.form.getlist("tenant")[: meetings.MAX_ATTENDEES + 1]
+    codes = (forms.posted(forms.RecipientsForm).tenant.data or [])[: meetings.MAX_ATTENDEES + 1]
     try:
         with support.work() as ctx:
             m = meetings.set_attendees(ctx, doc_id, codes)
