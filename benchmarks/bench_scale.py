@@ -12,15 +12,18 @@ services; documents (a mix of levels, categories, tenants) and grants (5 % of th
 classified files) by ``INSERT … SELECT generate_series``; audit events with their
 real HMAC chain computed here and loaded by ``COPY``.
 
-Timed (p50/p95 over VAULT_SCALE_REPEAT runs): the first page of the document list
-and a title search for a staff member, a GM and an HQ executive (target p95 <
-200 ms), the annual-review queue of a GM, a tenant's archive, `vault audit verify`
-(the chain from the database, events/s) and one document's audit export. Baseline
+Timed (p50/p95 over VAULT_SCALE_REPEAT runs): the first page of the document list,
+a title search and the list sorted by category and by level (both ways) for a
+staff member, a GM and an HQ executive (target p95 < 200 ms), the annual-review
+queue of a GM, a tenant's archive, `vault audit verify` (the chain from the
+database, events/s) and one document's audit export. Baseline
 in the same run: ``SELECT count(*) FROM documents`` (one sequential scan).
+VAULT_SCALE_EXPLAIN=1 prints each of these queries' plans (EXPLAIN ANALYZE) instead.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import statistics
@@ -36,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from argon2 import PasswordHasher  # noqa: E402
 from servers import create_database, postgres  # noqa: E402
-from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy import Engine, event, text  # noqa: E402
 
 from vault import db  # noqa: E402
 from vault.audit import chain  # noqa: E402
@@ -53,6 +56,9 @@ DEPTS = int(os.environ.get("VAULT_SCALE_DEPTS", "500"))
 EVENTS = int(os.environ.get("VAULT_SCALE_EVENTS", "10000000"))
 REPEAT = int(os.environ.get("VAULT_SCALE_REPEAT", "20"))
 TENANTS = 2000
+#: The list's sortable columns people click on most (issue 16; 0014_scale_sort).
+SORTS = ("category", "-category", "level", "-level")
+TARGET = "  target p95 < 200 ms"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -216,6 +222,30 @@ def main() -> None:
         engine.dispose()
 
 
+def explain(engine: Engine, name: str, fn: Callable[[], object]) -> None:
+    """VAULT_SCALE_EXPLAIN=1: each query ``fn`` sends, with its plan as run
+    (EXPLAIN ANALYZE), instead of timing it."""
+    sent: list[tuple[str, object]] = []
+
+    def capture(conn: object, cursor: object, statement: str, parameters: object,
+                context: object, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    print(f"== {name}: {len(sent)} queries", flush=True)
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for statement, parameters in sent:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            print(statement.split("\n", 1)[0][:120])
+            print("\n".join(f"    {row[0]}" for row in cursor.fetchall()), flush=True)
+
+
 def measure(infra: Infra, engine: Engine, verify: bool = True) -> None:
     """The queries people wait for, as the pages ask them (the list counts up to
     `documents.COUNT_CAP`; the uncapped count is shown once for comparison)."""
@@ -225,10 +255,19 @@ def measure(infra: Infra, engine: Engine, verify: bool = True) -> None:
     print(f"baseline, a sequential count of the documents: p50 {base_p50:.0f} ms "
           f"(load average {os.getloadavg()[0]:.1f}: other work on the same cores)", flush=True)
 
+    plans = bool(os.environ.get("VAULT_SCALE_EXPLAIN"))
+
     def show(name: str, p: tuple[float, float], target: str = "") -> None:
         print(f"  {name:46s} p50 {p[0]:7.1f} ms  p95 {p[1]:7.1f} ms  "
               f"({p[1] / base_p50:.2f}x baseline; load {os.getloadavg()[0]:.1f}){target}",
               flush=True)
+
+    def measured(name: str, fn: Callable[[], object], repeat: int = REPEAT,
+                 target: str = "") -> None:
+        if plans:
+            explain(engine, name, fn)
+        else:
+            show(name, timed(fn, repeat), target)
 
     listed = documents.COUNT_CAP
     for who in ("s00100", "gm001", "ceo"):
@@ -239,29 +278,34 @@ def measure(infra: Infra, engine: Engine, verify: bool = True) -> None:
         def title(who: str = who) -> None:
             with unit_of_work(infra, who) as ctx:
                 documents.search(ctx, documents.Query(text="维修合同 1234", count_cap=listed))
-        show(f"document list, first page ({who})", timed(first_page), "  target p95 < 200 ms")
-        show(f"title search ({who})", timed(title), "  target p95 < 200 ms")
-    show("document list, exact count (s00100)",
-         timed(lambda: first_page("s00100", None), 3))
+        def ordered(sort: str, who: str = who) -> None:
+            with unit_of_work(infra, who) as ctx:
+                assert documents.search(ctx, documents.Query(sort=sort, count_cap=listed)).items
+        measured(f"document list, first page ({who})", first_page, target=TARGET)
+        measured(f"title search ({who})", title, target=TARGET)
+        for sort in SORTS:
+            measured(f"document list sorted by {sort} ({who})",
+                     functools.partial(ordered, sort), target=TARGET)
+    measured("document list, exact count (s00100)", lambda: first_page("s00100", None), 3)
 
     for who in ("gm001", "ceo"):
         def queue(who: str = who) -> None:
             with unit_of_work(infra, who) as ctx:
                 assert len(annual_review.queue(ctx)) == annual_review.QUEUE_LIMIT
-        show(f"annual-review queue ({who}, first {annual_review.QUEUE_LIMIT})",
-             timed(queue, max(3, REPEAT // 4)))
+        measured(f"annual-review queue ({who}, first {annual_review.QUEUE_LIMIT})",
+                 queue, max(3, REPEAT // 4))
 
     def archive() -> None:
         with unit_of_work(infra, "gm001") as ctx:
             tenants._visible(ctx, "T00000")  # noqa: SLF001 - the archive's query, unaudited
-    show("tenant archive (gm001, T00000)", timed(archive, max(3, REPEAT // 4)))
+    measured("tenant archive (gm001, T00000)", archive, max(3, REPEAT // 4))
 
     def export() -> None:
         with infra.readonly_sessions()() as s:
             infra.audit.export(s, "csv", io.StringIO(), document=7919)
-    show("audit export of one document's history", timed(export, max(3, REPEAT // 4)))
+    measured("audit export of one document's history", export, max(3, REPEAT // 4))
 
-    if not verify:
+    if not verify or plans:
         return
     with infra.readonly_sessions()() as s:
         t0 = time.perf_counter()
