@@ -260,6 +260,13 @@ def measure(infra: Infra, engine: Engine, verify: bool = True) -> None:
             lambda: conn.execute(text("SELECT count(*) FROM documents")).scalar_one(), 5)
     print(f"baseline, a sequential count of the documents: p50 {base_p50:.0f} ms "
           f"(load average {os.getloadavg()[0]:.1f}: other work on the same cores)", flush=True)
+    with engine.connect() as conn:
+        sizes = conn.execute(text(
+            "SELECT relname, pg_table_size(oid), pg_indexes_size(oid) FROM pg_class "
+            "WHERE relname IN ('documents', 'grants', 'audit_events') ORDER BY relname")).all()
+    print("on disk (table + indexes): " + ", ".join(
+        f"{name} {table / 2**20:,.0f} + {indexes / 2**20:,.0f} MiB"
+        for name, table, indexes in sizes), flush=True)
 
     plans = bool(os.environ.get("VAULT_SCALE_EXPLAIN"))
 
