@@ -61,10 +61,12 @@ TEST_WORKERS ?= auto
 # Temporary folders (each test's home and SQLite file, the throw-away PostgreSQL and
 # SeaweedFS) live in memory when /dev/shm is writable: the suite fsyncs audit lines,
 # blobs and SQLite's WAL at every step, and waiting for a shared disk doubled its time.
+# Compiled modules are cached even where PYTHONDONTWRITEBYTECODE is set: without the cache
+# every run compiles (and pytest assertion-rewrites) all it imports again, in each worker.
 TEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm/vault-tests)
 
 test: install-test
-	$(if $(TEST_TMPDIR),mkdir -p $(TEST_TMPDIR) && TMPDIR=$(TEST_TMPDIR) )$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --cov=vault --cov-branch --cov-report=term:skip-covered
+	$(if $(TEST_TMPDIR),mkdir -p $(TEST_TMPDIR) && TMPDIR=$(TEST_TMPDIR) )PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --cov=vault --cov-branch --cov-report=term:skip-covered
 
 lint: install-test
 	$(BIN)/ruff check vault tests benchmarks
