@@ -37,6 +37,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("documents") as batch:
-        batch.drop_column("text_tokens")
+    # A plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy of `documents` on
+    # SQLite cannot reflect 0011's expression indexes (a warning, and they were lost).
+    op.drop_column("documents", "text_tokens")
     op.drop_index("ix_grants_document_grantee", table_name="grants")
