@@ -15,7 +15,7 @@ For each server (VAULT_BENCH_SERVERS, default ``old,serve``):
     VAULT_BENCH_THINK_MS=1000 python benchmarks/bench_http.py   # people pause ~1 s
     VAULT_BENCH_SECONDS=0 python benchmarks/bench_http.py       # transfers only, no load test
     VAULT_BENCH_SERVERS=old,gthread,granian,serve python benchmarks/bench_http.py
-    VAULT_BENCH_SERVERS=serve,serve-t4,serve-t8 ...   # `vault serve --threads N` (2…32)
+    VAULT_BENCH_SERVERS=serve,serve-w2-t4,serve-w3-t8 ...  # vault serve --workers W --threads N
     VAULT_BENCH_NODES=2 VAULT_BENCH_DB=postgresql ...   # also the same mix over two
         # nodes of each server (one PostgreSQL, one storage folder and keys), 25 people
         # each; on SQLite two nodes under load meet "database is locked"
@@ -56,12 +56,15 @@ def servers(port: int) -> dict[str, tuple[str, list[str]]]:
     """Name -> (description, command) of the servers that can be compared."""
     gunicorn = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                 "--timeout", "600"]
-    threads = {f"serve-t{n}": (f"`vault serve --threads {n}`",
-                               [str(BIN / "vault"), "serve", "--host", "127.0.0.1", "--port",
-                                str(port), "--plain-http", "--threads", str(n)])
-               for n in (2, 4, 8, 16, 32)}
+    variants = {}
+    for workers in (1, 2, 3, 4):
+        for n in (2, 4, 6, 8, 16, 32, 64):
+            variants[f"serve-w{workers}-t{n}"] = (
+                f"`vault serve --workers {workers} --threads {n}`",
+                [str(BIN / "vault"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                 "--plain-http", "--workers", str(workers), "--threads", str(n)])
     return {
-        **threads,
+        **variants,
         "old": ("gunicorn, 2 sync workers (vault serve before issue 12)",
                 [*gunicorn, "--workers", "2", "vault:create_app()"]),
         "gthread": ("gunicorn gthread, 2 workers x 32 threads",

@@ -6,6 +6,7 @@ top functions by cumulative time. A tool for finding what costs, not a benchmark
 
     python benchmarks/profile_mix.py [N] [kind ...]     # N=200; kinds: search document viewer image
     VAULT_PROFILE_HOME=/tmp/x python benchmarks/profile_mix.py   # reuse an installation
+    VAULT_PROFILE_OFF=1 python benchmarks/profile_mix.py      # CPU per request, no profiler
     VAULT_PROFILE_SORT=tottime VAULT_PROFILE_TOP=60 python benchmarks/profile_mix.py 100 document
 """
 
@@ -61,15 +62,20 @@ def main() -> None:
         for d in doc_ids[:3]:  # warm caches and imports
             assert client.get(paths[kind](d)).status_code == 200
         prof = cProfile.Profile()
+        profiled = not os.environ.get("VAULT_PROFILE_OFF")  # 1: time only, no profiler
         t0, c0 = time.perf_counter(), time.process_time()
-        prof.enable()
+        if profiled:
+            prof.enable()
         for i in range(n):
             r = client.get(paths[kind](doc_ids[i % len(doc_ids)]))
             assert r.status_code == 200, (kind, r.status_code)
         prof.disable()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"== {kind}: {wall / n * 1000:.1f} ms wall, {cpu / n * 1000:.1f} ms CPU per request "
-              f"(under cProfile; {len(doc_ids)} documents)")
+              f"({'under cProfile' if profiled else 'no profiler'}; {len(doc_ids)} documents; "
+              f"load average {os.getloadavg()[0]:.1f})")
+        if not profiled:
+            continue
         out = io.StringIO()
         stats = pstats.Stats(prof, stream=out)
         stats.sort_stats(os.environ.get("VAULT_PROFILE_SORT", "cumulative"))
