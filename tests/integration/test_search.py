@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,13 +20,13 @@ from sqlalchemy import event, func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import make_url
 
-from vault import filetype
+from vault import db, filetype
 from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.errors import InvalidInput
 from vault.models import Document, DocumentText, IndexKey, Posting, Recording
-from vault.policy import Category, Level
-from vault.services import documents, keys, search, search_index
+from vault.policy import Category, Level, Period
+from vault.services import documents, keys, search, search_index, tenants
 from vault.services.context import Infra, unit_of_work
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -183,17 +183,36 @@ def test_filters_and_facets(org: Infra) -> None:
 
 def test_large_matched_sets_are_counted_by_the_database(
         org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
-    made = [register(org, f"停车场第{i}号通知".encode(), category=cat)
-            for i, cat in enumerate([Category.NOTICE, Category.CONTRACT, Category.NOTICE])]
+    """A set too large to rank in one statement is counted by the database (one row
+    of filtered counts, the tenants grouped apart): the same total and facets —
+    effective levels included (a secret file whose period ended counts as
+    internal), categories and tenants — as counting the rows."""
+    with db.transaction(org.sessions) as s:
+        tenants.add_tenant(s, "T1", "一号租户")
+        tenants.add_tenant(s, "T2", "二号租户")
+    kinds: list[dict[str, object]] = [
+        {"category": Category.NOTICE}, {"category": Category.CONTRACT},
+        {"category": Category.NOTICE, "tenant_code": "T1"},
+        {"category": Category.CONTRACT, "level": Level.SECRET, "tenant_code": "T2"},
+        {"category": Category.CONTRACT, "level": Level.SECRET, "tenant_code": "T2",
+         "issued_on": date(2020, 1, 1), "period": Period(until=date(2021, 1, 1))},
+        {"category": Category.AGREEMENT, "level": Level.CONFIDENTIAL},
+    ]
+    made = [register(org, f"停车场第{i}号通知".encode(), **kw) for i, kw in enumerate(kinds)]
     search_index.work(org, now=lambda: NOW)
-    small = find(org, "boss", "停车场", per_page=2)
+    small = find(org, "boss", "停车场", per_page=4)
+    assert {f.value: f.count for f in small.facets["level"]} == {
+        "internal": 3, "secret": 1, "confidential": 2}
+    assert {f.value: f.count for f in small.facets["tenant"]} == {"T1": 1, "T2": 2}
     monkeypatch.setattr(search, "FETCH_ALL", 1)
     for page in (1, 2):
-        large = find(org, "boss", "停车场", per_page=2, page=page)
-        assert large.total == 3 and large.facets == small.facets
+        large = find(org, "boss", "停车场", per_page=4, page=page)
+        assert large.total == 6 and large.facets == small.facets
         if page == 1:
             assert ids(large) == ids(small)
-    assert sorted(ids(find(org, "boss", "停车场", per_page=2, page=2)) + ids(small)) == made
+    assert sorted(ids(find(org, "boss", "停车场", per_page=4, page=2)) + ids(small)) == made
+    # Without tenants in the set, no tenants' facet (and no pass to group them).
+    assert find(org, "boss", "停车场 第0号").facets["tenant"] == ()
 
 
 def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:

@@ -23,7 +23,7 @@ import operator
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select, text
@@ -34,7 +34,7 @@ from vault import policy, textindex
 from vault.actions import Action
 from vault.errors import InvalidInput
 from vault.models import Company, Department, Document, DocumentText, Posting, Tenant
-from vault.policy import Level
+from vault.policy import Category, Level
 from vault.services import documents, scope, search_index
 from vault.services.context import Ctx
 
@@ -227,8 +227,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
         first = postings[0]
         matched = select(first.document_id.label("document_id"), score, level.label("level"),
                          Document.category, Document.tenant_id).select_from(first)
-        counted = select(level.label("level"), Document.category, Document.tenant_id,
-                         func.count()).select_from(first)
+        counted = select(*_COUNTS(ctx.now)).select_from(first)
         for h, p in zip(order[1:], postings[1:], strict=True):
             on = and_(p.token == h, p.document_id == first.document_id)
             matched, counted = matched.join(p, on), counted.join(p, on)
@@ -248,11 +247,17 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
                        for r in rows[start : start + q.per_page]]
             facets = _facets_of(ctx, rows, lang) if rows else {}
         else:
-            # One more pass counts the matched set by facet (the total is their sum);
-            # it needs neither the score nor the text rows' lengths.
-            groups = session.execute(
-                counted.group_by(level, Document.category, Document.tenant_id)).all()
-            total = sum(int(g[3]) for g in groups)
+            # One more pass counts the matched set and its facets (one row of
+            # filtered counts: no sort or grouping of the whole set); it needs no
+            # score. The tenants' facet is grouped over the files that have one.
+            total, by_level, by_category, tenanted = _counts_of(
+                session.execute(counted).one())
+            by_tenant: Counter[int] = Counter()
+            if tenanted:
+                by_tenant.update({int(t): int(n) for t, n in session.execute(
+                    counted.with_only_columns(Document.tenant_id, func.count())
+                    .where(Document.tenant_id.is_not(None)).group_by(Document.tenant_id))
+                    if t is not None})
             sub = matched.subquery()
             page_rows: Sequence[Any]
             if start + q.per_page <= len(rows):
@@ -264,7 +269,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
                     .limit(q.per_page).offset(start)
                 ).all()
             results = [(int(r.document_id), float(r.score)) for r in page_rows]
-            facets = _facets_of(ctx, groups, lang, counted=True)
+            facets = _facets(ctx, by_level, by_category, by_tenant, lang)
     hits = _hits(ctx, results, tokens, lang)
     queued = select(func.count()).select_from(DocumentText).where(
         DocumentText.state.in_((search_index.PENDING, search_index.RUNNING)))
@@ -278,19 +283,53 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     return Results(tuple(hits), total, q.page, q.per_page, facets, unindexed)
 
 
-def _facets_of(ctx: Ctx, rows: Any, lang: str, counted: bool = False
-               ) -> dict[str, tuple[Facet, ...]]:
-    """Counts by effective level, category and tenant: from matched rows (level,
-    category, tenant_id), or from (level, category, tenant_id, count) groups."""
+_CLASSIFIED = [lv for lv in Level if lv.classified]
+
+
+def _COUNTS(now: datetime) -> list[ColumnElement[int]]:  # noqa: N802 - a column list
+    """Columns of the one-row count of a matched set (`_counts_of` reads them): all,
+    those with a tenant, each category, each classified level and of those the
+    ones whose period has ended (their effective level is internal)."""
+    ended = scope.ended(now)
+    return [
+        func.count(), func.count(Document.tenant_id),
+        *(func.count().filter(Document.category == c.value) for c in Category),
+        *(func.count().filter(Document.level == lv.value) for lv in _CLASSIFIED),
+        *(func.count().filter(and_(Document.level == lv.value, ended)) for lv in _CLASSIFIED),
+    ]
+
+
+def _counts_of(row: Sequence[Any]) -> tuple[int, Counter[str], Counter[str], int]:
+    """(total, by effective level, by category, files with a tenant) of `_COUNTS`."""
+    values = [int(v or 0) for v in row]
+    total, tenanted = values[0], values[1]
+    cats = values[2 : 2 + len(Category)]
+    raw = values[2 + len(Category) : 2 + len(Category) + len(_CLASSIFIED)]
+    ended = values[2 + len(Category) + len(_CLASSIFIED) :]
+    by_category = Counter({c.value: n for c, n in zip(Category, cats, strict=True) if n})
+    by_level = Counter({lv.value: r - e for lv, r, e in zip(_CLASSIFIED, raw, ended,
+                                                           strict=True) if r - e})
+    if total - sum(by_level.values()):
+        by_level[Level.INTERNAL.value] = total - sum(by_level.values())
+    return total, by_level, by_category, tenanted
+
+
+def _facets_of(ctx: Ctx, rows: Any, lang: str) -> dict[str, tuple[Facet, ...]]:
+    """Counts by effective level, category and tenant of matched rows (level,
+    category, tenant_id)."""
     by_level: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     by_tenant: Counter[int] = Counter()
     for row in rows:
-        n = int(row[3]) if counted else 1
-        by_level[str(row.level)] += n
-        by_category[str(row.category)] += n
+        by_level[str(row.level)] += 1
+        by_category[str(row.category)] += 1
         if row.tenant_id is not None:
-            by_tenant[int(row.tenant_id)] += n
+            by_tenant[int(row.tenant_id)] += 1
+    return _facets(ctx, by_level, by_category, by_tenant, lang)
+
+
+def _facets(ctx: Ctx, by_level: Counter[str], by_category: Counter[str],
+            by_tenant: Counter[int], lang: str) -> dict[str, tuple[Facet, ...]]:
     tenants = {t.id: t for t in ctx.session.scalars(
         select(Tenant).where(Tenant.id.in_(list(by_tenant))))} if by_tenant else {}
     order = [lv.value for lv in reversed(Level)]
