@@ -228,8 +228,17 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
         matched = select(first.document_id.label("document_id"), score, level.label("level"),
                          Document.category, Document.tenant_id).select_from(first)
         counted = select(*_COUNTS(ctx.now)).select_from(first)
+        # The rarest token's postings drive and the others are looked up, in the
+        # postings' primary key. SQLite chose otherwise when free to: "+ 0" keeps the
+        # rarest token's rows from being looked up by document (so they come first),
+        # and reading tf (never 0) keeps the others in the primary key, whose pages
+        # every statement shares (for the counts it used the document-id index, a
+        # second tree: 2.7 s against 0.2 s for a 3-token query matching 88,723 of
+        # 100,000 files). PostgreSQL keeps the written order (`_plan_for_this_query`).
+        anchor = (first.document_id + 0 if session.get_bind().dialect.name == "sqlite"
+                  else first.document_id)
         for h, p in zip(order[1:], postings[1:], strict=True):
-            on = and_(p.token == h, p.document_id == first.document_id)
+            on = and_(p.token == h, p.document_id == anchor, p.tf > 0)
             matched, counted = matched.join(p, on), counted.join(p, on)
         counted = (counted.join(Document, Document.id == first.document_id)
                    .where(first.token == order[0], *conds))
