@@ -63,10 +63,15 @@ TEST_WORKERS ?= auto
 # blobs and SQLite's WAL at every step, and waiting for a shared disk doubled its time.
 # Compiled modules are cached even where PYTHONDONTWRITEBYTECODE is set: without the cache
 # every run compiles (and pytest assertion-rewrites) all it imports again, in each worker.
-TEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm/vault-tests)
+# Each run gets its own folder (two runs never delete each other's), removed when the run
+# passes; memory is used only where /dev/shm has 4 GiB free (a container's 64 MiB /dev/shm
+# would fill up), else $TMPDIR or /tmp. `make test TEST_TMPDIR=/some/dir` chooses.
+TEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR==2 {print $$4}')" -ge 4194304 ] 2>/dev/null && echo /dev/shm)
 
 test: install-test
-	$(if $(TEST_TMPDIR),mkdir -p $(TEST_TMPDIR) && TMPDIR=$(TEST_TMPDIR) )PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --cov=vault --cov-branch --cov-report=term:skip-covered
+	@tmp=$$(mktemp -d "$(or $(TEST_TMPDIR),$${TMPDIR:-/tmp})/vault-tests.XXXXXX") || exit 1; \
+	TMPDIR=$$tmp PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --cov=vault --cov-branch --cov-report=term:skip-covered; \
+	rc=$$?; if [ $$rc -eq 0 ]; then rm -rf "$$tmp"; else echo "temporary folders kept in $$tmp"; fi; exit $$rc
 
 lint: install-test
 	$(BIN)/ruff check vault tests benchmarks
