@@ -65,11 +65,12 @@ TEST_WORKERS ?= auto
 # every run compiles (and pytest assertion-rewrites) all it imports again, in each worker.
 # Each run gets its own folder (two runs never delete each other's), removed when the run
 # passes; memory is used only where /dev/shm has 4 GiB free (a container's 64 MiB /dev/shm
-# would fill up), else $TMPDIR or /tmp. `make test TEST_TMPDIR=/some/dir` chooses.
+# would fill up), else $TMPDIR or /tmp. `make test TEST_TMPDIR=/some/dir` chooses. The folder
+# is 755 (mktemp makes it 700): the throw-away PostgreSQL runs as the postgres user under it.
 TEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR==2 {print $$4}')" -ge 4194304 ] 2>/dev/null && echo /dev/shm)
 
 test: install-test
-	@tmp=$$(mktemp -d "$(or $(TEST_TMPDIR),$${TMPDIR:-/tmp})/vault-tests.XXXXXX") || exit 1; \
+	@tmp=$$(mktemp -d "$(or $(TEST_TMPDIR),$${TMPDIR:-/tmp})/vault-tests.XXXXXX") && chmod 755 "$$tmp" || exit 1; \
 	TMPDIR=$$tmp PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --cov=vault --cov-branch --cov-report=term:skip-covered; \
 	rc=$$?; if [ $$rc -eq 0 ]; then rm -rf "$$tmp"; else echo "temporary folders kept in $$tmp"; fi; exit $$rc
 
