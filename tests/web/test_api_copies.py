@@ -579,6 +579,9 @@ def test_other_bad_input(app: Flask, api: Callable[[str], Api]) -> None:
     for path in ("/requests/2147483648", "/requests/2147483648/download"):
         assert_error(clerk.get(path), 404, "unknown_request")
     assert_error(clerk.post("/requests/99/cancel"), 404, "unknown_request")
+    # Issuing a photocopy: an unknown request is refused (and the refusal audited).
+    assert_error(keeper.post("/requests/99/issue"), 404, "unknown_request")
+    assert events(app, Action.COPY_ISSUE, Outcome.DENIED)
     assert_error(clerk.post("/requests/1/approve", json={}), 400, "invalid_input", "password")
     assert_error(clerk.post("/requests/1/approve", json={"password": 5}),
                  400, "invalid_input", "password")
