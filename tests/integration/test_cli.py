@@ -20,6 +20,12 @@ class Vault:
         return self.runner.invoke(main, list(args), env=self.env, input=input)
 
 
+def ok(res: Result) -> str:
+    """What a command that must succeed printed (stdout and stderr)."""
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
 @pytest.fixture
 def vault(init_home: Path, database_url: str) -> Vault:
     """After `vault init` (tests/conftest.py copies it from the session's template)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from pypdf import PdfReader
-from test_cli import SECRET_MINUTES, Vault, doc_id  # noqa: I001 - sibling test module
+from test_cli import SECRET_MINUTES, Vault, doc_id, ok  # noqa: I001 - sibling test module
 
 TOP_SECRET_PLAN = "2027年集团并购方案"
 PAPER_CONTRACT = "A座物业服务合同"  # confidential, SZ customer service, paper original
@@ -27,11 +27,6 @@ TZ = timezone(timedelta(hours=8))
 def vault(demo_home: Path, database_url: str) -> Vault:
     """After `vault init` and `vault demo` (copied from the session's template)."""
     return Vault(demo_home, database_url)
-
-
-def ok(res: Result) -> str:
-    assert res.exit_code == 0, res.output
-    return res.output
 
 
 def refused(res: Result, code: int, message: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from test_cli import SECRET_MINUTES, Vault, doc_id  # noqa: I001 - sibling test module
+from test_cli import SECRET_MINUTES, Vault, doc_id, ok  # noqa: I001 - sibling test module
 
 import vault.services
 from vault.models import Base
@@ -79,13 +79,9 @@ def demo(demo_home: Path, database_url: str) -> Vault:
     return Vault(demo_home, database_url)
 
 
-def ok(res: Result) -> str:
-    assert res.exit_code == 0, res.output
-    return res.stdout
-
-
 def listed(res: Result) -> Any:
-    data = json.loads(ok(res))
+    ok(res)
+    data = json.loads(res.stdout)
     assert data, "a command that lists nothing checks nothing"
     return data
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from test_cli import SECRET_MINUTES, Vault, doc_id  # noqa: I001 - sibling test module
+from test_cli import SECRET_MINUTES, Vault, doc_id, ok  # noqa: I001 - sibling test module
 
 ANNUAL_PLAN = "2027年度经营计划"  # 机密, SZ, registered and supervised by chen.gm
 
@@ -18,11 +18,6 @@ def vault(demo_home: Path, database_url: str) -> Vault:
     """After `vault init` and `vault demo` (tests/conftest.py copies both from the
     session's template instead of running them for every test)."""
     return Vault(demo_home, database_url)
-
-
-def ok(res: Result) -> str:
-    assert res.exit_code == 0, res.output
-    return res.output
 
 
 def refused(res: Result, code: int, message: str) -> str:
