@@ -9,6 +9,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +51,14 @@ def _static_read_whole(app: Any) -> Callable[[dict[str, Any], Any], Iterable[byt
     return wsgi
 
 
-@pytest.fixture
-def live_server(org: Infra) -> Iterator[str]:
-    """The real application on a free loopback port; yields its base URL."""
-    s = org.settings
-    app = create_app({"home": s.home, "database_url": s.database_url})
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` served on a free loopback port by a background thread; yields its base
+    URL. The server looks for the request to stop every 50 ms: werkzeug's default of
+    0.5 s was half a second of every browser test's teardown, spent waiting."""
     server = make_server("127.0.0.1", 0, _static_read_whole(app), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="vault-live", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="vault-live", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -64,6 +66,17 @@ def live_server(org: Infra) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@pytest.fixture
+def live_server(org: Infra) -> Iterator[str]:
+    """The real application on a free loopback port; yields its base URL."""
+    s = org.settings
+    app = create_app({"home": s.home, "database_url": s.database_url})
+    try:
+        with serve(app) as url:
+            yield url
+    finally:
         app.extensions["vault.engine"].dispose()
 
 

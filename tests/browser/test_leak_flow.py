@@ -13,7 +13,6 @@ import email
 import email.policy
 import io
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,10 +21,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from browsertools import enrol_second_factor, nav_to, sign_in  # noqa: I001
+from conftest import serve
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from vault import create_app, db
 from vault.models import Notification, User
@@ -85,15 +84,10 @@ def live_server(group: Infra, mailbox: tuple[int, Mailbox]) -> Iterator[str]:
     app = create_app({"home": s.home, "database_url": s.database_url,
                       "smtp_host": "127.0.0.1", "smtp_port": mailbox[0],
                       "base_url": BASE_URL, "mail_from": "vault@example.test"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="vault-live-smtp", daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serve(app) as url:
+            yield url
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         app.extensions["vault.engine"].dispose()
 
 
