@@ -32,6 +32,7 @@ def test_search_after_indexing(vault: Vault, tmp_path: Path) -> None:
     assert found["total"] == 0  # 泵房检修 is not a phrase of it: 房检 is missing
     found = json.loads(vault("search", "二号泵房", "--as", "lin.kefu", "--json").output)
     assert [r["id"] for r in found["results"]] == [doc_id]
+    assert found["total_is_lower_bound"] is False
     hit = found["results"][0]
     assert hit["may_view"] and any(p["hit"] and p["text"] == "二号泵房" for p in hit["snippet"])
     assert found["facets"]["level"] == [{"value": "internal", "label": "内部", "count": 1}]
@@ -42,6 +43,27 @@ def test_search_after_indexing(vault: Vault, tmp_path: Path) -> None:
     res = vault("index", "rebuild", "--document", str(doc_id))
     assert res.exit_code == 0 and "indexed 1, failed 0" in res.output, res.output
     assert vault("index", "rebuild", "--document", "99999").exit_code == 2
+
+
+def test_search_says_more_than_past_the_bound(vault: Vault, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `search.CAP` matches the newest CAP are ranked and counted: the JSON says
+    the total is a lower bound, the plain output "N+" (as `vault ls`)."""
+    from vault.services import search as search_service
+
+    for i in range(2):
+        src = tmp_path / f"n{i}.txt"
+        src.write_text(f"第{i}次二号泵房检修通知", encoding="utf-8")
+        res = vault("import", str(src), "--as", "zhou.zhuguan", "--category", "notice")
+        assert res.exit_code == 0, res.output
+    assert vault("index", "work").exit_code == 0
+    monkeypatch.setattr(search_service, "CAP", 1)
+    res = vault("search", "二号泵房", "--as", "lin.kefu", "--json")
+    assert res.exit_code == 0, res.output
+    found = json.loads(res.output)
+    assert (found["total"], found["total_is_lower_bound"], len(found["results"])) == (1, True, 1)
+    plain = vault("search", "二号泵房", "--as", "lin.kefu")
+    assert plain.exit_code == 0 and "1+ document(s)" in plain.output, plain.output
 
 
 def _png(text: str) -> bytes:

@@ -181,12 +181,13 @@ def test_filters_and_facets(org: Infra) -> None:
     assert ids(find(org, "boss", "停车场", level=Level.INTERNAL)) == [a]
 
 
-def test_large_matched_sets_are_counted_by_the_database(
+def test_large_matched_sets_are_bounded_newest_first(
         org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A set too large to rank in one statement is counted by the database (one row
-    of filtered counts, the tenants grouped apart): the same total and facets —
-    effective levels included (a secret file whose period ended counts as
-    internal), categories and tenants — as counting the rows."""
+    """Up to `search.CAP` matches are ranked, counted and faceted exactly — effective
+    levels included (a secret file whose period ended counts as internal),
+    categories and tenants. Past CAP the newest CAP matches in the reader's scope
+    are ranked and counted, the total says "more than" (``total_capped``) and the
+    facets count those; files out of scope take no place among them."""
     with db.transaction(org.sessions) as s:
         tenants.add_tenant(s, "T1", "一号租户")
         tenants.add_tenant(s, "T2", "二号租户")
@@ -198,20 +199,41 @@ def test_large_matched_sets_are_counted_by_the_database(
          "issued_on": date(2020, 1, 1), "period": Period(until=date(2021, 1, 1))},
         {"category": Category.AGREEMENT, "level": Level.CONFIDENTIAL},
     ]
-    made = [register(org, f"停车场第{i}号通知".encode(), **kw) for i, kw in enumerate(kinds)]
+    made = [register(org, f"停车场第{i}号通知{'停车场' * i}".encode(), **kw)
+            for i, kw in enumerate(kinds)]
     search_index.work(org, now=lambda: NOW)
-    small = find(org, "boss", "停车场", per_page=4)
-    assert {f.value: f.count for f in small.facets["level"]} == {
-        "internal": 3, "secret": 1, "confidential": 2}
-    assert {f.value: f.count for f in small.facets["tenant"]} == {"T1": 1, "T2": 2}
-    monkeypatch.setattr(search, "FETCH_ALL", 1)
-    for page in (1, 2):
-        large = find(org, "boss", "停车场", per_page=4, page=page)
-        assert large.total == 6 and large.facets == small.facets
-        if page == 1:
-            assert ids(large) == ids(small)
-    assert sorted(ids(find(org, "boss", "停车场", per_page=4, page=2)) + ids(small)) == made
-    # Without tenants in the set, no tenants' facet (and no pass to group them).
+
+    def counts(found: search.Results, name: str) -> dict[str, int]:
+        return {f.value: f.count for f in found.facets[name]}
+
+    exact = find(org, "boss", "停车场", per_page=10)
+    assert sorted(ids(exact)) == made and (exact.total, exact.total_capped) == (6, False)
+    assert counts(exact, "level") == {"internal": 3, "secret": 1, "confidential": 2}
+    assert counts(exact, "tenant") == {"T1": 1, "T2": 2}
+    assert counts(exact, "category") == {"notice": 2, "contract": 3, "agreement": 1}
+    monkeypatch.setattr(search, "CAP", 6)  # exactly CAP matches: still exact
+    at_cap = find(org, "boss", "停车场", per_page=10)
+    assert (ids(at_cap), at_cap.total, at_cap.total_capped) == (ids(exact), 6, False)
+    assert at_cap.facets == exact.facets
+    monkeypatch.setattr(search, "CAP", 4)
+    newest = made[2:]
+    pages = [find(org, "boss", "停车场", per_page=3, page=p) for p in (1, 2, 3)]
+    assert [(f.total, f.total_capped, f.pages) for f in pages] == [(4, True, 2)] * 3
+    # The newest four, in BM25 order (as they rank among all six), over the pages.
+    assert ids(pages[0]) + ids(pages[1]) == [i for i in ids(exact) if i in newest]
+    assert ids(pages[2]) == []
+    assert counts(pages[0], "level") == {"internal": 2, "secret": 1, "confidential": 1}
+    assert counts(pages[0], "tenant") == {"T1": 1, "T2": 2}
+    assert counts(pages[0], "category") == {"notice": 1, "contract": 2, "agreement": 1}
+    # Someone who may know of the internal ones only (and the one whose period
+    # ended): the newer classified files are not among "the newest".
+    monkeypatch.setattr(search, "CAP", 2)
+    outsider = find(org, "outsider", "停车场", per_page=10)
+    assert (outsider.total, outsider.total_capped) == (2, True)
+    assert sorted(ids(outsider)) == [made[2], made[4]]
+    assert counts(outsider, "level") == {"internal": 2}
+    # Without tenants in the set, no tenants' facet.
+    monkeypatch.setattr(search, "CAP", 1)
     assert find(org, "boss", "停车场 第0号").facets["tenant"] == ()
 
 

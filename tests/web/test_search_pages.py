@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from doctools import events, make_doc  # noqa: I001 - tests/web/doctools.py
 from flask import Flask
 from flask.testing import FlaskClient
@@ -65,6 +66,26 @@ def test_search_from_home_with_snippets_facets_and_scope(
     assert sorted(views) == ["boss", "boss", "boss", "clerk"]  # a view per snippet shown
 
 
+def test_more_than_the_bound_says_so(app: Flask, login_as: Callable[[str], FlaskClient],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `search.CAP` matches the page says "more than" and the facets' counts are
+    lower bounds; the API says total_is_lower_bound."""
+    from vault.services import search
+
+    _docs(app)
+    boss = login_as("boss")  # both files are in the supervisor's scope
+    assert "共找到 2 份文件" in _search(boss, q=WORD)
+    monkeypatch.setattr(search, "CAP", 1)
+    page = _search(boss, q=WORD)
+    assert "找到的文件超过 1 份" in page and "共找到" not in page
+    assert re.search(r"\(1\+\)</button>", page)
+    with unit_of_work(app.extensions["vault.infra"], "boss") as ctx:
+        token = tokens.create(ctx, "t")[1]
+    body = app.test_client().get("/api/v1/search", query_string={"q": WORD},
+                                 headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert (body["total"], body["total_is_lower_bound"], len(body["results"])) == (1, True, 1)
+
+
 def test_bad_search_is_a_clear_message(app: Flask,
                                        login_as: Callable[[str], FlaskClient]) -> None:
     clerk = login_as("clerk")
@@ -103,6 +124,7 @@ def test_api_search(app: Flask) -> None:
     assert resp.status_code == 200
     body = resp.get_json()
     assert [r["id"] for r in body["results"]] == [open_doc] and body["total"] == 1
+    assert body["total_is_lower_bound"] is False
     assert body["results"][0]["snippet"] and body["facets"]["category"][0]["value"] == "notice"
     bad = client.get("/api/v1/search", query_string={"q": "，"}, headers=auth)
     assert bad.status_code == 400 and bad.get_json()["code"] == "empty_query"

@@ -55,7 +55,8 @@ def search(app: App, text: str, as_user: str, as_json: bool, category: str | Non
         if hit.snippet:
             click.echo(f"        {_pieces(hit.snippet)}")
     note = f"; {found.unindexed} file(s) still being indexed" if found.unindexed else ""
-    click.echo(f"{found.total} document(s){note}", err=True)
+    more = "+" if found.total_capped else ""  # "2000+": the newest 2000 ranked, as `vault ls`
+    click.echo(f"{found.total}{more} document(s){note}", err=True)
 
 
 @click.group("index")

@@ -21,9 +21,8 @@ import functools
 import logging
 import operator
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select, text
@@ -34,7 +33,7 @@ from vault import policy, textindex
 from vault.actions import Action
 from vault.errors import InvalidInput
 from vault.models import Company, Department, Document, DocumentText, Posting, Tenant
-from vault.policy import Category, Level
+from vault.policy import Level
 from vault.services import documents, scope, search_index
 from vault.services.context import Ctx
 
@@ -42,8 +41,10 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TOKENS = 32
-#: Matched sets up to this size are ranked and counted in one statement.
-FETCH_ALL = 2000
+#: Matched sets up to this size are ranked, counted and faceted exactly; of a larger
+#: one the newest CAP matches are ranked and the total and the facets are lower
+#: bounds (`Results.total_capped`: "more than CAP").
+CAP = 2000
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ class Results:
     per_page: int
     facets: dict[str, tuple[Facet, ...]] = field(default_factory=dict)
     unindexed: int = 0  # files in scope whose text is still queued
+    #: More than ``total`` (`CAP`) match: the total and the facets' counts are those
+    #: of the newest ``total`` matches, which are the ones ranked.
+    total_capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -86,6 +90,7 @@ def as_dict(found: Results) -> dict[str, Any]:
     """Results as plain data (the CLI's --json and the API)."""
     return {
         "total": found.total,
+        "total_is_lower_bound": found.total_capped,
         "page": found.page,
         "per_page": found.per_page,
         "unindexed": found.unindexed,
@@ -210,6 +215,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     n_docs, avg_len, doc_freq = _corpus(session, conds, hashes)
     results: list[tuple[int, float]] = []
     total = 0
+    capped = False
     facets: dict[str, tuple[Facet, ...]] = {}
     if n_docs and len(doc_freq) == len(hashes):
         # The rarest token drives: its postings are the candidates, and each other
@@ -227,7 +233,6 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
         first = postings[0]
         matched = select(first.document_id.label("document_id"), score, level.label("level"),
                          Document.category, Document.tenant_id).select_from(first)
-        counted = select(*_COUNTS(ctx.now)).select_from(first)
         # The rarest token's postings drive and the others are looked up, in the
         # postings' primary key. SQLite chose otherwise when free to: "+ 0" keeps the
         # rarest token's rows from being looked up by document (so they come first),
@@ -238,47 +243,24 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
         anchor = (first.document_id + 0 if session.get_bind().dialect.name == "sqlite"
                   else first.document_id)
         for h, p in zip(order[1:], postings[1:], strict=True):
-            on = and_(p.token == h, p.document_id == anchor, p.tf > 0)
-            matched, counted = matched.join(p, on), counted.join(p, on)
-        counted = (counted.join(Document, Document.id == first.document_id)
-                   .where(first.token == order[0], *conds))
+            matched = matched.join(p, and_(p.token == h, p.document_id == anchor, p.tf > 0))
         matched = (matched.join(Document, Document.id == first.document_id)
                    .where(first.token == order[0], *conds))
-        # Usually the whole matched set is small: one statement ranks it and the
-        # facets are counted from it. A large one is counted by the database.
+        # One bounded pass, newest first in the driving postings' own order (no sort
+        # of the matched set): up to CAP matches are all ranked, counted and
+        # faceted here; past CAP the newest CAP are, and the total and the facets
+        # say "more than" (a common word in most of 100,000 files no longer costs
+        # a ranking and a count of all of them).
         rows = session.execute(
-            matched.order_by(score.desc(), first.document_id.desc()).limit(FETCH_ALL + 1)
-        ).all()
+            matched.order_by(first.document_id.desc()).limit(CAP + 1)).all()
+        if len(rows) > CAP:
+            rows, capped = rows[:CAP], True
+        total = len(rows)
+        ranked = sorted(rows, key=lambda r: (-float(r.score), -int(r.document_id)))
         start = (q.page - 1) * q.per_page
-        if len(rows) <= FETCH_ALL:
-            total = len(rows)
-            results = [(int(r.document_id), float(r.score))
-                       for r in rows[start : start + q.per_page]]
-            facets = _facets_of(ctx, rows, lang) if rows else {}
-        else:
-            # One more pass counts the matched set and its facets (one row of
-            # filtered counts: no sort or grouping of the whole set); it needs no
-            # score. The tenants' facet is grouped over the files that have one.
-            total, by_level, by_category, tenanted = _counts_of(
-                session.execute(counted).one())
-            by_tenant: Counter[int] = Counter()
-            if tenanted:
-                by_tenant.update({int(t): int(n) for t, n in session.execute(
-                    counted.with_only_columns(Document.tenant_id, func.count())
-                    .where(Document.tenant_id.is_not(None)).group_by(Document.tenant_id))
-                    if t is not None})
-            sub = matched.subquery()
-            page_rows: Sequence[Any]
-            if start + q.per_page <= len(rows):
-                page_rows = rows[start : start + q.per_page]
-            else:
-                page_rows = session.execute(
-                    select(sub.c.document_id, sub.c.score)
-                    .order_by(sub.c.score.desc(), sub.c.document_id.desc())
-                    .limit(q.per_page).offset(start)
-                ).all()
-            results = [(int(r.document_id), float(r.score)) for r in page_rows]
-            facets = _facets(ctx, by_level, by_category, by_tenant, lang)
+        results = [(int(r.document_id), float(r.score))
+                   for r in ranked[start : start + q.per_page]]
+        facets = _facets_of(ctx, rows, lang) if rows else {}
     hits = _hits(ctx, results, tokens, lang)
     queued = select(func.count()).select_from(DocumentText).where(
         DocumentText.state.in_((search_index.PENDING, search_index.RUNNING)))
@@ -289,38 +271,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
                detail={"results": total, "page": q.page, "tokens": len(tokens),
                        "filters": sorted(k for k, v in vars(q).items()
                                          if v and k not in ("page", "per_page", "text"))})
-    return Results(tuple(hits), total, q.page, q.per_page, facets, unindexed)
-
-
-_CLASSIFIED = [lv for lv in Level if lv.classified]
-
-
-def _COUNTS(now: datetime) -> list[ColumnElement[int]]:  # noqa: N802 - a column list
-    """Columns of the one-row count of a matched set (`_counts_of` reads them): all,
-    those with a tenant, each category, each classified level and of those the
-    ones whose period has ended (their effective level is internal)."""
-    ended = scope.ended(now)
-    return [
-        func.count(), func.count(Document.tenant_id),
-        *(func.count().filter(Document.category == c.value) for c in Category),
-        *(func.count().filter(Document.level == lv.value) for lv in _CLASSIFIED),
-        *(func.count().filter(and_(Document.level == lv.value, ended)) for lv in _CLASSIFIED),
-    ]
-
-
-def _counts_of(row: Sequence[Any]) -> tuple[int, Counter[str], Counter[str], int]:
-    """(total, by effective level, by category, files with a tenant) of `_COUNTS`."""
-    values = [int(v or 0) for v in row]
-    total, tenanted = values[0], values[1]
-    cats = values[2 : 2 + len(Category)]
-    raw = values[2 + len(Category) : 2 + len(Category) + len(_CLASSIFIED)]
-    ended = values[2 + len(Category) + len(_CLASSIFIED) :]
-    by_category = Counter({c.value: n for c, n in zip(Category, cats, strict=True) if n})
-    by_level = Counter({lv.value: r - e for lv, r, e in zip(_CLASSIFIED, raw, ended,
-                                                           strict=True) if r - e})
-    if total - sum(by_level.values()):
-        by_level[Level.INTERNAL.value] = total - sum(by_level.values())
-    return total, by_level, by_category, tenanted
+    return Results(tuple(hits), total, q.page, q.per_page, facets, unindexed, capped)
 
 
 def _facets_of(ctx: Ctx, rows: Any, lang: str) -> dict[str, tuple[Facet, ...]]:

@@ -65,7 +65,11 @@ class SearchHit(Out):
 
 
 class SearchResults(Out):
-    total = Int()
+    total = Int(**describe("Matches in your scope; with total_is_lower_bound, more match "
+                           "and this is how many were ranked and counted (the newest)."))
+    total_is_lower_bound = Bool(attribute="total_capped", **describe(
+        "More than total documents match: the results are the newest total matches "
+        "ranked, and the facets count those (narrow the search to count them all)."))
     page = Int()
     per_page = Int()
     unindexed = Int(**describe("Files in your scope whose text is still being extracted "
