@@ -353,7 +353,7 @@ def analyze(infra: Infra, url: str) -> None:
 
 
 def run_db(name: str, url: str, home: Path, n: int, n_queries: int,
-           reuse: bool = False, sample: int = 3000) -> None:
+           reuse: bool = False, sample: int = 3000, reindex: bool = True) -> None:
     rng = random.Random(15)
     vocab = vocabulary(rng)
     weights = zipf_weights(len(vocab))
@@ -370,25 +370,28 @@ def run_db(name: str, url: str, home: Path, n: int, n_queries: int,
                 select(DocumentVersion.document_id).distinct()
                 .order_by(DocumentVersion.document_id).limit(sample)))
         print(f"   reusing the indexed corpus in {home} ({n:,} documents)")
-        # The registered sample through the job path again, into the full-size index.
-        texts = [make_text(rng, vocab, cum) for _ in range(min(2000, len(sample_ids)))]
-        key = search_index.index_key(infra)
-        assert key is not None
-        t = time.perf_counter()
-        for body in texts:
-            textindex.hashed_counts(key, textindex.document_tokens(body))
-        base = len(texts) / (time.perf_counter() - t)
-        with unit_of_work(infra, None, NOW, source="cli") as ctx:
-            for doc_id in sample_ids:
-                search_index.enqueue(ctx, doc_id, 1)
-        t = time.perf_counter()
-        done = search_index.work(infra)
-        rate = len(sample_ids) / (time.perf_counter() - t)
-        assert len(done) == len(sample_ids) and all(o.state == "done" for o in done)
-        print(f"   JOB PATH re-indexing rate (search_index.work, the {len(sample_ids):,} "
-              f"registered documents queued again, into the index of {n:,}): {rate:,.0f} "
-              f"docs/s (baseline tokenise+HMAC in memory {base:,.0f} docs/s; ratio "
-              f"{rate / base:.2f}x; {uptime()})")
+        if not reindex:
+            print("   queries only (--no-reindex: the job path is not measured again)")
+        else:
+            # The registered sample through the job path again, into the full-size index.
+            texts = [make_text(rng, vocab, cum) for _ in range(min(2000, len(sample_ids)))]
+            key = search_index.index_key(infra)
+            assert key is not None
+            t = time.perf_counter()
+            for body in texts:
+                textindex.hashed_counts(key, textindex.document_tokens(body))
+            base = len(texts) / (time.perf_counter() - t)
+            with unit_of_work(infra, None, NOW, source="cli") as ctx:
+                for doc_id in sample_ids:
+                    search_index.enqueue(ctx, doc_id, 1)
+            t = time.perf_counter()
+            done = search_index.work(infra)
+            rate = len(sample_ids) / (time.perf_counter() - t)
+            assert len(done) == len(sample_ids) and all(o.state == "done" for o in done)
+            print(f"   JOB PATH re-indexing rate (search_index.work, the {len(sample_ids):,} "
+                  f"registered documents queued again, into the index of {n:,}): {rate:,.0f} "
+                  f"docs/s (baseline tokenise+HMAC in memory {base:,.0f} docs/s; ratio "
+                  f"{rate / base:.2f}x; {uptime()})")
     else:
         sample = min(n, sample)
         texts = [make_text(rng, vocab, cum) for _ in range(sample)]
@@ -497,6 +500,9 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--ocr-pages", type=int, default=3)
+    parser.add_argument("--no-reindex", action="store_true",
+                        help="with --keep on a built corpus: measure the queries only (no "
+                             "job-path indexing rate; keeps a measured run short)")
     parser.add_argument("--keep", type=Path,
                         help="build in (or reuse) DIR/sqlite and DIR/pg; delete DIR yourself")
     args = parser.parse_args()
@@ -508,12 +514,13 @@ def main() -> None:
             home.mkdir(parents=True, exist_ok=True)
             reuse = args.keep is not None and (home / "vault.db").exists()
             run_db("SQLite", f"sqlite:///{home / 'vault.db'}", home, args.docs, args.queries,
-                   reuse, args.sample)
+                   reuse, args.sample, not args.no_reindex)
         if args.db in ("postgresql", "both"):
             home = base / "pg-home"
             home.mkdir(parents=True, exist_ok=True)
             with postgres(base / "pg" if args.keep is not None else None) as (url, existed):
-                run_db("PostgreSQL", url, home, args.docs, args.queries, existed, args.sample)
+                run_db("PostgreSQL", url, home, args.docs, args.queries, existed, args.sample,
+                       not args.no_reindex)
     if args.ocr_pages:
         ocr_bench(args.ocr_pages)
 

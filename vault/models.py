@@ -197,7 +197,8 @@ class Grant(Base):
     grantor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     level: Mapped[str] = mapped_column(String(16))  # the file's level when granted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed: the moments a search's cached statistics hold until (0016_search_epoch).
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # "grant", or "registration": the registrant's own access to a 绝密 file, or to a

@@ -13,12 +13,15 @@ import os
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from people import PEOPLE  # noqa: I001 - tests/people.py
 from PIL import Image, ImageDraw, ImageFont
-from sqlalchemy import event, func, select
+from sqlalchemy import Column, event, func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql import visitors
 
 from vault import db, filetype
 from vault.actions import Action
@@ -26,7 +29,7 @@ from vault.audit.models import AuditEvent
 from vault.errors import InvalidInput
 from vault.models import Document, DocumentText, IndexKey, Posting, Recording
 from vault.policy import Category, Level, Period
-from vault.services import documents, keys, search, search_index, tenants
+from vault.services import documents, grants, keys, search, search_index, tenants
 from vault.services.context import Infra, unit_of_work
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -235,6 +238,134 @@ def test_large_matched_sets_are_bounded_newest_first(
     # Without tenants in the set, no tenants' facet.
     monkeypatch.setattr(search, "CAP", 1)
     assert find(org, "boss", "停车场 第0号").facets["tenant"] == ()
+
+
+def test_the_cached_corpus_follows_every_change_at_once(
+        org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader's corpus statistics (files in scope, their length, each token's
+    document frequency in scope) are kept in memory between searches. After each
+    change the next search's total, scores and facets are those computed afresh,
+    and they moved: a file indexed, a grant given and revoked, a level raised, a
+    period ending and a grant ending by the clock alone (searching at a later
+    moment, and back)."""
+    computed: list[int] = []
+    real = search._corpus
+
+    def counted(*args: Any) -> tuple[int, float]:
+        computed.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(search, "_corpus", counted)
+
+    def seen(who: str, at: datetime = NOW) -> tuple[int, list[tuple[int, float]], object]:
+        with unit_of_work(org, who, at) as ctx:
+            cached = search.search(ctx, documents.Query(text="停车场", per_page=50))
+        search._corpora.clear()
+        with unit_of_work(org, who, at) as ctx:
+            fresh = search.search(ctx, documents.Query(text="停车场", per_page=50))
+        shown = (cached.total, [(h.id, h.score) for h in cached.hits], cached.facets)
+        assert shown == (fresh.total, [(h.id, h.score) for h in fresh.hits], fresh.facets)
+        return shown
+
+    def found(shown: tuple[int, list[tuple[int, float]], object]) -> set[int]:
+        return {i for i, _ in shown[1]}
+
+    first = register(org, "停车场收费标准，停车场".encode(), actor="clerk")
+    ended = register(org, "停车场租赁合同".encode(), actor="boss", category=Category.CONTRACT,
+                     level=Level.SECRET, issued_on=date(2025, 1, 1),
+                     period=Period(until=date(2026, 12, 31)))
+    dept = register(org, "停车场维修合同".encode(), actor="boss", category=Category.CONTRACT,
+                    level=Level.CONFIDENTIAL)
+    search_index.work(org, now=lambda: NOW)
+    start = seen("clerk")
+    assert found(start) == {first, dept}  # the internal file and the department's 秘密 one
+    before = len(computed)
+    assert seen("clerk") == start and len(computed) == before + 1  # cached: only afresh
+    second = register(org, "停车场".encode(), actor="clerk")
+    search_index.work(org, now=lambda: NOW)
+    indexed = seen("clerk")
+    assert found(indexed) == {first, dept, second}
+    assert dict(indexed[1])[first] != dict(start[1])[first]  # N and the frequency moved
+    with unit_of_work(org, "boss", NOW) as ctx:
+        grants.grant(ctx, ended, "clerk")
+    assert found(seen("clerk")) == {first, dept, second, ended}
+    with unit_of_work(org, "boss", NOW) as ctx:
+        grants.revoke(ctx, ended, "clerk")
+    assert seen("clerk") == indexed
+    with unit_of_work(org, "gm", NOW) as ctx:
+        documents.change_classification(ctx, dept, level=Level.SECRET)
+    raised = seen("clerk")
+    assert found(raised) == {first, second}
+    # The clock alone: the period ends on 2026-12-31, and back; a grant ends.
+    assert found(seen("clerk", NOW + timedelta(days=40))) == {first, second, ended}
+    assert seen("clerk") == raised
+    with unit_of_work(org, "boss", NOW) as ctx:
+        grants.grant(ctx, ended, "clerk", NOW + timedelta(days=1))
+    assert found(seen("clerk")) == {first, second, ended}
+    assert seen("clerk", NOW + timedelta(days=2)) == raised
+
+
+def _epoch(infra: Infra) -> str:
+    with infra.sessions() as s:
+        return str(s.scalar(sql_text("SELECT value FROM search_epoch WHERE id = 1")))
+
+
+def test_the_epoch_moves_with_what_the_statistics_read(org: Infra) -> None:
+    """The cache's key (search_epoch, migration 0016) changes with every committed
+    change of what the scope, the filters and BM25's statistics read, not with a
+    search, a rolled-back change or a column they do not read; the documents'
+    columns it watches hold every column the scope and the filters read, for
+    every kind of reader."""
+    doc = register(org, "停车场".encode(), actor="clerk")
+    moved = _epoch(org)
+    search_index.work(org, now=lambda: NOW)  # postings and documents.text_tokens
+    assert _epoch(org) != moved
+    moved = _epoch(org)
+    find(org, "clerk", "停车场")
+    assert _epoch(org) == moved  # the search's own audit event
+    with db.transaction(org.sessions) as s:
+        s.execute(sql_text("UPDATE documents SET title = 'x' WHERE id = :d"), {"d": doc})
+    assert _epoch(org) == moved  # not read by the statistics
+    with pytest.raises(RuntimeError), db.transaction(org.sessions) as s:
+        s.execute(sql_text("UPDATE documents SET level = 'secret' WHERE id = :d"), {"d": doc})
+        raise RuntimeError
+    assert _epoch(org) == moved
+    for change in ("UPDATE documents SET supervisor_id = NULL WHERE id = :d",
+                   "UPDATE document_texts SET tokens = tokens + 1 WHERE document_id = :d",
+                   "DELETE FROM grants WHERE document_id = :d",
+                   "UPDATE tenants SET code = code WHERE id = :d"):
+        with db.transaction(org.sessions) as s:
+            s.execute(sql_text(change), {"d": doc})
+        assert _epoch(org) != moved or change.startswith(("DELETE", "UPDATE tenants")), change
+        moved = _epoch(org)
+    with db.transaction(org.sessions) as s:
+        tenants.add_tenant(s, "T9", "九号租户")
+    assert _epoch(org) != moved
+    # Every column of `documents` the conditions read, for every reader and filter.
+    engine = org.sessions.kw["bind"]
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            watched = set(conn.execute(sql_text(
+                "SELECT event_object_column FROM information_schema.triggered_update_columns "
+                "WHERE event_object_table = 'documents' AND trigger_name = 'search_epoch'"
+            )).scalars())
+        else:
+            ddl = str(conn.execute(sql_text(
+                "SELECT sql FROM sqlite_master WHERE name = 'search_epoch_documents_update'"
+            )).scalar_one())
+            watched = {c.strip() for c in ddl.split("UPDATE OF", 1)[1].split(" ON ")[0]
+                       .split(",")}
+    read: set[str] = {"text_tokens"}
+    query = documents.Query(text="x", category=Category.CONTRACT, level=Level.SECRET,
+                            tenant="T9", company="SZ", department="CS",
+                            issued_from=date(2026, 1, 1), issued_to=date(2026, 12, 31))
+    for who in PEOPLE:
+        with unit_of_work(org, who, NOW) as ctx:
+            for cond in search._conditions(ctx, query):
+                read |= {el.name for el in visitors.iterate(cond)
+                         if isinstance(el, Column) and el.table is Document.__table__}
+    assert "declassify_at" in read and "supervisor_id" in read
+    assert read <= watched, read - watched
 
 
 def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select, text
@@ -32,7 +33,7 @@ from sqlalchemy.sql.elements import True_
 from vault import policy, textindex
 from vault.actions import Action
 from vault.errors import InvalidInput
-from vault.models import Company, Department, Document, DocumentText, Posting, Tenant
+from vault.models import Company, Department, Document, DocumentText, Grant, Posting, Tenant
 from vault.policy import Level
 from vault.services import documents, scope, search_index
 from vault.services.context import Ctx
@@ -151,10 +152,9 @@ def _conditions(ctx: Ctx, q: documents.Query) -> list[ColumnElement[bool]]:
     return out
 
 
-def _corpus(session: Session, conds: list[ColumnElement[bool]], hashes: list[int]
-            ) -> tuple[int, float, dict[int, int]]:
-    """(documents, their average length, document frequency of each hash) over the
-    documents the conditions let through — the whole index when there are none."""
+def _corpus(session: Session, conds: list[ColumnElement[bool]]) -> tuple[int, float]:
+    """(documents, their average length) over the documents the conditions let
+    through — the whole index when there are none."""
     if conds:
         # The length is read beside the scope's columns (documents.text_tokens).
         stats = select(func.count(), func.avg(Document.text_tokens)).where(
@@ -162,15 +162,111 @@ def _corpus(session: Session, conds: list[ColumnElement[bool]], hashes: list[int
     else:
         stats = select(func.count(), func.avg(DocumentText.tokens)).where(
             DocumentText.tokens > 0)  # its index alone
+    n_docs, avg_len = session.execute(stats).one()
+    return int(n_docs or 0), float(avg_len or 1.0) or 1.0
+
+
+def _doc_freq(session: Session, conds: list[ColumnElement[bool]], hashes: list[int]
+              ) -> dict[int, int]:
+    """Document frequency of each hash over the documents the conditions let through
+    (0 for a hash in none of them)."""
     freq = select(Posting.token, func.count()).where(Posting.token.in_(hashes))
     if conds:
         freq = freq.join(Document, Document.id == Posting.document_id).where(*conds)
-    n_docs, avg_len = session.execute(stats).one()
-    n_docs = int(n_docs or 0)
-    if not n_docs:
-        return 0, 1.0, {}
-    doc_freq = {int(h): int(n) for h, n in session.execute(freq.group_by(Posting.token))}
-    return n_docs, float(avg_len or 1.0) or 1.0, doc_freq
+    found = {int(h): int(n) for h, n in session.execute(freq.group_by(Posting.token))}
+    return {h: found.get(h, 0) for h in hashes}
+
+
+def _horizon(session: Session, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """The moments around ``now`` at which the scope changes by itself: the latest
+    period end or grant end at or before it, the first after it (None: none). The
+    scope is the same at every moment from the first (included) to the second
+    (excluded): `scope.metadata_scope` reads the time only as ``declassify_at <=
+    now`` and ``until > now``."""
+    def last(col: Any) -> Any:
+        return select(func.max(col)).where(col <= now).scalar_subquery()
+
+    def next_(col: Any) -> Any:
+        return select(func.min(col)).where(col > now).scalar_subquery()
+
+    row = session.execute(select(last(Document.declassify_at), last(Grant.until),
+                                 next_(Document.declassify_at), next_(Grant.until))).one()
+    before = [t for t in row[:2] if t is not None]
+    after = [t for t in row[2:] if t is not None]
+    return (max(before) if before else None), (min(after) if after else None)
+
+
+@dataclass
+class _Corpus:
+    """A reader's corpus statistics at one epoch, for the moments [since, until)."""
+
+    since: datetime | None
+    until: datetime | None
+    n_docs: int
+    avg_len: float
+    doc_freq: dict[int, int]
+
+    def holds(self, now: datetime) -> bool:
+        return ((self.since is None or self.since <= now)
+                and (self.until is None or now < self.until))
+
+
+#: Cached corpora (LRU) and the document frequencies kept per corpus.
+CORPORA = 128
+FREQS_PER_CORPUS = 4096
+_corpora: OrderedDict[tuple[Any, ...], _Corpus] = OrderedDict()
+_corpora_lock = threading.Lock()
+_EPOCH = text("SELECT value FROM search_epoch WHERE id = 1")
+
+
+def corpus_stats(ctx: Ctx, q: documents.Query, conds: list[ColumnElement[bool]],
+                 hashes: list[int]) -> tuple[int, float, dict[int, int]]:
+    """(documents, average length, document frequency of each hash found) in the
+    reader's scope under the query's filters: the corpus BM25 ranks in.
+
+    Kept in memory (per process, `CORPORA` corpora of up to `FREQS_PER_CORPUS`
+    tokens) under the database's ``search_epoch`` (a new random value in the
+    transaction of any change of what these statistics read: migration
+    0016_search_epoch), the reader's scope (nobody's, for a reader of everything)
+    and the filters, and used only at moments when the scope is the one it was
+    computed for (`_horizon`). A value is kept only if the epoch read after
+    computing it is the one read before (nothing committed in between)."""
+    session = ctx.session
+    epoch = session.scalar(_EPOCH)
+    # Everyone who reads everything has the same scope: no condition at all.
+    who = (None if isinstance(scope.metadata_scope(ctx.subject, ctx.now), True_)
+           else ctx.subject)
+    key = (str(session.get_bind().engine.url), epoch, who, q.category, q.level, q.tenant, q.company,
+           q.department, q.issued_from, q.issued_to)
+    now = ctx.now
+    with _corpora_lock:
+        cached = _corpora.get(key)
+        if cached is not None and cached.holds(now):
+            _corpora.move_to_end(key)
+            known = {h: cached.doc_freq[h] for h in hashes if h in cached.doc_freq}
+            found = cached
+        else:
+            found, known = None, {}
+    if found is None:
+        since, until = _horizon(session, now)
+        n_docs, avg_len = _corpus(session, conds)
+        found = _Corpus(since, until, n_docs, avg_len, {})
+    missing = [h for h in hashes if h not in known]
+    if missing:
+        known.update(_doc_freq(session, conds, missing) if found.n_docs
+                     else dict.fromkeys(missing, 0))
+        if epoch is not None and session.scalar(_EPOCH) == epoch:
+            with _corpora_lock:
+                kept = _corpora.get(key)
+                if kept is None or not kept.holds(now):
+                    _corpora[key] = kept = found
+                kept.doc_freq.update({h: known[h] for h in missing})
+                while len(kept.doc_freq) > FREQS_PER_CORPUS:
+                    del kept.doc_freq[next(iter(kept.doc_freq))]
+                _corpora.move_to_end(key)
+                while len(_corpora) > CORPORA:
+                    _corpora.popitem(last=False)
+    return found.n_docs, found.avg_len, {h: n for h, n in known.items() if n}
 
 
 #: PostgreSQL settings of a search's transaction (`_plan_for_this_query`).
@@ -212,7 +308,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
 
     # The corpus is what this reader may search: N, the average length and the
     # document frequencies, in scope.
-    n_docs, avg_len, doc_freq = _corpus(session, conds, hashes)
+    n_docs, avg_len, doc_freq = corpus_stats(ctx, q, conds, hashes)
     results: list[tuple[int, float]] = []
     total = 0
     capped = False
