@@ -123,7 +123,7 @@ def _wait_for_s3(server: S3Server, proc: subprocess.Popen[bytes], log_path: Path
             return
         except Exception as exc:  # noqa: BLE001 - not ready yet: any failure means retry
             last = exc
-            time.sleep(0.5)
+            time.sleep(0.1)
     raise ServerFailed(f"SeaweedFS did not answer within {S3_START_SECONDS} s ({last}):\n"
                        f"{log_path.read_text()[-4000:]}")
 
