@@ -6,7 +6,6 @@ concurrent writers mixing batches and single appends."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import shutil
 import threading
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import process_context  # noqa: I001 - tests/servers.py
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -270,7 +270,7 @@ def test_processes_appending_batches_make_one_chain(
     audit_settings: Settings, engine: Engine, tmp_path: Path
 ) -> None:
     settings = replace(audit_settings, checkpoint_every=16)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = process_context(__name__)
     procs = [ctx.Process(target=_process, args=(
         settings.database_url, str(settings.home), str(settings.keys_dir),
         str(settings.audit_dir), f"p{k}")) for k in range(3)]

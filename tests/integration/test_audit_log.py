@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing
 import shutil
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import process_context  # noqa: I001 - tests/servers.py
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -849,7 +849,7 @@ def test_concurrent_processes_never_fork_the_chain(
     audit_settings: Settings, engine: Engine, tmp_path: Path
 ) -> None:
     settings = replace(audit_settings, checkpoint_every=16)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = process_context(__name__)
     procs = [
         ctx.Process(
             target=_process_writer,

@@ -95,16 +95,14 @@ def _last_witnessed(path: Path) -> int:
     return json.loads(path.read_text().splitlines()[-1])["seq"]
 
 
-def test_verify_with_witness_names_a_truncated_tail(tmp_path: Path, database_url: str) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+def test_verify_with_witness_names_a_truncated_tail(demo_home: Path, database_url: str,
+                                                   tmp_path: Path) -> None:
+    home = demo_home  # after `vault init` and `vault demo` (the session's template)
     mount = tmp_path / "compliance-share"
     mount.mkdir()
     witness = mount / "vault.witness"
     v = Vault(home, database_url)
-    v.env["VAULT_AUDIT_WITNESS_FILE"] = str(witness)
-    assert v("init").exit_code == 0
-    assert v("demo").exit_code == 0
+    v.env["VAULT_AUDIT_WITNESS_FILE"] = str(witness)  # from now on
     assert v("audit", "checkpoint").exit_code == 0
     kept = _last_witnessed(witness)
     notice = doc_id(v, "关于12月3日停水的通知")

@@ -493,15 +493,14 @@ def test_csv_export_for_spreadsheets(world: Infra) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_cli(tmp_path: Path, database_url: str) -> None:
+def test_cli(demo_home: Path, database_url: str, tmp_path: Path) -> None:
     import json
 
     from click.testing import CliRunner
 
     from vault.cli import main
 
-    home = tmp_path / "home"
-    home.mkdir()
+    home = demo_home  # after `vault init` and `vault demo` (the session's template)
     env = {"VAULT_HOME": str(home), "VAULT_DATABASE_URL": database_url}
 
     def run(*args: str) -> tuple[int, str]:
@@ -509,7 +508,6 @@ def test_cli(tmp_path: Path, database_url: str) -> None:
         assert "Traceback" not in res.output, res.output
         return res.exit_code, res.output
 
-    assert run("init")[0] == 0 and run("demo")[0] == 0
     assert "The demo group is already loaded." in run("demo")[1]  # idempotent
     code, out = run("tenants", "list", "--as", "wu.yuangong")
     assert code == 0 and "T001" in out and "华南贸易有限公司" in out
