@@ -56,6 +56,13 @@ run: install
 
 # One pytest worker per core (pytest-xdist; each worker starts its own throw-away
 # PostgreSQL and builds its own database templates); coverage is combined across workers.
+# Whole suite, 2 cores, each run alone under the CPU lock: 2 workers 418 s (CPU 601 s,
+# load 3.6), 3 workers 415 s (CPU 643 s, load 4.1), 4 workers 504 s (CPU 798 s, load 7.9).
+# With one per core the cores idle ~28 % (tests wait for chromium, their servers,
+# PostgreSQL), but a third worker only matches two for 7 % more CPU, and a fourth is slower:
+# every worker collects the whole suite, builds its templates, starts its servers and
+# chromium, and they contend. `auto` (one per core) is the cheapest of the fast ones.
+# worksteal ends the workers within 2 s of each other, so collection order is left alone.
 TEST_WORKERS ?= auto
 
 # Temporary folders (each test's home and SQLite file, the throw-away PostgreSQL and
