@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pyotp
 from playwright.sync_api import Page
@@ -20,7 +19,7 @@ def sign_in(page: Page, username: str, password: str) -> None:
     page.wait_for_load_state()
 
 
-def enrol_second_factor(page: Page, shot: Callable[[str], Path] | None = None) -> str:
+def enrol_second_factor(page: Page, shot: Callable[[str], None] | None = None) -> str:
     """On the enrolment page: read the key it shows, answer with a code computed from
     it, keep the recovery codes page, continue. Returns the secret."""
     secret = page.inner_text("#totp-secret").strip()

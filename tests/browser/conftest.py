@@ -1,12 +1,16 @@
 """Browser tests: the real app served by werkzeug on 127.0.0.1:<free port> in a
 background thread, over the `org` of tests/conftest.py (SQLite only here), driven by
-Debian's chromium through Playwright's sync API. Each step's screenshot is kept under
-tests/browser/artifacts/<test>/<n>-<step>.png (git-ignored)."""
+Debian's chromium through Playwright's sync API. A test that fails leaves a screenshot
+of its page as it was, tests/browser/artifacts/<test>/failed-after-<step>.png
+(git-ignored); with VAULT_BROWSER_SHOTS=every-step each step's screenshot is kept too,
+as artifacts/<test>/<n>-<step>.png."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -14,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 from vault import create_app
@@ -24,6 +29,44 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# Every step's screenshot, not only a failed test's last page: 60-110 ms each, about 6 %
+# of the flows' CPU time, for pictures nothing compares.
+EVERY_STEP = os.environ.get("VAULT_BROWSER_SHOTS", "") == "every-step"
+
+_FAILED = pytest.StashKey[bool]()  # a phase of the test (setup, call) failed
+_STEP = pytest.StashKey[str]()  # the last step the test's `shot` named
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """This test's folder of screenshots (tests/browser/artifacts/<test>)."""
+    return ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+
+
+def _step_slug(step: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", step)
+
+
+def keep_failure(request: pytest.FixtureRequest, context: BrowserContext) -> None:
+    """If the test failed, save the page it was on (the context's newest open tab) as
+    artifacts/<test>/failed[-after-<step>].png. Call before closing the context."""
+    if not request.node.stash.get(_FAILED, False) or not context.pages:
+        return
+    step = request.node.stash.get(_STEP, "")
+    folder = artifacts(request)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (f"failed-after-{_step_slug(step)}.png" if step else "failed.png")
+    try:
+        context.pages[-1].screenshot(path=str(path), full_page=True, timeout=10_000)
+    except PlaywrightError as exc:  # a crashed page: the test's own failure says more
+        print(f"no screenshot of the failed page: {exc}", file=sys.stderr)
 
 
 @pytest.fixture
@@ -93,8 +136,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server: str) -> Iterator[Page]:
-    """A fresh browser profile that prefers Chinese (zh-CN), as the group's people do."""
+def page(browser: Browser, live_server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser profile that prefers Chinese (zh-CN), as the group's people do.
+    A failed test leaves a screenshot of the page it was on (`keep_failure`)."""
+    shutil.rmtree(artifacts(request), ignore_errors=True)
     context = browser.new_context(locale="zh-CN", accept_downloads=True, base_url=live_server,
                                   viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
@@ -102,21 +147,23 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
     try:
         yield pg
     finally:
+        keep_failure(request, context)
         context.close()
 
 
 @pytest.fixture
-def shot(request: pytest.FixtureRequest, page: Page) -> Callable[[str], Path]:
-    """``shot("step")`` saves the whole page as artifacts/<test>/<n>-<step>.png."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-    folder = ARTIFACTS / name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+def shot(request: pytest.FixtureRequest, page: Page) -> Callable[[str], None]:
+    """``shot("step")`` names the step the test has reached (a failure's screenshot is
+    called after it); under VAULT_BROWSER_SHOTS=every-step it also saves the whole page
+    as artifacts/<test>/<n>-<step>.png."""
+    folder = artifacts(request)
     count = iter(range(1, 1000))
 
-    def take(step: str) -> Path:
-        path = folder / f"{next(count):02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', step)}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
+    def take(step: str) -> None:
+        request.node.stash[_STEP] = f"{next(count):02d}-{step}"
+        if EVERY_STEP:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{_step_slug(request.node.stash[_STEP])}.png"
+            page.screenshot(path=str(path), full_page=True)
 
     return take

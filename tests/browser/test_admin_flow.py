@@ -4,14 +4,13 @@ the password shown once."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from browsertools import enrol_second_factor, nav_to, sign_in  # noqa: I001
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 
 
-def test_admin_adds_a_person(page: Page, shot: Callable[[str], Path]) -> None:
+def test_admin_adds_a_person(page: Page, shot: Callable[[str], None]) -> None:
     sign_in(page, "root", PASSWORD)
     enrol_second_factor(page)
     nav_to(page, "系统管理")

@@ -14,7 +14,7 @@ from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page
 
 
-def test_compliance_officer_filters_and_exports(page: Page, shot: Callable[[str], Path],
+def test_compliance_officer_filters_and_exports(page: Page, shot: Callable[[str], None],
                                                 tmp_path: Path) -> None:
     # Three failed sign-ins of the clerk, for the officer to find.
     for _ in range(3):

@@ -61,7 +61,7 @@ def sign_out(page: Page) -> None:
 
 
 def test_copy_request_approval_download_destroy_and_trail(
-        page: Page, shot: Callable[[str], Path], org: Infra, tmp_path: Path) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra, tmp_path: Path) -> None:
     doc_id = register_secret_pdf(org)
     label = f"机密-{datetime.now(UTC).year}-{doc_id:04d} 副本 1"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from browsertools import enrol_second_factor, nav_to, sign_in  # noqa: I001
@@ -38,7 +37,7 @@ def _bars(page: Page, chart: str) -> int:
     return page.locator(f"#{chart} svg.chart rect").count()
 
 
-def test_compliance_dashboard_in_the_browser(page: Page, shot: Callable[[str], Path],
+def test_compliance_dashboard_in_the_browser(page: Page, shot: Callable[[str], None],
                                              org: Infra) -> None:
     _seed(org)
     sign_in(page, "auditor", PASSWORD)
@@ -64,7 +63,7 @@ def test_compliance_dashboard_in_the_browser(page: Page, shot: Callable[[str], P
     shot("compliance-dashboard-phone")
 
 
-def test_executive_overview_in_the_browser(page: Page, shot: Callable[[str], Path],
+def test_executive_overview_in_the_browser(page: Page, shot: Callable[[str], None],
                                            org: Infra) -> None:
     _seed(org)
     sign_in(page, "ceo", PASSWORD)

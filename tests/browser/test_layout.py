@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from browsertools import enrol_second_factor, sign_in  # noqa: I001
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, artifacts, keep_failure
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Browser, Page
 
@@ -52,6 +52,7 @@ def _seed(org: Infra) -> None:
 @pytest.fixture
 def person_page(browser: Browser, live_server: str, org: Infra,
                 request: pytest.FixtureRequest) -> Iterator[Page]:
+    shutil.rmtree(artifacts(request), ignore_errors=True)  # an earlier run's failure
     context = browser.new_context(locale="zh-CN", base_url=live_server, bypass_csp=True,
                                   viewport={"width": 1280, "height": 800})
     context.set_default_timeout(20_000)
@@ -64,6 +65,7 @@ def person_page(browser: Browser, live_server: str, org: Infra,
     try:
         yield page
     finally:
+        keep_failure(request, context)  # e.g. at sign-in, before any page was checked
         context.close()
 
 

@@ -15,7 +15,6 @@ import io
 import socket
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,7 +110,7 @@ def _two_registered_copies(infra: Infra) -> tuple[int, dict[str, str]]:
 
 
 def test_leak_report_traces_both_holders_and_reaches_every_hq_executive(
-        page: Page, shot: Callable[[str], Path], group: Infra,
+        page: Page, shot: Callable[[str], None], group: Infra,
         mailbox: tuple[int, Mailbox]) -> None:
     _port, box = mailbox
     doc, labels = _two_registered_copies(group)

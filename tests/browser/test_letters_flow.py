@@ -6,7 +6,6 @@ letter reads 已用印 with who and when; it is sent to two tenants and one sign
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from browsertools import enrol_second_factor, nav_to, sign_in  # noqa: I001
 from people import PASSWORD  # noqa: I001 - tests/people.py
@@ -25,7 +24,7 @@ def _sign_out(page: Page) -> None:
 
 
 def test_letter_drafted_sealed_by_manager_and_gm_sent_and_signed_off(
-        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra) -> None:
     with unit_of_work(org, "keeper") as ctx:
         tenants.create_tenant(ctx, "T1", "华南贸易有限公司", "A座1201", "张先生")
         tenants.create_tenant(ctx, "T2", "北方科技有限公司", "B座0301", "李女士")

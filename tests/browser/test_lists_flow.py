@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 from browsertools import nav_to, sign_in  # noqa: I001
 from people import PASSWORD  # noqa: I001 - tests/people.py
@@ -38,7 +37,7 @@ def _seed(org: Infra) -> dict[str, int]:
 
 
 def test_thumbnails_sorting_and_pages_that_keep_filters(
-        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra) -> None:
     made = _seed(org)
     sign_in(page, "clerk", PASSWORD)
     nav_to(page, "文件")

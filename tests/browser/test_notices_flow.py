@@ -40,7 +40,7 @@ def _seed(infra: Infra) -> int:
 
 
 def test_notice_to_three_tenants_two_sign_offs_one_unsigned(
-        page: Page, shot: Callable[[str], Path], org: Infra, tmp_path: Path) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra, tmp_path: Path) -> None:
     doc_id = _seed(org)
     sheet = tmp_path / "签收单-深港咨询.png"
     sheet.write_bytes(samples.png_card("签收单 深港咨询有限公司 李女士", org.settings.font_file))

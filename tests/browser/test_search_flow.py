@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 from browsertools import enrol_second_factor, nav_to, sign_in  # noqa: I001
 from people import PASSWORD  # noqa: I001 - tests/people.py
@@ -29,7 +28,7 @@ def _register(org: Infra, title: str, level: Level, category: Category, body: st
 
 
 def test_search_from_home_snippets_for_viewers_and_facets(
-        org: Infra, page: Page, shot: Callable[[str], Path]) -> None:
+        org: Infra, page: Page, shot: Callable[[str], None]) -> None:
     notice = _register(org, "停水通知", Level.INTERNAL, Category.NOTICE,
                        f"本周六上午{WORD}，全楼停水，请提前储水。")
     contract = _register(org, "维保合同", Level.SECRET, Category.CONTRACT,

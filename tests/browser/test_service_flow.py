@@ -8,7 +8,6 @@ its 50 % target."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from browsertools import nav_to, sign_in  # noqa: I001 - tests/browser/browsertools.py
 from people import PASSWORD  # noqa: I001 - tests/people.py
@@ -23,7 +22,7 @@ CONTENT = "A座电梯多次停运，租户来电投诉"
 
 
 def test_hotline_complaint_visit_with_drawn_signature_review_and_report(
-        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra) -> None:
     with unit_of_work(org, "keeper") as ctx:
         tenants.create_tenant(ctx, "T1", "华南贸易有限公司", "A座1201", "张先生 138-0000-0001")
 

@@ -4,7 +4,6 @@ the page English."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from browsertools import sign_in  # noqa: I001 - tests/browser/browsertools.py
 from people import PASSWORD  # noqa: I001 - tests/people.py
@@ -12,7 +11,7 @@ from playwright.sync_api import Page
 
 
 def test_sign_in_in_chinese_then_switch_to_english(page: Page,
-                                                   shot: Callable[[str], Path]) -> None:
+                                                   shot: Callable[[str], None]) -> None:
     page.goto("/")
     assert page.url.endswith("/login?next=%2F") or "/login" in page.url
     assert page.locator("html").get_attribute("lang") == "zh-CN"

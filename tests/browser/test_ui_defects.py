@@ -27,7 +27,7 @@ def events(org: Infra, action: str, document_id: int) -> int:
 
 
 def test_1_a_recording_registered_by_the_document_form_is_a_recording(
-        page: Page, shot: Callable[[str], Path], org: Infra, tmp_path: Path) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra, tmp_path: Path) -> None:
     audio = tmp_path / "热线录音.wav"
     audio.write_bytes(samples.wav_tone(1.0))
     sign_in(page, "clerk", PASSWORD)
@@ -72,7 +72,7 @@ def test_1_the_document_form_asks_a_recording_for_its_call(page: Page, org: Infr
 
 
 def test_2_uploads_say_they_succeeded_and_load_the_page_once(
-        page: Page, shot: Callable[[str], Path], org: Infra, tmp_path: Path) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra, tmp_path: Path) -> None:
     pdf = tmp_path / "合同.pdf"
     pdf.write_bytes(samples.pdf_pages("合同"))
     sign_in(page, "clerk", PASSWORD)
@@ -96,7 +96,7 @@ def test_2_uploads_say_they_succeeded_and_load_the_page_once(
 
 
 def test_5_the_menu_fits_in_one_line_and_folds_on_a_phone(
-        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra) -> None:
     sign_in(page, "ceo", PASSWORD)  # an HQ executive has the longest menu
     enrol_second_factor(page)
     header = page.locator("header.top").bounding_box()
@@ -125,7 +125,7 @@ def test_5_the_menu_fits_in_one_line_and_folds_on_a_phone(
 
 
 def test_6_reauthentication_keeps_what_the_approver_typed(
-        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra) -> None:
     doc_id = register_secret_pdf(org)
     with unit_of_work(org, "clerk") as ctx:
         req = copies.request(ctx, doc_id, copies.CopyKind.COPY, purpose="审计资料")
@@ -154,7 +154,7 @@ def test_6_reauthentication_keeps_what_the_approver_typed(
         assert shown.request.decision_note == "仅限审计使用，用后销毁"
 
 
-def test_7_wording(page: Page, shot: Callable[[str], Path], org: Infra,
+def test_7_wording(page: Page, shot: Callable[[str], None], org: Infra,
                    tmp_path: Path) -> None:
     doc_id = register_secret_pdf(org)
     with unit_of_work(org, "clerk") as ctx:
@@ -189,7 +189,7 @@ def test_7_wording(page: Page, shot: Callable[[str], Path], org: Infra,
 
 
 def test_8_a_decided_request_leaves_the_approvers_unread_list(
-        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra) -> None:
     doc_id = register_secret_pdf(org)
     with unit_of_work(org, "clerk") as ctx:
         req_id = copies.request(ctx, doc_id, copies.CopyKind.COPY, purpose="审计资料").id
@@ -251,7 +251,7 @@ def test_13_no_request_goes_unanswered_for_a_favicon(page: Page, org: Infra) -> 
 
 
 def test_12_an_admin_changes_a_persons_name_email_company_and_department(
-        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra) -> None:
     sign_in(page, "root", PASSWORD)
     enrol_second_factor(page)
     page.goto("/admin/users/clerk")
@@ -286,7 +286,7 @@ RAW_CODE = re.compile(r"\b[a-z]+:[a-z_]+\b|\b[a-z]+_[a-z_]+\b")
 
 
 def test_3_and_4_the_audit_trail_speaks_words_and_fits_1280(
-        page: Page, shot: Callable[[str], Path], org: Infra) -> None:
+        page: Page, shot: Callable[[str], None], org: Infra) -> None:
     doc_id = register_secret_pdf(org)
     with unit_of_work(org, "clerk") as ctx:
         copies.request(ctx, doc_id, copies.CopyKind.COPY, purpose="审计资料")
