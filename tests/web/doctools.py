@@ -3,6 +3,7 @@ through the real form, and reading the audit trail."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import uuid
@@ -18,6 +19,9 @@ from vault.models import Document
 from vault.policy import Category, Level
 from vault.services import accounts, documents, samples
 from vault.services.context import unit_of_work
+
+# reportlab writes the same bytes for the same title (invariant=True): made once each.
+_sample_pdf = functools.cache(samples.pdf_pages)
 
 
 def make_doc(
@@ -35,7 +39,7 @@ def make_doc(
     """A document registered through the service (with a PDF unless told otherwise)."""
     infra = app.extensions["vault.infra"]
     if content is None:
-        content = samples.pdf_pages(title or f"测试文件 {level.value}")
+        content = _sample_pdf(title or f"测试文件 {level.value}")
     with unit_of_work(infra, registrant) as ctx:
         doc = documents.register(
             ctx, title=title or f"测试文件 {level.value}", category=category, level=level,
