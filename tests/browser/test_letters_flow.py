@@ -20,6 +20,9 @@ TITLE = "关于电梯年度检修的通知"
 
 
 def _sign_out(page: Page) -> None:
+    # Requests still under way (the icon, scripts) would write the session back after
+    # the cookies are cleared; the step screenshots used to give them time to finish.
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()
 
 

@@ -77,6 +77,7 @@ def test_hotline_complaint_visit_with_drawn_signature_review_and_report(
     shot("visit-recorded")
 
     # The supervisor reviews and signs an opinion, then reads the monthly report.
+    page.wait_for_load_state("networkidle")  # nothing under way writes the session back
     page.context.clear_cookies()
     sign_in(page, "boss", PASSWORD)
     page.goto(f"/visits/{visit_id}")
