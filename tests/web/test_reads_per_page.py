@@ -84,3 +84,21 @@ def test_a_page_image_never_reads_the_menu(app: Flask, login_as: Login) -> None:
     assert resp.status_code == 200 and resp.mimetype == "image/png"
     assert sessions.opened == 2  # the session's person, the page's unit of work
     assert sessions.readonly.opened == 1  # the person
+
+
+def test_a_static_file_reads_nothing_and_is_not_activity(app: Flask, login_as: Login) -> None:
+    client = login_as("clerk")
+    with client.session_transaction() as sess:
+        sess["last"] = last = float(sess["last"]) - 60
+    with counting(app) as sessions:
+        resp = client.get("/static/vault.css")
+        resp.close()  # a file sent as it is read
+    assert resp.status_code == 200 and resp.mimetype == "text/css"
+    assert sessions.opened == 0
+    with client.session_transaction() as sess:
+        assert float(sess["last"]) == last  # fetching a style sheet keeps the idle timer
+    with counting(app) as sessions:
+        assert client.get("/documents/").status_code == 200
+    assert sessions.opened >= 1
+    with client.session_transaction() as sess:
+        assert float(sess["last"]) > last  # a page is activity

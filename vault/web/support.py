@@ -67,6 +67,11 @@ def select_locale() -> str:
 
 def before_request() -> None:
     g.request_id = uuid.uuid4().hex[:16]
+    # A style sheet, a script or the icon is the same for everyone and is not the
+    # person's activity: no reading of the signed-in person (one database read per
+    # file, several per page) and no moving of the idle timer.
+    if request.endpoint == "static":
+        return
     if not current_user.is_authenticated:
         return
     # Idle and absolute timeouts; the session cookie is signed, so these can't be forged.
