@@ -116,15 +116,22 @@ def test_every_main_page_fits_shares_the_menu_speaks_words_and_passes_axe(
     pages = ["/", *dict.fromkeys(p for p in menu if p != "/")]
     problems: list[str] = []
     (wide, wide_height), (narrow, narrow_height) = WIDTHS
+
+    def at(width: int, path: str) -> str:
+        """Problems of the loaded page at the viewport's ``width`` (fits, same menu);
+        its text."""
+        fits, seen_menu, text = _look(page)
+        if not fits:
+            problems.append(f"{width}px {path}: scrolls sideways")
+        if seen_menu != menu:
+            problems.append(f"{width}px {path}: another menu {seen_menu}")
+        return text
+
     for path in pages:
         page.set_viewport_size({"width": wide, "height": wide_height})
         page.goto(path)
         found = len(problems)
-        fits, seen_menu, text = _look(page)
-        if not fits:
-            problems.append(f"{wide}px {path}: scrolls sideways")
-        if seen_menu != menu:
-            problems.append(f"{path}: another menu {seen_menu}")
+        text = at(wide, path)
         codes = RAW_CODE.findall(text)
         if codes:
             problems.append(f"zh {path}: raw codes {sorted(set(codes))}")
@@ -135,11 +142,7 @@ def test_every_main_page_fits_shares_the_menu_speaks_words_and_passes_axe(
         # reads the width), so the loaded page is narrowed rather than loaded again.
         page.set_viewport_size({"width": narrow, "height": narrow_height})
         found = len(problems)
-        fits, seen_menu, _ = _look(page)
-        if not fits:
-            problems.append(f"{narrow}px {path}: scrolls sideways")
-        if seen_menu != menu:
-            problems.append(f"{narrow}px {path}: another menu {seen_menu}")
+        at(narrow, path)
         if len(problems) > found:
             page.screenshot(path=str(folder / f"{narrow}-{_slug(path)}.png"), full_page=True)
     # The same pages in English: words there too, and nothing wider than the screen

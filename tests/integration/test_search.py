@@ -361,7 +361,7 @@ def test_the_epoch_moves_with_what_the_statistics_read(org: Infra) -> None:
                             issued_from=date(2026, 1, 1), issued_to=date(2026, 12, 31))
     for who in PEOPLE:
         with unit_of_work(org, who, NOW) as ctx:
-            for cond in search._conditions(ctx, query):
+            for cond in search._conditions(ctx, query, search._reads_all(ctx)):
                 read |= {el.name for el in visitors.iterate(cond)
                          if isinstance(el, Column) and el.table is Document.__table__}
     assert "declassify_at" in read and "supervisor_id" in read

@@ -126,14 +126,17 @@ def tokens_of(text: str | None) -> list[str]:
     return tokens
 
 
-def _conditions(ctx: Ctx, q: documents.Query) -> list[ColumnElement[bool]]:
+def _reads_all(ctx: Ctx) -> bool:
+    """Whether the reader's scope is every document (no scope condition at all)."""
+    return isinstance(scope.metadata_scope(ctx.subject, ctx.now), True_)
+
+
+def _conditions(ctx: Ctx, q: documents.Query, reads_all: bool
+                ) -> list[ColumnElement[bool]]:
     """The scope and the filters as conditions on `Document`; none at all for a
     reader of everything who filters nothing (the statements then skip the join)."""
     now = ctx.now
-    out = []
-    in_scope = scope.metadata_scope(ctx.subject, now)
-    if not isinstance(in_scope, True_):
-        out.append(in_scope)
+    out = [] if reads_all else [scope.metadata_scope(ctx.subject, now)]
     if q.category:
         out.append(Document.category == q.category.value)
     if q.level:
@@ -228,7 +231,7 @@ _EPOCH = text("SELECT value FROM search_epoch WHERE id = 1")
 
 
 def corpus_stats(ctx: Ctx, q: documents.Query, conds: list[ColumnElement[bool]],
-                 hashes: list[int]) -> tuple[int, float, dict[int, int]]:
+                 hashes: list[int], reads_all: bool) -> tuple[int, float, dict[int, int]]:
     """(documents, average length, document frequency of each hash found) in the
     reader's scope under the query's filters: the corpus BM25 ranks in.
 
@@ -241,9 +244,8 @@ def corpus_stats(ctx: Ctx, q: documents.Query, conds: list[ColumnElement[bool]],
     computing it is the one read before (nothing committed in between)."""
     session = ctx.session
     epoch = session.scalar(_EPOCH)
-    # Everyone who reads everything has the same scope: no condition at all.
-    who = (None if isinstance(scope.metadata_scope(ctx.subject, ctx.now), True_)
-           else ctx.subject)
+    # Everyone who reads everything has the same scope, which `_conditions` leaves out.
+    who = None if reads_all else ctx.subject
     key = (str(session.get_bind().engine.url), epoch, who, q.category, q.level, q.tenant, q.company,
            q.department, q.issued_from, q.issued_to)
     now = ctx.now
@@ -310,13 +312,14 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     key = search_index.index_key(ctx.infra, ctx.session)
     # Before the first file is indexed there is no key: nothing matches anything.
     hashes = sorted({textindex.token_hash(key, t) for t in tokens}) if key else [0]
-    conds = _conditions(ctx, q)
+    reads_all = _reads_all(ctx)
+    conds = _conditions(ctx, q, reads_all)
     session = ctx.session
     _plan_for_this_query(session)
 
     # The corpus is what this reader may search: N, the average length and the
     # document frequencies, in scope.
-    n_docs, avg_len, doc_freq = corpus_stats(ctx, q, conds, hashes)
+    n_docs, avg_len, doc_freq = corpus_stats(ctx, q, conds, hashes, reads_all)
     results: list[tuple[int, float]] = []
     total = 0
     capped = False
@@ -389,11 +392,6 @@ def _facets_of(ctx: Ctx, rows: Any, lang: str) -> dict[str, tuple[Facet, ...]]:
         by_category[str(row.category)] += 1
         if row.tenant_id is not None:
             by_tenant[int(row.tenant_id)] += 1
-    return _facets(ctx, by_level, by_category, by_tenant, lang)
-
-
-def _facets(ctx: Ctx, by_level: Counter[str], by_category: Counter[str],
-            by_tenant: Counter[int], lang: str) -> dict[str, tuple[Facet, ...]]:
     tenants = {t.id: t for t in ctx.session.scalars(
         select(Tenant).where(Tenant.id.in_(list(by_tenant))))} if by_tenant else {}
     order = [lv.value for lv in reversed(Level)]
