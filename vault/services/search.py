@@ -26,7 +26,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    LargeBinary,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.sql.elements import True_
 
@@ -155,35 +167,51 @@ def _conditions(ctx: Ctx, q: documents.Query, reads_all: bool
     return out
 
 
-def _corpus(session: Session, conds: list[ColumnElement[bool]]) -> tuple[int, float]:
-    """(documents, their average length) over the documents the conditions let
-    through — the whole index when there are none."""
-    if conds:
-        # The length is read beside the scope's columns (documents.text_tokens).
-        stats = select(func.count(), func.avg(Document.text_tokens)).where(
-            Document.text_tokens > 0, *conds)
-    else:
-        stats = select(func.count(), func.avg(DocumentText.tokens)).where(
-            DocumentText.tokens > 0)  # its index alone
-    n_docs, avg_len = session.execute(stats).one()
-    return int(n_docs or 0), float(avg_len or 1.0) or 1.0
+def _corpus(session: Session, conds: list[ColumnElement[bool]]
+            ) -> tuple[int, float, bytes | None]:
+    """(documents, their average length, the members) over the documents the
+    conditions let through — the whole index when there are none. The members are
+    one byte per document id up to the highest let through, 1 for each let through
+    (`_in`); None when there are no conditions (every document)."""
+    if not conds:
+        n_docs, avg_len = session.execute(select(func.count(), func.avg(DocumentText.tokens))
+                                          .where(DocumentText.tokens > 0)).one()  # its index
+        return int(n_docs or 0), float(avg_len or 1.0) or 1.0, None
+    # The length is read beside the scope's columns (documents.text_tokens).
+    rows = session.execute(select(Document.id, Document.text_tokens).where(*conds)).all()
+    members = bytearray(max((r[0] for r in rows), default=-1) + 1)
+    n_docs = length = 0
+    for doc_id, tokens in rows:
+        members[doc_id] = 1
+        if tokens > 0:
+            n_docs += 1
+            length += tokens
+    return n_docs, (length / n_docs if n_docs else 1.0) or 1.0, bytes(members)
 
 
-def _doc_freq(session: Session, conds: list[ColumnElement[bool]], hashes: list[int]
-              ) -> dict[int, int]:
-    """Document frequency of each hash over the documents the conditions let through
-    (0 for a hash in none of them)."""
+def _in(session: Session, members: bytes, doc_id: Any = Posting.document_id
+        ) -> ColumnElement[bool]:
+    """The document ``doc_id`` is one of ``members`` (`_corpus`): a lookup of one byte
+    by the document's id, in a parameter of the statement."""
+    flags = bindparam("members", members, type_=LargeBinary)
+    if session.get_bind().dialect.name == "postgresql":
+        return case((doc_id < len(members), func.get_byte(flags, doc_id)), else_=0) == 1
+    return func.substr(flags, doc_id + 1, 1) == bindparam("member", b"\x01", type_=LargeBinary)
+
+
+def _doc_freq(session: Session, members: bytes | None, hashes: list[int]) -> dict[int, int]:
+    """Document frequency of each hash over ``members`` (`_corpus`; None: every
+    document), 0 for a hash in none of them.
+
+    The postings' primary key (token, document) is read alone and each posting's
+    document looked up in the members, a byte in memory. The scope is evaluated
+    once per corpus (`_corpus`), not once per posting: a token in most of 100,000
+    files used to cost a staff member a join of its postings to the documents and
+    the scope per posting (SQLite 130 ms; PostgreSQL read the files in scope into
+    a hashed set per query)."""
     freq = select(Posting.token, func.count()).where(Posting.token.in_(hashes))
-    if conds and session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL reads the files in scope once (a hashed set) and looks each posting
-        # up in it, rather than testing the scope once per posting through a join (a
-        # nested loop over 145,000 postings of a common token for a staff member):
-        # bench_search at 100,000 documents, staff p50/p95/max 203/634/1,829 ms (load
-        # 1.4) -> 145/418/575 ms (load 7). SQLite is faster with the join (its
-        # staff p50 went 55 -> 118 ms with the set).
-        freq = freq.where(Posting.document_id.in_(select(Document.id).where(*conds)))
-    elif conds:
-        freq = freq.join(Document, Document.id == Posting.document_id).where(*conds)
+    if members is not None:
+        freq = freq.where(_in(session, members))
     found = {int(h): int(n) for h, n in session.execute(freq.group_by(Posting.token))}
     return {h: found.get(h, 0) for h in hashes}
 
@@ -216,6 +244,7 @@ class _Corpus:
     n_docs: int
     avg_len: float
     doc_freq: dict[int, int]
+    members: bytes | None  # `_corpus`
 
     def holds(self, now: datetime) -> bool:
         return ((self.since is None or self.since <= now)
@@ -231,9 +260,11 @@ _EPOCH = text("SELECT value FROM search_epoch WHERE id = 1")
 
 
 def corpus_stats(ctx: Ctx, q: documents.Query, conds: list[ColumnElement[bool]],
-                 hashes: list[int], reads_all: bool) -> tuple[int, float, dict[int, int]]:
-    """(documents, average length, document frequency of each hash found) in the
-    reader's scope under the query's filters: the corpus BM25 ranks in.
+                 hashes: list[int], reads_all: bool
+                 ) -> tuple[int, float, dict[int, int], bytes | None]:
+    """(documents, average length, document frequency of each hash found, the
+    members) in the reader's scope under the query's filters: the corpus BM25 ranks
+    in (`_corpus`).
 
     Kept in memory (per process, `CORPORA` corpora of up to `FREQS_PER_CORPUS`
     tokens) under the database's ``search_epoch`` (a new random value in the
@@ -259,11 +290,11 @@ def corpus_stats(ctx: Ctx, q: documents.Query, conds: list[ColumnElement[bool]],
             found, known = None, {}
     if found is None:
         since, until = _horizon(session, now)
-        n_docs, avg_len = _corpus(session, conds)
-        found = _Corpus(since, until, n_docs, avg_len, {})
+        n_docs, avg_len, members = _corpus(session, conds)
+        found = _Corpus(since, until, n_docs, avg_len, {}, members)
     missing = [h for h in hashes if h not in known]
     if missing:
-        known.update(_doc_freq(session, conds, missing) if found.n_docs
+        known.update(_doc_freq(session, found.members, missing) if found.n_docs
                      else dict.fromkeys(missing, 0))
         if epoch is not None and session.scalar(_EPOCH) == epoch:
             with _corpora_lock:
@@ -276,12 +307,15 @@ def corpus_stats(ctx: Ctx, q: documents.Query, conds: list[ColumnElement[bool]],
                 _corpora.move_to_end(key)
                 while len(_corpora) > CORPORA:
                     _corpora.popitem(last=False)
-    return found.n_docs, found.avg_len, {h: n for h, n in known.items() if n}
+    return (found.n_docs, found.avg_len, {h: n for h, n in known.items() if n},
+            found.members)
 
 
 #: PostgreSQL settings of a search's transaction (`_plan_for_this_query`).
 PG_SETTINGS = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
-               "set_config('join_collapse_limit', '1', true)")
+               "set_config('join_collapse_limit', '1', true), "
+               "set_config('max_parallel_workers_per_gather', '0', true), "
+               "set_config('enable_sort', 'off', true)")
 
 
 def _plan_for_this_query(session: Session) -> None:
@@ -297,6 +331,17 @@ def _plan_for_this_query(session: Session) -> None:
       for the statement's shape alone (the generic plan PostgreSQL may switch to
       once the driver has prepared a statement used five times) is wrong for one
       end or the other: ``plan_cache_mode = force_custom_plan``.
+    - No parallel workers (``max_parallel_workers_per_gather = 0``): the bounded
+      pass stops after `CAP` + 1 rows, a few milliseconds of work, and the planner
+      chose to share it between two workers whose start cost 40 ms (a Gather
+      Merge's start at load 4 for 9 ms of work per worker; 100,000 documents).
+    - The bounded pass reads the driving postings newest first in their primary
+      key and stops at `CAP` + 1 matches. The planner, estimating a few dozen
+      matches (a common token's postings are far more than its statistics say,
+      and each lookup of another token looks selective), read all of them and
+      sorted: 49,157 postings, 3 lookups each, 240 ms against 22 ms for a staff
+      member's two-word query at 100,000 documents. ``enable_sort = off`` makes a
+      sort the last resort (the statements of a search have no other use for one).
 
     Both for this transaction only. (JIT is off for every connection:
     `vault.db.make_engine`.)"""
@@ -319,7 +364,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
 
     # The corpus is what this reader may search: N, the average length and the
     # document frequencies, in scope.
-    n_docs, avg_len, doc_freq = corpus_stats(ctx, q, conds, hashes, reads_all)
+    n_docs, avg_len, doc_freq, members = corpus_stats(ctx, q, conds, hashes, reads_all)
     results: list[tuple[int, float]] = []
     total = 0
     capped = False
@@ -351,6 +396,10 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
                   else first.document_id)
         for h, p in zip(order[1:], postings[1:], strict=True):
             matched = matched.join(p, and_(p.token == h, p.document_id == anchor, p.tf > 0))
+        if members is not None:
+            # The driving postings of files out of the (cached) corpus go before
+            # their documents are read; the conditions stay, and decide.
+            matched = matched.where(_in(session, members, first.document_id))
         matched = (matched.join(Document, Document.id == first.document_id)
                    .where(first.token == order[0], *conds))
         # One bounded pass, newest first in the driving postings' own order (no sort
@@ -377,7 +426,9 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     ctx.record(Action.DOCUMENT_SEARCH, object_type="search", reason="content_search",
                detail={"results": total, "page": q.page, "tokens": len(tokens),
                        "filters": sorted(k for k, v in vars(q).items()
-                                         if v and k not in ("page", "per_page", "text"))})
+                                         if v and k not in ("page", "per_page", "text")),
+                       # ``results`` is then "at least": the newest CAP were counted.
+                       **({"capped": True} if capped else {})})
     return Results(tuple(hits), total, q.page, q.per_page, facets, unindexed, capped)
 
 

@@ -329,6 +329,7 @@ DETAIL_FIELDS: dict[str, Any] = {
     'failures': lazy_gettext("failures"),
     'seconds': lazy_gettext("seconds"),
     'results': lazy_gettext("results"),
+    'capped': lazy_gettext("results capped (at least that many)"),
     'page': lazy_gettext("page"),
     'part': lazy_gettext("part"),
     'user': lazy_gettext("person"),
