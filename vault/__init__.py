@@ -25,17 +25,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     the session cookie is ``Secure`` and every answer carries HSTS.
     Refuses to start, saying what to run, when keys or the secret key are missing.
     """
-    from flask import Flask
-
     from vault.config import load_settings
     from vault.web import register
     from vault.web.documents import VaultRequest
+    from vault.web.static import VaultFlask
 
     overrides = dict(config or {})
     flask_overrides = overrides.pop("flask", {})
     settings = load_settings(**overrides)
     settings.check()
-    app = Flask(__name__)
+    app = VaultFlask(__name__)  # static files versioned and cached (web/static.py)
     app.request_class = VaultRequest  # uploads spooled encrypted, never in clear on disk
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

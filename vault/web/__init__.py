@@ -48,6 +48,7 @@ def register(app: Flask) -> None:
     from vault.web import review as review_area
     from vault.web import search as search_area
     from vault.web import service as service_area
+    from vault.web import static as static_files
     from vault.web import tenants as tenants_area
     from vault.web.ids import IdConverter, UnknownRow
 
@@ -61,6 +62,7 @@ def register(app: Flask) -> None:
     login_manager.user_loader(auth.load_user)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=support.select_locale)
+    static_files.init_app(app)
 
     for area in (home, auth, documents, copies, compliance, admin, tokens, api):
         app.register_blueprint(area.bp)
