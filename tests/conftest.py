@@ -17,6 +17,7 @@ import pytest
 import servers  # noqa: I001 - tests/servers.py
 from people import PASSWORD, PEOPLE  # noqa: I001 - tests/people.py
 from servers import S3Server
+from snapshots import Snapshot  # noqa: I001 - tests/snapshots.py
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -124,10 +125,14 @@ def _drop_pg_database(url: str) -> None:
 # Templates: what a test starts from is built once per session (per xdist worker) and
 # copied per test — a SQLite file copy, or CREATE DATABASE … TEMPLATE on PostgreSQL.
 # Seeds: "empty" (migrated), "org" (the `org` below), "init" and "demo" (`vault init`,
-# then `vault demo`, with their home folder of keys, storage and audit mirror).
+# then `vault demo`, with their home folder of keys, storage and audit mirror), and the
+# named snapshots test modules declare (tests/snapshots.py, the `snapshot` fixture): a
+# base seed plus what the module's tests only read, built once and copied per test.
 
 _SEED = pytest.StashKey[str]()  # the seed a test's fixtures asked for, before its database
 _SEEDED = pytest.StashKey[tuple[str, str]]()  # (seed, url) of the database it got
+_SNAPSHOTS: dict[str, Snapshot] = {}  # name -> snapshot, as the `snapshot` fixture met them
+_HOMES = ("init", "demo")  # the built-in seeds that come with a home folder
 
 
 def want_seed(request: pytest.FixtureRequest, seed: str) -> None:
@@ -140,6 +145,14 @@ def seeded_with(request: pytest.FixtureRequest, url: str) -> str:
     """The seed this test's database at ``url`` was copied from ("empty" if unknown)."""
     seed, seeded_url = request.node.stash.get(_SEEDED, ("empty", url))
     return seed if seeded_url == url else "empty"
+
+
+def holds_seed(seed: str, base: str) -> bool:
+    """Whether the seed ``seed`` holds what ``base`` does: it is ``base`` or a snapshot
+    built on it."""
+    while seed != base and seed in _SNAPSHOTS:
+        seed = _SNAPSHOTS[seed].base
+    return seed == base
 
 
 def seed_org(sessions: sessionmaker[Session]) -> None:
@@ -212,28 +225,37 @@ class Templates:
         assert self.pg_base is not None
         return self.pg_base.format(db=name)
 
-    def _new(self, seed: str) -> str:
-        """A new, empty (migrated) database for the template ``seed``."""
+    def _new(self, seed: str, base: str = "empty") -> str:
+        """A new database for the template ``seed``, copied from ``base``'s template
+        (the migrated one by default)."""
         if self.kind == "sqlite":
             path = self.folder / f"{seed}.db"
             if seed == "empty":
                 db.upgrade(f"sqlite:///{path}")
             else:
-                shutil.copyfile(self.get("empty"), path)
+                shutil.copyfile(self.get(base), path)
             return str(path)
         assert self.pg_base is not None
         name = "vault_template" if seed == "empty" else f"vault_template_{seed}"
         if seed != "empty":
-            _admin(self.pg_base, f'CREATE DATABASE "{name}" TEMPLATE "{self.get("empty")}"')
+            _admin(self.pg_base, f'CREATE DATABASE "{name}" TEMPLATE "{self.get(base)}"')
         return name
 
     def get(self, seed: str) -> str:
         if seed not in self._built:
-            name = self._new(seed)
+            snapshot = _SNAPSHOTS.get(seed)
+            name = self._new(seed, snapshot.base if snapshot else "empty")
             if seed == "org":
                 _seed_org_url(self._url(name))
-            elif seed in ("init", "demo"):
+            elif seed in _HOMES:
                 _seed_home(self.home(seed), self._url(name), seed)
+            elif snapshot is not None:
+                if self.home(snapshot.base).exists():  # its keys, storage and audit mirror
+                    shutil.copytree(self.home(snapshot.base), self.home(seed), symlinks=True)
+                with _cheap_hashing():
+                    snapshot.build(self.home(seed), self._url(name))
+            elif seed != "empty":
+                raise AssertionError(f"no seed {seed!r}: a module's SNAPSHOT declares one")
             if self.kind == "sqlite":
                 _sqlite_checkpoint(Path(name))
             elif seed != "empty":
@@ -280,7 +302,7 @@ def make_database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> 
     if kind == "postgresql":
         request.addfinalizer(lambda: _drop_pg_database(url))
     request.node.stash[_SEEDED] = (seed, url)
-    if seed in ("init", "demo"):
+    if templates.home(seed).exists():
         shutil.copytree(templates.home(seed), tmp_path / "home", symlinks=True)
     return url
 
@@ -363,9 +385,10 @@ def _org_seed(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def org(_org_seed: None, infra: Infra, request: pytest.FixtureRequest) -> Infra:
     """HQ, two subsidiaries and one person per role (see PEOPLE); password PASSWORD.
-    Copied from the session's template when the database was made after this fixture
-    asked for it, else added here: the same rows either way."""
-    if seeded_with(request, infra.settings.database_url) != "org":
+    Copied from the session's template (or a module's snapshot built on it) when the
+    database was made after this fixture asked for it, else added here: the same rows
+    either way."""
+    if not holds_seed(seeded_with(request, infra.settings.database_url), "org"):
         seed_org(infra.sessions)
     return infra
 
@@ -389,6 +412,29 @@ def _init_seed(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def _demo_seed(request: pytest.FixtureRequest) -> None:
     want_seed(request, "demo")
+
+
+@pytest.fixture
+def snapshot(request: pytest.FixtureRequest) -> Snapshot:
+    """The test module's ``SNAPSHOT`` (tests/snapshots.py), asked for as the seed of this
+    test's database: effective only before `database_url` runs (see `snapshot_url`)."""
+    snap: Snapshot = request.module.SNAPSHOT
+    known = _SNAPSHOTS.setdefault(snap.name, snap)
+    assert known == snap, f"two snapshots are named {snap.name!r}"
+    want_seed(request, snap.name)
+    return snap
+
+
+@pytest.fixture
+def snapshot_url(snapshot: Snapshot, request: pytest.FixtureRequest,
+                 database_url: str) -> str:
+    """This test's own copy of its module's ``SNAPSHOT`` (with its home folder in
+    tmp_path/home when the base has one). Fails if another fixture of the test made
+    the database before the snapshot was asked for (list this one first)."""
+    assert seeded_with(request, database_url) == snapshot.name, (
+        f"the database was made before the snapshot {snapshot.name!r} was asked for: "
+        "list `snapshot_url` before the fixtures that use `database_url`")
+    return database_url
 
 
 @pytest.fixture

@@ -6,14 +6,28 @@ import json
 from pathlib import Path
 
 import pytest
+from snapshots import Snapshot  # noqa: I001 - tests/snapshots.py
 from test_cli import Vault  # noqa: I001 - sibling test module (no packages in tests/)
 
 
+def _index_the_demo(home: Path, url: str) -> None:
+    """`vault index work` over the demo's files (their OCR included: about 5 s)."""
+    vault = Vault(home, url)
+    res = vault("index", "work")
+    assert res.exit_code == 0 and "failed" not in res.output, res.output
+    assert vault("index", "status").output.startswith("queued: 0"), res.output
+
+
+# After `vault init`, `vault demo` and `vault index work`, built once per session
+# (tests/conftest.py) instead of for every test: each test's `index work` (or `watch`)
+# then indexes only the files the test adds, as it would on a running vault.
+SNAPSHOT = Snapshot("demo-indexed", _index_the_demo, base="demo")
+
+
 @pytest.fixture
-def vault(demo_home: Path, database_url: str) -> Vault:
-    """After `vault init` and `vault demo` (tests/conftest.py copies both from the
-    session's template instead of running them for every test)."""
-    return Vault(demo_home, database_url)
+def vault(snapshot_url: str, tmp_path: Path) -> Vault:
+    """This test's copy of SNAPSHOT: its database and home folder."""
+    return Vault(tmp_path / "home", snapshot_url)
 
 
 def test_search_after_indexing(vault: Vault, tmp_path: Path) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from snapshots import Snapshot  # noqa: I001 - tests/snapshots.py
 from sqlalchemy import select
 
 from vault import db
@@ -33,12 +35,24 @@ EXTRA = {
 }
 
 
+def _add_extra(home: Path, url: str) -> None:
+    engine = db.make_engine(url)
+    try:
+        with db.transaction(db.make_sessionmaker(engine)) as s:
+            for username, (company, dept, roles) in EXTRA.items():
+                accounts.add_user(s, username, username, company, dept,
+                                  accounts.parse_roles(roles), "pw-" * 6 + "violet kettle")
+    finally:
+        engine.dispose()
+
+
+# The small organisation (tests/conftest.py, `org`) and EXTRA, built once per session
+# and database kind; each test gets its own copy.
+SNAPSHOT = Snapshot("copies-group", _add_extra, base="org")
+
+
 @pytest.fixture
-def group(org: Infra) -> Infra:
-    with db.transaction(org.sessions) as s:
-        for username, (company, dept, roles) in EXTRA.items():
-            accounts.add_user(s, username, username, company, dept,
-                              accounts.parse_roles(roles), "pw-" * 6 + "violet kettle")
+def group(snapshot_url: str, org: Infra) -> Infra:
     return org
 
 

@@ -6,12 +6,16 @@ On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
 
 import pytest
+from snapshots import Snapshot  # noqa: I001 - tests/snapshots.py
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from vault import db, policy
+from vault.config import load_settings
 from vault.models import Company, Department, Document, Grant, User, UserRole
 from vault.policy import Category, Level
 from vault.services import accounts, documents, scope
@@ -53,9 +57,18 @@ BELOW = {Level.CONFIDENTIAL: Level.INTERNAL, Level.SECRET: Level.CONFIDENTIAL,
 CATEGORIES = (Category.CONTRACT, Category.BUSINESS_LICENCE, Category.TAX_REGISTRATION)
 
 
-@pytest.fixture
-def world(infra: Infra) -> Infra:
-    with db.transaction(infra.sessions) as s:
+def _build_world(home: Path, url: str) -> None:
+    """The companies, people, documents and grants above (ids as given)."""
+    tz = load_settings(environ={}, home=home, database_url=url).tz
+    engine = db.make_engine(url)
+    try:
+        _add_world(db.make_sessionmaker(engine), tz)
+    finally:
+        engine.dispose()
+
+
+def _add_world(sessions: sessionmaker[Session], tz: tzinfo) -> None:
+    with db.transaction(sessions) as s:
         for cid, (code, hq) in COMPANIES.items():
             s.add(Company(id=cid, code=code, name=code, is_hq=hq))
         for did, (cid, code) in DEPARTMENTS.items():
@@ -82,7 +95,7 @@ def world(infra: Infra) -> Infra:
                 department_id=20 if owner == 2 else 10, supervisor_id=203 if owner == 2 else 106,
                 registrant_id=208, registrant_removed=removed, created_at=NOW,
             )
-            documents._set_period(doc, period, infra.settings.tz)
+            documents._set_period(doc, period, tz)
             s.add(doc)
             s.flush()
             grants = [
@@ -106,6 +119,16 @@ def world(infra: Infra) -> Infra:
                             level=level.value, created_at=NOW - timedelta(days=10),
                             basis="registration",
                             revoked_at=NOW - timedelta(days=1) if removed else None))
+
+
+# The tests only read the world: it is built once per session and database kind
+# (tests/conftest.py) and each test reads its own copy.
+SNAPSHOT = Snapshot("search-scope-world", _build_world)
+
+
+@pytest.fixture
+def world(snapshot_url: str, infra: Infra) -> Infra:
+    """SNAPSHOT's world under this test's keys, blob store and audit log."""
     return infra
 
 
