@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 S3_START_SECONDS = 90
+READY_BUCKET = "vault-ready"  # created and written once the server answers
 
 
 class ServerFailed(RuntimeError):
@@ -66,6 +67,12 @@ class S3Server:
         name = "t-" + uuid.uuid4().hex[:16]
         self.client().create_bucket(Bucket=name)
         return name
+
+    def new_place(self) -> str:
+        """``bucket/prefix``: a fresh prefix in the bucket the start-up probe wrote
+        (READY_BUCKET). A new bucket's first write waits for SeaweedFS to grow its
+        volumes (about 0.2 s); the store keeps to its prefix (lists and uploads)."""
+        return f"{READY_BUCKET}/t-{uuid.uuid4().hex[:16]}"
 
 
 @contextmanager
@@ -118,8 +125,8 @@ def _wait_for_s3(server: S3Server, proc: subprocess.Popen[bytes], log_path: Path
                                f"{log_path.read_text()[-4000:]}")
         try:
             client = server.client()
-            client.create_bucket(Bucket="vault-ready")
-            client.put_object(Bucket="vault-ready", Key="probe", Body=b"ok")
+            client.create_bucket(Bucket=READY_BUCKET)
+            client.put_object(Bucket=READY_BUCKET, Key="probe", Body=b"ok")
             return
         except Exception as exc:  # noqa: BLE001 - not ready yet: any failure means retry
             last = exc

@@ -41,12 +41,28 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     return s3_server
 
 
+@pytest.fixture(scope="module")
+def s3_client(s3_server: S3Server) -> Any:
+    """The module's S3 client, made by `S3BlobStore.from_url` as Vault makes it (its
+    configuration, the ``AWS_*`` variables): a client takes 0.1-0.5 s to make (a new
+    boto3 session loads botocore's models again), the stores below share it."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in s3_server.env().items():
+            mp.setenv(name, value)
+        return S3BlobStore.from_url(f"s3://{s3_server.new_place()}/").client
+
+
+def new_s3_store(server: S3Server, client: Any, prefix: str) -> S3BlobStore:
+    """A store of its own: a fresh prefix (tests/servers.py, `new_place`), then ``prefix``."""
+    return S3BlobStore(parse_storage_url(f"s3://{server.new_place()}/{prefix}"), client)
+
+
 @pytest.fixture(params=["local", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     if request.param == "local":
         return LocalBlobStore(tmp_path / "storage")
-    server: S3Server = request.getfixturevalue("s3_env")
-    return S3BlobStore.from_url(f"s3://{server.new_bucket()}/vault/")
+    return new_s3_store(request.getfixturevalue("s3_server"),
+                        request.getfixturevalue("s3_client"), "vault/")
 
 
 def put(store: BlobStore, data: bytes) -> str:
@@ -213,8 +229,8 @@ def test_tampered_blob_fails_authentication(store: BlobStore) -> None:
 
 
 @pytest.fixture
-def s3_store(s3_env: S3Server) -> S3BlobStore:
-    return S3BlobStore.from_url(f"s3://{s3_env.new_bucket()}/p")
+def s3_store(s3_server: S3Server, s3_client: Any) -> S3BlobStore:
+    return new_s3_store(s3_server, s3_client, "p")
 
 
 def test_an_existing_object_is_never_overwritten(s3_store: S3BlobStore,
@@ -231,7 +247,8 @@ def test_an_existing_object_is_never_overwritten(s3_store: S3BlobStore,
     assert pending(s3_store) == []
 
 
-def test_upload_goes_in_parts_of_8_mib_with_one_reused_buffer(s3_store: S3BlobStore) -> None:
+def test_upload_goes_in_parts_of_8_mib_with_one_reused_buffer(
+        s3_store: S3BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = s3_store.client.upload_part
 
@@ -239,7 +256,7 @@ def test_upload_goes_in_parts_of_8_mib_with_one_reused_buffer(s3_store: S3BlobSt
         calls.append(len(kw["Body"]))
         return real(**kw)
 
-    s3_store.client.upload_part = counting
+    monkeypatch.setattr(s3_store.client, "upload_part", counting)  # the client is shared
     with s3_store.new_writer() as w:
         buffers = {id(w._buf)}
         for _ in range(20):

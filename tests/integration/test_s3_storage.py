@@ -30,13 +30,13 @@ from vault.services.context import Infra, unit_of_work
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, s3_server: S3Server,
              monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Like tests/conftest.py's, with blobs in a fresh bucket of the SeaweedFS."""
+    """Like tests/conftest.py's, with blobs under a fresh prefix of the SeaweedFS."""
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
     home = tmp_path / "home"
     home.mkdir()
     s = load_settings(environ={}, home=home, database_url=database_url,
-                      storage_url=f"s3://{s3_server.new_bucket()}/vault")
+                      storage_url=f"s3://{s3_server.new_place()}/vault")
     init_runtime(s)
     return s
 
