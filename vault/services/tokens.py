@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from vault import policy
@@ -207,16 +207,43 @@ def revoke_all(ctx: Ctx, username: str, reason: str = "revoked") -> int:
     return len(rows)
 
 
-def find(session: Session, presented: str, now: datetime | None = None) -> ApiToken | None:
+@dataclass(frozen=True)
+class Bearer:
+    """A live token as a request needs it: whose it is and what it shows of itself."""
+
+    id: int
+    user_id: int
+    username: str
+    name: str
+    prefix: str
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    def use_due(self, now: datetime) -> bool:
+        """Whether ``last_used_at`` is to be written now (at most every LAST_USED_EVERY)."""
+        return self.last_used_at is None or now - self.last_used_at >= LAST_USED_EVERY
+
+
+# The token and its owner's name and state in one read of plain columns: no ORM
+# objects (the owner with their roles), no write, so no writer lock on SQLite.
+_LOOKUP = (
+    select(ApiToken.id, ApiToken.user_id, ApiToken.token_hash, ApiToken.name, ApiToken.prefix,
+           ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at,
+           User.username, User.active)
+    .join(User, User.id == ApiToken.user_id)
+)
+
+
+def lookup(session: Session, presented: str, now: datetime | None = None) -> Bearer | None:
     """The live token ``presented`` names, or None (malformed, unknown, revoked,
-    expired, or its owner deactivated). Records when it was last used."""
+    expired, or its owner deactivated). Reads only: `note_use` records the use."""
     if not isinstance(presented, str) or len(presented) > MAX_TOKEN_CHARS:
         return None
     match = TOKEN_RE.fullmatch(presented)
     if match is None:
         return None
     digest = hash_token(presented)
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    row = session.execute(_LOOKUP.where(ApiToken.token_hash == digest)).one_or_none()
     # The lookup is by hash, so timing reveals nothing of the secret; the
     # constant-time comparison is a second lock, not the first.
     if row is None or not hmac.compare_digest(row.token_hash, digest):
@@ -224,14 +251,33 @@ def find(session: Session, presented: str, now: datetime | None = None) -> ApiTo
     if row.prefix != match.group(1):
         return None
     now = now or datetime.now(UTC)
-    if status(row, now) != "active" or not row.user.active:
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None  # what `status` calls revoked or expired
+    if not row.active:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
-        row.last_used_at = now
-    return row
+    return Bearer(row.id, row.user_id, row.username, row.name, row.prefix, row.expires_at,
+                  row.last_used_at)
+
+
+def note_use(session: Session, bearer: Bearer, now: datetime) -> None:
+    """Record that ``bearer`` was used at ``now`` when it is due (`Bearer.use_due`); the
+    caller commits. A concurrent request that wrote it first leaves it as it is."""
+    if not bearer.use_due(now):
+        return
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == bearer.id,
+               or_(ApiToken.last_used_at.is_(None),
+                   ApiToken.last_used_at <= now - LAST_USED_EVERY))
+        .values(last_used_at=now)
+    )
 
 
 def authenticate(session: Session, presented: str, now: datetime | None = None) -> User | None:
-    """The owner of a live token, or None. The caller commits (``last_used_at``)."""
-    row = find(session, presented, now)
-    return row.user if row is not None else None
+    """The owner of a live token, or None; records the use (the caller commits)."""
+    now = now or datetime.now(UTC)
+    bearer = lookup(session, presented, now)
+    if bearer is None:
+        return None
+    note_use(session, bearer, now)
+    return session.get(User, bearer.user_id)
