@@ -71,6 +71,17 @@ def make_sessionmaker(engine: Engine, readonly: bool = False) -> sessionmaker[Se
     return sessionmaker(bind, expire_on_commit=False)
 
 
+def one_statement(session: Session) -> Session:
+    """``session`` (read-only, fresh) will send a single statement: on PostgreSQL it runs
+    in autocommit, without the BEGIN and ROLLBACK round trips around it (one statement
+    reads one snapshot either way). SQLite's BEGIN and ROLLBACK stay: they are calls in
+    this process, and its driver must keep the transaction handling set up above."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from vault import policy
+from vault.db import one_statement
 from vault.models import Company, Notification, User, UserRole
 from vault.policy import Role, Subject
 from vault.services.context import Infra
@@ -43,21 +44,23 @@ NOTHING = Menu(unread=0, reads_registers=False, investigates_leaks=False,
 
 def menu(infra: Infra, user_id: int) -> Menu:
     # A read-only session: it writes nothing (on SQLite it takes no writer lock). Plain
-    # rows, two statements: the person with their company and unread count, their roles.
+    # rows, one statement: the person with their company, unread count and roles (one
+    # row per role).
     with infra.readonly_sessions()() as session:
+        one_statement(session)
         unread_q = (select(func.count(Notification.id))
                     .where(Notification.user_id == user_id, Notification.read_at.is_(None))
                     .scalar_subquery())
-        row = session.execute(
-            select(User.company_id, User.department_id, User.active, Company.is_hq, unread_q)
-            .join(Company, User.company_id == Company.id).where(User.id == user_id)
-        ).one_or_none()
-        if row is None:
+        rows = session.execute(
+            select(User.company_id, User.department_id, User.active, Company.is_hq, unread_q,
+                   UserRole.role)
+            .join(Company, User.company_id == Company.id)
+            .outerjoin(UserRole, UserRole.user_id == User.id).where(User.id == user_id)
+        ).all()
+        if not rows:
             return NOTHING
-        company_id, department_id, active, at_hq, unread = row
-        roles = frozenset(Role(r) for r in session.scalars(
-            select(UserRole.role).where(UserRole.user_id == user_id))
-            if r in Role._value2member_map_)
+        company_id, department_id, active, at_hq, unread, _role = rows[0]
+        roles = frozenset(Role(r[5]) for r in rows if r[5] in Role._value2member_map_)
         subject = Subject(user_id=user_id, company_id=company_id, department_id=department_id,
                           roles=roles, active=active, at_hq=at_hq)
         return Menu(
