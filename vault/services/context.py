@@ -83,6 +83,12 @@ class Ctx:
     rollbacks: list[Callable[[], object]] = field(default_factory=list)
     commits: list[Callable[[], object]] = field(default_factory=list)
     refusal_steps: list[Callable[[], object]] = field(default_factory=list)
+    #: The actor as the trail names them (name, roles), taken when the unit of work
+    #: read them: the refusals written after the rollback use it, instead of reading
+    #: the person again (a rollback expires every row the session loaded), and after
+    #: the rollback the database holds these same values.
+    began_as: dict[str, Any] | None = None
+    rolled_back: bool = False
 
     def after_commit(self, step: Callable[[], object]) -> None:
         """Run ``step`` once this unit of work has committed (e.g. send mail). A
@@ -114,6 +120,8 @@ class Ctx:
     def _who(self) -> dict[str, Any]:
         if self.actor is None:
             return {"actor": "system", "actor_roles": ""}
+        if self.rolled_back and self.began_as is not None:
+            return dict(self.began_as)
         return {"actor": self.actor.username, "actor_roles": ",".join(sorted(self.actor.roles))}
 
     def record(self, action: Action, outcome: Outcome = Outcome.ALLOWED,
@@ -178,6 +186,7 @@ def unit_of_work(
     try:
         actor = get_user(session, actor_username) if actor_username else None
         ctx = Ctx(infra, session, actor, now or datetime.now(UTC), source)
+        ctx.began_as = ctx._who() if actor is not None else None
         if request_id:
             ctx.request_id = request_id
         yield ctx
@@ -190,6 +199,7 @@ def unit_of_work(
     except VaultError:
         session.rollback()
         if ctx is not None:
+            ctx.rolled_back = True
             _undo(ctx)
             if ctx.refusals or ctx.refusal_steps:
                 _write_refusals(ctx)
