@@ -62,6 +62,7 @@ def register(app: Flask) -> None:
     login_manager.user_loader(auth.load_user)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=support.select_locale)
+    support.install_gettext(app)
     static_files.init_app(app)
 
     for area in (home, auth, documents, copies, compliance, admin, tokens, api):

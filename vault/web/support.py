@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request, session
-from flask_babel import lazy_gettext
+from flask_babel import get_translations, lazy_gettext
 from flask_login import current_user, logout_user
 
 from vault.config import Settings
@@ -87,6 +87,29 @@ def before_request() -> None:
     session["last"] = now
 
 
+def translations() -> Any:
+    """The page's catalogue, looked up once per request. Flask-Babel finds the locale
+    and the domain through the request context again for every string a template
+    translates (a few dozen a page); both are fixed for the request once chosen (it
+    keeps them in the request context itself), so the catalogue it answers is too."""
+    found = g.get("vault_translations")
+    if found is None:
+        found = g.vault_translations = get_translations()
+    return found
+
+
+def install_gettext(app: Any) -> None:
+    """Templates translate through `translations` (what Flask-Babel installs, without
+    the lookups per string)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+
+
 def template_globals() -> dict[str, Any]:
     from vault.policy import LEVEL_LABELS
 
@@ -154,6 +177,20 @@ NAV_GROUP_OF: dict[str, str] = {
 }
 
 
+# The task groups' labels by catalogue (one per language): the same for every request
+# in that language, so translated once, not per page. (An entry's label is not: the
+# inbox's carries the unread count.)
+_GROUP_LABELS: dict[Any, tuple[tuple[str, str], ...]] = {}
+
+
+def _group_labels() -> tuple[tuple[str, str], ...]:
+    key = translations()
+    labelled = _GROUP_LABELS.get(key)
+    if labelled is None:
+        labelled = _GROUP_LABELS[key] = tuple((k, str(label())) for k, label in NAV_GROUPS)
+    return labelled
+
+
 def nav_items() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
@@ -179,10 +216,10 @@ def nav_groups(items: list[tuple[str, str]]) -> list[NavGroup]:
                    next((NAV_GROUP_OF.get(e, "files") for e, _t in items
                          if e.split(".")[0] == area), None))
     groups = []
-    for key, label in NAV_GROUPS:
+    for key, label in _group_labels():
         mine = tuple((e, t) for e, t in items if NAV_GROUP_OF.get(e, "files") == key)
         if mine:
-            groups.append(NavGroup(key, str(label()), mine, key == current))
+            groups.append(NavGroup(key, label, mine, key == current))
     return groups
 
 
