@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import servers  # noqa: I001 - tests/servers.py
@@ -26,6 +26,8 @@ from vault.config import Settings, load_settings
 from vault.runtime import init_runtime
 
 if TYPE_CHECKING:
+    import psycopg
+
     from vault.services.context import Infra
 
 
@@ -72,6 +74,7 @@ def pg_server() -> Iterator[str]:
         db.upgrade(base.format(db="vault_template"))
         yield base
     finally:
+        _close_admin(base)
         server_cm.__exit__(None, None, None)
 
 
@@ -91,12 +94,26 @@ def s3_server() -> Iterator[S3Server]:
         server_cm.__exit__(None, None, None)
 
 
+_ADMIN: dict[str, psycopg.Connection[Any]] = {}  # base URL -> its open admin connection
+
+
 def _admin(base: str, sql: str) -> None:
+    """Run ``sql`` on the server's "postgres" database, through one connection kept
+    open for the session (a new one per statement started a server process for each
+    of the two statements of every PostgreSQL test: CREATE and DROP DATABASE)."""
     import psycopg
 
-    url = base.format(db="postgres").replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+    conn = _ADMIN.get(base)
+    if conn is None or conn.closed:
+        url = base.format(db="postgres").replace("postgresql+psycopg://", "postgresql://")
+        conn = _ADMIN[base] = psycopg.connect(url, autocommit=True)
+    conn.execute(sql)  # type: ignore[arg-type]
+
+
+def _close_admin(base: str) -> None:
+    conn = _ADMIN.pop(base, None)
+    if conn is not None:
+        conn.close()
 
 
 @functools.cache
