@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -18,3 +22,19 @@ class Snapshot:
     name: str
     build: Callable[[Path, str], None]
     base: str = "empty"
+
+
+def in_one_transaction(add: Callable[[Session], None]) -> Callable[[Path, str], None]:
+    """A snapshot's ``build`` from a function that adds rows in one session (committed)."""
+
+    def build(home: Path, url: str) -> None:
+        from vault import db
+
+        engine = db.make_engine(url)
+        try:
+            with db.transaction(db.make_sessionmaker(engine)) as session:
+                add(session)
+        finally:
+            engine.dispose()
+
+    return build

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from snapshots import Snapshot, in_one_transaction  # noqa: I001 - tests/snapshots.py
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from vault import db
 from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.cli import main
@@ -27,11 +28,17 @@ from vault.services.context import Infra, unit_of_work
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
+def _add_hqkeeper(s: Session) -> None:
+    accounts.add_user(s, "hqkeeper", "hqkeeper", "HQ", "OFF",
+                      accounts.parse_roles("custodian"), "pw-" * 6 + "violet kettle")
+
+
+# Built once per session and database kind on tests/conftest.py's `org`; copied per test.
+SNAPSHOT = Snapshot("certificates-group", in_one_transaction(_add_hqkeeper), base="org")
+
+
 @pytest.fixture
-def group(org: Infra) -> Infra:
-    with db.transaction(org.sessions) as s:
-        accounts.add_user(s, "hqkeeper", "hqkeeper", "HQ", "OFF",
-                          accounts.parse_roles("custodian"), "pw-" * 6 + "violet kettle")
+def group(snapshot_url: str, org: Infra) -> Infra:
     return org
 
 

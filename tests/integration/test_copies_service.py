@@ -8,14 +8,13 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from snapshots import Snapshot  # noqa: I001 - tests/snapshots.py
+from snapshots import Snapshot, in_one_transaction  # noqa: I001 - tests/snapshots.py
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from vault import db
 from vault.actions import Action, Outcome
 from vault.audit.models import AuditEvent
 from vault.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -35,20 +34,15 @@ EXTRA = {
 }
 
 
-def _add_extra(home: Path, url: str) -> None:
-    engine = db.make_engine(url)
-    try:
-        with db.transaction(db.make_sessionmaker(engine)) as s:
-            for username, (company, dept, roles) in EXTRA.items():
-                accounts.add_user(s, username, username, company, dept,
-                                  accounts.parse_roles(roles), "pw-" * 6 + "violet kettle")
-    finally:
-        engine.dispose()
+def _add_extra(s: Session) -> None:
+    for username, (company, dept, roles) in EXTRA.items():
+        accounts.add_user(s, username, username, company, dept,
+                          accounts.parse_roles(roles), "pw-" * 6 + "violet kettle")
 
 
 # The small organisation (tests/conftest.py, `org`) and EXTRA, built once per session
 # and database kind; each test gets its own copy.
-SNAPSHOT = Snapshot("copies-group", _add_extra, base="org")
+SNAPSHOT = Snapshot("copies-group", in_one_transaction(_add_extra), base="org")
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
+from snapshots import Snapshot, in_one_transaction  # noqa: I001 - tests/snapshots.py
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from vault import db
 from vault.actions import Action
@@ -42,14 +44,20 @@ TITLE = "C座物业服务合同"
 UNKNOWN_NUMBER = "秘密-2026-9999 副本 7"
 
 
+def _add_vp_and_addresses(s: Session) -> None:
+    accounts.add_user(s, "vp", "vp", "HQ", "OFF", accounts.parse_roles("hq_executive"),
+                      "pw-" * 6 + "violet kettle", email="vp@example.test")
+    for user in s.scalars(select(User).where(User.username.in_(["ceo", "gm", "boss"]))):
+        user.email = f"{user.username}@example.test"
+
+
+# Built once per session and database kind on tests/conftest.py's `org`; copied per test.
+SNAPSHOT = Snapshot("leaks-group", in_one_transaction(_add_vp_and_addresses), base="org")
+
+
 @pytest.fixture
-def group(org: Infra) -> Infra:
+def group(snapshot_url: str, org: Infra) -> Infra:
     """The small organisation plus a second HQ executive, and addresses for some."""
-    with db.transaction(org.sessions) as s:
-        accounts.add_user(s, "vp", "vp", "HQ", "OFF", accounts.parse_roles("hq_executive"),
-                          "pw-" * 6 + "violet kettle", email="vp@example.test")
-        for user in s.scalars(select(User).where(User.username.in_(["ceo", "gm", "boss"]))):
-            user.email = f"{user.username}@example.test"
     return org
 
 

@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from snapshots import Snapshot, in_one_transaction  # noqa: I001 - tests/snapshots.py
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from vault import db
 from vault.actions import Action, Outcome
 from vault.audit.models import AuditEvent
 from vault.cli import main
@@ -26,12 +27,18 @@ NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 YEAR_AGO = NOW - timedelta(days=365)
 
 
+def _add_hqclerk(s: Session) -> None:
+    accounts.add_user(s, "hqclerk", "hqclerk", "HQ", "OFF", accounts.parse_roles("staff"),
+                      "pw-" * 6 + "violet kettle")
+
+
+# Built once per session and database kind on tests/conftest.py's `org`; copied per test.
+SNAPSHOT = Snapshot("review-group", in_one_transaction(_add_hqclerk), base="org")
+
+
 @pytest.fixture
-def group(org: Infra) -> Infra:
+def group(snapshot_url: str, org: Infra) -> Infra:
     """The small organisation plus an HQ staff member who registers HQ files."""
-    with db.transaction(org.sessions) as s:
-        accounts.add_user(s, "hqclerk", "hqclerk", "HQ", "OFF", accounts.parse_roles("staff"),
-                          "pw-" * 6 + "violet kettle")
     return org
 
 

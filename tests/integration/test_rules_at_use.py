@@ -15,7 +15,9 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from snapshots import Snapshot, in_one_transaction  # noqa: I001 - tests/snapshots.py
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vault import db
 from vault.actions import Action, Outcome
@@ -30,12 +32,18 @@ NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
 
 
+def _add_vp(s: Session) -> None:
+    accounts.add_user(s, "vp", "vp", "HQ", "OFF", accounts.parse_roles("hq_executive"),
+                      "correct horse battery staple")
+
+
+# Built once per session and database kind on tests/conftest.py's `org`; copied per test.
+SNAPSHOT = Snapshot("rules-at-use-group", in_one_transaction(_add_vp), base="org")
+
+
 @pytest.fixture
-def group(org: Infra) -> Infra:
+def group(snapshot_url: str, org: Infra) -> Infra:
     """tests/conftest.py's organisation and a second HQ executive (副总经理)."""
-    with db.transaction(org.sessions) as s:
-        accounts.add_user(s, "vp", "vp", "HQ", "OFF", accounts.parse_roles("hq_executive"),
-                          "correct horse battery staple")
     return org
 
 
