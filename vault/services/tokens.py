@@ -20,6 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -71,8 +72,14 @@ def row_of(token: ApiToken, now: datetime) -> TokenRow:
                     token.expires_at, token.last_used_at, status(token, now))
 
 
-def status(token: ApiToken, now: datetime) -> str:
-    """``active``, ``revoked`` or ``expired`` (an inactive owner is shown on the user)."""
+class _Dated(Protocol):
+    revoked_at: datetime | None
+    expires_at: datetime | None
+
+
+def status(token: _Dated, now: datetime) -> str:
+    """``active``, ``revoked`` or ``expired`` (an inactive owner is shown on the user):
+    of a token, or of a row with its ``revoked_at`` and ``expires_at`` (`lookup`)."""
     if token.revoked_at is not None:
         return "revoked"
     if token.expires_at is not None and token.expires_at <= now:
@@ -251,9 +258,7 @@ def lookup(session: Session, presented: str, now: datetime | None = None) -> Bea
     if row.prefix != match.group(1):
         return None
     now = now or datetime.now(UTC)
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-        return None  # what `status` calls revoked or expired
-    if not row.active:
+    if status(row, now) != "active" or not row.active:
         return None
     return Bearer(row.id, row.user_id, row.username, row.name, row.prefix, row.expires_at,
                   row.last_used_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import wraps
@@ -179,8 +180,10 @@ NAV_GROUP_OF: dict[str, str] = {
 
 # The task groups' labels by catalogue (one per language): the same for every request
 # in that language, so translated once, not per page. (An entry's label is not: the
-# inbox's carries the unread count.)
-_GROUP_LABELS: dict[Any, tuple[tuple[str, str], ...]] = {}
+# inbox's carries the unread count.) Weak keys: a catalogue no app holds any more (each
+# app keeps its own) takes its labels with it.
+_GROUP_LABELS: weakref.WeakKeyDictionary[Any, tuple[tuple[str, str], ...]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _group_labels() -> tuple[tuple[str, str], ...]:
