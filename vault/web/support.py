@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import wraps
@@ -178,22 +177,6 @@ NAV_GROUP_OF: dict[str, str] = {
 }
 
 
-# The task groups' labels by catalogue (one per language): the same for every request
-# in that language, so translated once, not per page. (An entry's label is not: the
-# inbox's carries the unread count.) Weak keys: a catalogue no app holds any more (each
-# app keeps its own) takes its labels with it.
-_GROUP_LABELS: weakref.WeakKeyDictionary[Any, tuple[tuple[str, str], ...]] = (
-    weakref.WeakKeyDictionary())
-
-
-def _group_labels() -> tuple[tuple[str, str], ...]:
-    key = translations()
-    labelled = _GROUP_LABELS.get(key)
-    if labelled is None:
-        labelled = _GROUP_LABELS[key] = tuple((k, str(label())) for k, label in NAV_GROUPS)
-    return labelled
-
-
 def nav_items() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
@@ -219,10 +202,10 @@ def nav_groups(items: list[tuple[str, str]]) -> list[NavGroup]:
                    next((NAV_GROUP_OF.get(e, "files") for e, _t in items
                          if e.split(".")[0] == area), None))
     groups = []
-    for key, label in _group_labels():
+    for key, label in NAV_GROUPS:
         mine = tuple((e, t) for e, t in items if NAV_GROUP_OF.get(e, "files") == key)
         if mine:
-            groups.append(NavGroup(key, label, mine, key == current))
+            groups.append(NavGroup(key, str(label()), mine, key == current))
     return groups
 
 
