@@ -25,14 +25,24 @@ beyond them after a seek is one ranged GET
 of exactly the bytes asked (the viewer and audio seeking read single segments);
 a read that continues where the previous one ended opens one streaming GET from
 there to the end, so a whole-file read is two requests, not one per segment.
+
+Clients: `S3BlobStore.from_url` keeps one boto3 client per process for each client
+configuration (the ``AWS_*`` variables and the options it is given): making one
+costs 0.1-0.2 s of CPU (a new session loads botocore's models again), and every
+`Infra.build` asks for a store. A client is thread-safe once made (a session is
+not: each client is made from a session of its own, under a lock); it is not shared
+across processes, so the process id is part of the configuration. The cache is keyed
+by a digest of that configuration: it holds no credential in the clear.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,6 +74,12 @@ _ID_RE = re.compile(r"[0-9a-f]{32}")
 _TMP_RE = re.compile(r"([0-9a-f]{32})\.([A-Za-z0-9._\-+/=]{1,512})")
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _ERRORS = (ClientError, BotoCoreError)
+#: Environment variables botocore reads when it makes a client (credentials, endpoint,
+#: region, profile, config files, CA bundle); HOME locates ~/.aws.
+_CLIENT_ENV = ("AWS_", "BOTO_", "REQUESTS_CA_BUNDLE", "HOME")
+_MAX_CLIENTS = 8  # configurations kept per process; the oldest goes first
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -321,28 +337,9 @@ class S3BlobStore:
 
     @classmethod
     def from_url(cls, url: str, **client_options: Any) -> S3BlobStore:
-        """A store for ``s3://bucket/prefix``; the client reads the ``AWS_*`` variables."""
-        import boto3
-        from botocore.config import Config
-
-        location = parse_storage_url(url)
-        # S3-compatible servers on their own host want path-style addressing
-        # (no per-bucket DNS names); AWS itself works either way.
-        custom = bool(os.environ.get("AWS_ENDPOINT_URL") or
-                      os.environ.get("AWS_ENDPOINT_URL_S3") or
-                      client_options.get("endpoint_url"))
-        config = Config(
-            s3={"addressing_style": "path" if custom else "auto"},
-            retries={"max_attempts": 4, "mode": "standard"},
-            max_pool_connections=32,
-            connect_timeout=5,
-            read_timeout=60,
-        )
-        region = (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-                  or "us-east-1")
-        client = boto3.session.Session().client("s3", region_name=region, config=config,
-                                                **client_options)
-        return cls(location, client)
+        """A store for ``s3://bucket/prefix``; the client reads the ``AWS_*`` variables
+        and is shared by every store of this process with the same configuration."""
+        return cls(parse_storage_url(url), shared_client(**client_options))
 
     def describe(self) -> str:
         return str(self.location)
@@ -481,3 +478,52 @@ class S3BlobStore:
                 return False
             raise _failed("aborting an upload", exc) from None
         return True
+
+
+def _client_key(client_options: dict[str, Any]) -> str:
+    """A digest of what a new client would be made of: this process, the variables
+    botocore reads and the options (a digest: no credential kept or shown)."""
+    digest = hashlib.sha256(str(os.getpid()).encode())
+    for name in sorted(os.environ):
+        if name.startswith(_CLIENT_ENV):
+            digest.update(f"\0{name}\0{os.environ[name]}".encode())
+    for name in sorted(client_options):
+        digest.update(f"\1{name}\0{client_options[name]!r}".encode())
+    return digest.hexdigest()
+
+
+def shared_client(**client_options: Any) -> Any:
+    """The process's S3 client for the current configuration, made on first use (see
+    the module notes, "Clients")."""
+    key = _client_key(client_options)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _new_client(client_options)
+            if len(_clients) >= _MAX_CLIENTS:
+                del _clients[next(iter(_clients))]
+            _clients[key] = client
+        return client
+
+
+def _new_client(client_options: dict[str, Any]) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # S3-compatible servers on their own host want path-style addressing
+    # (no per-bucket DNS names); AWS itself works either way.
+    custom = bool(os.environ.get("AWS_ENDPOINT_URL") or
+                  os.environ.get("AWS_ENDPOINT_URL_S3") or
+                  client_options.get("endpoint_url"))
+    config = Config(
+        s3={"addressing_style": "path" if custom else "auto"},
+        retries={"max_attempts": 4, "mode": "standard"},
+        max_pool_connections=32,
+        connect_timeout=5,
+        read_timeout=60,
+    )
+    region = (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+              or "us-east-1")
+    # A session of its own: sessions are not thread-safe, the client it makes is.
+    return boto3.session.Session().client("s3", region_name=region, config=config,
+                                          **client_options)
