@@ -11,7 +11,7 @@ PORT ?= 5000
 JOBS_EVERY ?= 300
 
 RUN_DEBS := libmagic1 fonts-wqy-microhei tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng espeak-ng
-TEST_DEBS := $(RUN_DEBS) postgresql chromium
+TEST_DEBS := $(RUN_DEBS) postgresql chromium-headless-shell
 
 .PHONY: run test lint bench install install-test deps-run deps-test clean
 
