@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apppool import SERVED_APPS  # noqa: I001 - tests/apppool.py
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
-from vault import create_app
 from vault.services.context import Infra
 
 # Debian's chromium-headless-shell: the same Blink as the chromium package, without the
@@ -118,14 +118,16 @@ def serve(app: Any) -> Iterator[str]:
 
 @pytest.fixture
 def live_server(org: Infra) -> Iterator[str]:
-    """The real application on a free loopback port; yields its base URL."""
-    s = org.settings
-    app = create_app({"home": s.home, "database_url": s.database_url})
+    """The real application on a free loopback port; yields its base URL. The app is
+    this process's pooled one (tests/apppool.py), as `create_app` builds it for `org`:
+    built, and its templates compiled, once per process rather than per test."""
+    app = SERVED_APPS.take(org)
     try:
         with serve(app) as url:
             yield url
     finally:
         app.extensions["vault.engine"].dispose()
+        SERVED_APPS.give_back(app)
 
 
 @pytest.fixture(scope="session")
