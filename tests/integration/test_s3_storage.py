@@ -64,11 +64,14 @@ def versions(infra: Infra) -> int:
         return int(s.scalar(select(func.count()).select_from(DocumentVersion)) or 0)
 
 
-def server_files_contain(server: S3Server, needle: bytes) -> bool:
+def found_in_server_files(server: S3Server, *needles: bytes) -> set[bytes]:
+    """Which of ``needles`` are in the server's files on disk (each file read once)."""
+    found: set[bytes] = set()
     for path in server.data_dir.rglob("*"):
-        if path.is_file() and needle in path.read_bytes():
-            return True
-    return False
+        if path.is_file():
+            data = path.read_bytes()
+            found.update(n for n in needles if n in data)
+    return found
 
 
 def test_stored_on_s3_read_back_and_no_plaintext_in_the_bucket(
@@ -85,8 +88,7 @@ def test_stored_on_s3_read_back_and_no_plaintext_in_the_bucket(
     control = os.urandom(8).hex().encode()
     s3(org).client.put_object(Bucket=s3(org).location.bucket, Key="control",
                               Body=b"plain " + control)
-    assert server_files_contain(s3_server, control)
-    assert not server_files_contain(s3_server, marker)
+    assert found_in_server_files(s3_server, control, marker) == {control}
 
 
 def test_audio_seeking_reads_single_segments(org: Infra) -> None:

@@ -109,13 +109,13 @@ def _cluster(tmp_path: Path, pg_server: str, s3_server: S3Server,
     monkeypatch.setattr(accounts, "_hasher",
                         PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     url = create_database(pg_server, "t_" + uuid.uuid4().hex[:12], template="vault_template")
-    bucket = s3_server.new_bucket()
+    place = s3_server.new_place()  # a prefix in a bucket that has its volumes already
     shared_keys = tmp_path / "shared-keys"
     common = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "AWS_"))},
         **s3_server.env(),
         "VAULT_DATABASE_URL": url,
-        "VAULT_STORAGE_URL": f"s3://{bucket}/vault",
+        "VAULT_STORAGE_URL": f"s3://{place}/vault",
         "VAULT_KEYS_DIR": str(shared_keys),
         "VAULT_REQUIRE_2FA_ROLES": "none",
     }
@@ -130,19 +130,11 @@ def _cluster(tmp_path: Path, pg_server: str, s3_server: S3Server,
     settings = load_settings(environ=envs["a"])
     Keyring.create_first(settings)
     AuditLog.init_keys(settings)
-    engine = db.make_engine(url)
-    infra = Infra.build(settings, db.make_sessionmaker(engine))
-    with db.transaction(infra.sessions) as s:
-        accounts.add_company(s, "HQ", "总公司", hq=True)
-        accounts.add_company(s, "SZ", "深圳公司")
-        accounts.add_company(s, "GZ", "广州公司")
-        for company, dept in {(c, d) for c, d, _ in PEOPLE.values()}:
-            accounts.add_department(s, company, dept, f"{company}-{dept}")
-        for username, (company, dept, roles) in PEOPLE.items():
-            accounts.add_user(s, username, username, company, dept,
-                              accounts.parse_roles(roles), PASSWORD)
     nodes: list[Node] = []
+    engine = db.make_engine(url)
     try:
+        # The nodes start (about 1.5 s each, in parallel) while this process adds the
+        # people: they need the keys above, not the people, until the first request.
         for name in ("a", "b"):
             port = _free_port()
             log = tmp_path / f"node-{name}.log"
@@ -155,6 +147,16 @@ def _cluster(tmp_path: Path, pg_server: str, s3_server: S3Server,
                     env=envs[name], stdout=fh, stderr=subprocess.STDOUT,
                     cwd=envs[name]["VAULT_HOME"])
             nodes.append(Node(name, f"http://127.0.0.1:{port}", envs[name], proc, log))
+        infra = Infra.build(settings, db.make_sessionmaker(engine))
+        with db.transaction(infra.sessions) as s:
+            accounts.add_company(s, "HQ", "总公司", hq=True)
+            accounts.add_company(s, "SZ", "深圳公司")
+            accounts.add_company(s, "GZ", "广州公司")
+            for company, dept in {(c, d) for c, d, _ in PEOPLE.values()}:
+                accounts.add_department(s, company, dept, f"{company}-{dept}")
+            for username, (company, dept, roles) in PEOPLE.items():
+                accounts.add_user(s, username, username, company, dept,
+                                  accounts.parse_roles(roles), PASSWORD)
         for node in nodes:
             _wait_until_up(node)
         yield Cluster(nodes[0], nodes[1], infra)
