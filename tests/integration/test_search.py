@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import io
+import itertools
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql import visitors
 
-from vault import db, filetype
+from vault import db, filetype, textindex
 from vault.actions import Action
 from vault.audit.models import AuditEvent
 from vault.errors import InvalidInput
@@ -240,6 +241,63 @@ def test_large_matched_sets_are_bounded_newest_first(
     assert find(org, "boss", "停车场 第0号").facets["tenant"] == ()
 
 
+def test_merged_tokens_find_what_looked_up_tokens_find(
+        org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bounded pass finds the same matches, scores, totals and facets whether
+    the other tokens are looked up per candidate or (PostgreSQL) merged with the
+    driving token's postings (`search._merged`), capped or not, for a reader of
+    everything in the company and for one who may know of a part: exactly the
+    files in the reader's scope that hold every word (the newest CAP of them when
+    capped), none twice."""
+    words = ["海鸥", "灯塔", "码头", "渔船", "潮汐", "礁石"]
+    holds = [  # which files hold each word: every one, most, some, few, one
+        lambda i: True, lambda i: i % 4 != 0, lambda i: i % 2 == 0, lambda i: i % 3 == 0,
+        lambda i: i in (3, 6, 9), lambda i: i % 2 == 1]
+    tokens: dict[int, set[str]] = {}  # each file's tokens (the title's are other ones)
+    for i in range(12):
+        held = [w for w, has in zip(words, holds, strict=True) if has(i)]
+        body = "，".join(w * (1 + (i + n) % 3) for n, w in enumerate(held))  # tf 1-3
+        level = (Level.INTERNAL, Level.CONFIDENTIAL, Level.SECRET)[i % 3]
+        tokens[register(org, body.encode(), level=level)] = set(textindex.document_tokens(body))
+    search_index.work(org, now=lambda: NOW)
+    engine = org.sessions.kw["bind"]
+    postgres = engine.dialect.name == "postgresql"
+    statements: list[str] = []
+
+    def note(_conn: object, _cur: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    queries = ["，".join(q) for n in (2, 3) for q in itertools.combinations(words, n)][::3]
+    full = search.CAP
+    for who in ("boss", "outsider"):
+        monkeypatch.setattr(search, "CAP", full)
+        visible = set(ids(find(org, who, words[0], per_page=100)))  # a word in every file
+        assert visible == set(tokens) if who == "boss" else set() < visible < set(tokens)
+        for cap in (full, 3):
+            monkeypatch.setattr(search, "CAP", cap)
+            for query in queries:
+                asked = set(textindex.query_tokens(query))
+                wanted = sorted((d for d in visible if asked <= tokens[d]), reverse=True)
+                # The pass runs when every token is in some file in scope.
+                passes = all(any(t in tokens[d] for d in visible) for t in asked)
+                seen: list[tuple[Any, ...]] = []
+                for ratio in ((0, 10**6) if postgres else (search.MERGE_RATIO,)):
+                    monkeypatch.setattr(search, "MERGE_RATIO", ratio)
+                    statements.clear()
+                    event.listen(engine, "before_cursor_execute", note)
+                    try:
+                        found = find(org, who, query, per_page=100)
+                    finally:
+                        event.remove(engine, "before_cursor_execute", note)
+                    lateral = any("LATERAL" in st for st in statements)
+                    assert lateral == (postgres and ratio > 0 and passes), (query, ratio)
+                    assert sorted(ids(found), reverse=True) == wanted[:cap], (who, cap, query)
+                    assert (found.total, found.total_capped) == (min(len(wanted), cap),
+                                                                 len(wanted) > cap)
+                    seen.append((ids(found), [h.score for h in found.hits], found.facets))
+                assert seen.count(seen[0]) == len(seen), (who, cap, query)
+
+
 def test_the_cached_corpus_follows_every_change_at_once(
         org: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
     """A reader's corpus statistics (files in scope, their length, each token's
@@ -372,14 +430,16 @@ def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:
     """On PostgreSQL a search's transaction plans for its own tokens (no generic plan
     of a prepared statement) in the order written (no search over the orders of
     one join per token) and compiles nothing (no JIT, as on every connection);
-    the next transaction has the server's setting again. SQLite gets no such
+    a merged pass's settings end with its statement; the next transaction has
+    the server's settings again. SQLite gets no such
     statement."""
     register(org, "停车场管理规定".encode())
     search_index.work(org, now=lambda: NOW)
     engine = org.sessions.kw["bind"]
     postgres = engine.dialect.name == "postgresql"
     settings = sql_text("SELECT current_setting('jit'), current_setting('plan_cache_mode'), "
-                        "current_setting('join_collapse_limit')")
+                        "current_setting('join_collapse_limit'), "
+                        "current_setting('enable_nestloop'), current_setting('enable_hashjoin')")
     seen: list[str] = []
 
     def note(_conn: object, _cur: object, statement: str, *_args: object) -> None:
@@ -396,8 +456,11 @@ def test_postgresql_plans_each_search_for_its_tokens(org: Infra) -> None:
         event.remove(engine, "before_cursor_execute", note)
     assert len([st for st in seen if "set_config" in st]) == (1 if postgres else 0)
     if postgres:
-        assert during == ("off", "force_custom_plan", "1")
-        assert after == ("off", "auto", "8")
+        # The merged pass (its two tokens are in as many files) turns nested loops and
+        # hash joins off for its own statement only.
+        assert any(st.startswith(search.PG_MERGE) for st in seen)
+        assert during == ("off", "force_custom_plan", "1", "on", "on")
+        assert after == ("off", "auto", "8", "on", "on")
 
 
 def test_batches_share_the_queue_and_lose_nothing_superseded(org: Infra) -> None:
