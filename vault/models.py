@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -722,7 +723,9 @@ class Posting(Base):
     """(keyed token hash, document, version, term frequency): the whole index."""
 
     __tablename__ = "postings"
-    __table_args__ = {"sqlite_with_rowid": False}
+    # tf in the key's entries on PostgreSQL: index-only lookups (0017_postings_tf_in_key).
+    __table_args__ = (PrimaryKeyConstraint("token", "document_id", postgresql_include=["tf"]),
+                      {"sqlite_with_rowid": False})
 
     token: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True,
