@@ -37,6 +37,38 @@ def enrol_second_factor(page: Page, shot: Callable[[str], None] | None = None) -
     return secret
 
 
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def sign_in_by_request(page: Page, username: str, password: str) -> str | None:
+    """Sign in through the real pages over HTTP with the context's own request client
+    (`page.request` shares the tab's cookies), without the tab rendering them: for tests
+    about the pages behind the sign-in. Someone who must enrol does so on the way (the
+    secret is read from the enrolment page; the recovery codes page is checked and left).
+    Returns the secret, or None when no second factor was involved. The pages themselves
+    in the browser: test_sign_in_flow (password), `enrol_second_factor` (the flows)."""
+    login = page.request.get("/login")
+    assert login.ok, login.status
+    resp = page.request.post("/login", form={"username": username, "password": password,
+                                             "csrf_token": _csrf(login.text())})
+    assert resp.ok, resp.status
+    if not resp.url.split("?")[0].endswith("/login/enrol"):
+        assert "/login" not in resp.url, f"not signed in: {resp.url}"
+        return None
+    enrol = resp.text()
+    found = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]{32})<', enrol)
+    assert found, "no key on the enrolment page"
+    secret = found.group(1)
+    done = page.request.post("/login/enrol", form={"code": pyotp.TOTP(secret).now(),
+                                                   "csrf_token": _csrf(enrol)})
+    assert done.ok, done.status
+    assert len(re.findall(r"<code>[a-z0-9-]{19}</code>", done.text())) == 10
+    return secret
+
+
 def later_code(secret: str) -> str:
     """A code the server has not seen: one step ahead (it accepts ±1 step)."""
     return pyotp.TOTP(secret).at(int(time.time()) + 30)
