@@ -8,7 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyotp
-from browsertools import enrol_second_factor, later_code, nav_to, sign_in  # noqa: I001
+from browsertools import (  # noqa: I001
+    enrol_second_factor,
+    later_code,
+    nav_to,
+    sign_in,
+    sign_in_by_request,
+)
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from playwright.sync_api import Page, Response
 from sqlalchemy import func, select
@@ -97,8 +103,8 @@ def test_2_uploads_say_they_succeeded_and_load_the_page_once(
 
 def test_5_the_menu_fits_in_one_line_and_folds_on_a_phone(
         page: Page, shot: Callable[[str], None], org: Infra) -> None:
-    sign_in(page, "ceo", PASSWORD)  # an HQ executive has the longest menu
-    enrol_second_factor(page)
+    assert sign_in_by_request(page, "ceo", PASSWORD)  # an HQ executive: the longest menu
+    page.goto("/")
     header = page.locator("header.top").bounding_box()
     assert header is not None and header["height"] < 60  # one line at 1280 px
     for summary in page.locator("header nav.main-nav summary").all():
@@ -193,8 +199,8 @@ def test_8_a_decided_request_leaves_the_approvers_unread_list(
     doc_id = register_secret_pdf(org)
     with unit_of_work(org, "clerk") as ctx:
         req_id = copies.request(ctx, doc_id, copies.CopyKind.COPY, purpose="审计资料").id
-    sign_in(page, "gm", PASSWORD)
-    enrol_second_factor(page)
+    assert sign_in_by_request(page, "gm", PASSWORD)
+    page.goto("/")
     assert "待审批" in page.inner_text("#approvals")
     page.goto(f"/copies/{req_id}")
     page.click("#approve")  # the enrolment just now counts as a fresh sign-in
@@ -252,8 +258,7 @@ def test_13_no_request_goes_unanswered_for_a_favicon(page: Page, org: Infra) -> 
 
 def test_12_an_admin_changes_a_persons_name_email_company_and_department(
         page: Page, shot: Callable[[str], None], org: Infra) -> None:
-    sign_in(page, "root", PASSWORD)
-    enrol_second_factor(page)
+    assert sign_in_by_request(page, "root", PASSWORD)
     page.goto("/admin/users/clerk")
     page.fill("#details-form input[name=name]", "王小红")
     page.fill("#details-form input[name=email]", "xiaohong@example.com")
@@ -290,8 +295,7 @@ def test_3_and_4_the_audit_trail_speaks_words_and_fits_1280(
     doc_id = register_secret_pdf(org)
     with unit_of_work(org, "clerk") as ctx:
         copies.request(ctx, doc_id, copies.CopyKind.COPY, purpose="审计资料")
-    sign_in(page, "auditor", PASSWORD)
-    enrol_second_factor(page)
+    assert sign_in_by_request(page, "auditor", PASSWORD)
     page.goto("/compliance/")
     page.wait_for_selector("table.events")
     text = page.inner_text("main")
