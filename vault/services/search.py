@@ -22,6 +22,7 @@ import logging
 import operator
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     LargeBinary,
+    Select,
     String,
     and_,
     bindparam,
@@ -406,86 +408,7 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
     capped = False
     facets: dict[str, tuple[Facet, ...]] = {}
     if n_docs and len(doc_freq) == len(hashes):
-        # The rarest token drives: its postings are the candidates, and each other
-        # token is a lookup of (token, document) in the postings' primary key; on
-        # PostgreSQL a token whose postings are not many more than the driving
-        # token's is merged with them instead (`_merged`).
-        driving = min(hashes, key=lambda h: (doc_freq[h], h))
-        merge = _merged(session, doc_freq, driving)
-        order = [driving, *sorted((h for h in hashes if h != driving),
-                                  key=lambda h: (h not in merge, doc_freq[h], h))]
-        postings = [aliased(Posting, name=f"p{i}") for i in range(len(order))]
-        first = postings[0]
-        level = scope.effective_level(ctx.now)
-        if merge:
-            # Every other join is a lookup by the row before it: the documents (the
-            # conditions, evaluated for matched postings only) and the tokens too
-            # common to merge. A lateral subquery that PostgreSQL may not flatten
-            # (OFFSET 0) is joined by a nested loop whatever the settings say.
-            doc = (select(Document.id, level.label("level"), Document.category,
-                          Document.tenant_id, Document.text_tokens)
-                   .where(Document.id == first.document_id, *conds).offset(0).lateral("d"))
-            tfs: list[Any] = [first.tf]
-            joined: Any = first
-            for h, p in zip(order[1:], postings[1:], strict=True):
-                if h in merge:
-                    joined = join(joined, p, and_(p.token == h,
-                                                  p.document_id == first.document_id))
-                    tfs.append(p.tf)
-                else:
-                    probe = (select(p.tf).where(p.token == h, p.document_id == first.document_id)
-                             .offset(0).lateral(f"l{len(tfs)}"))
-                    joined = join(joined, probe, true())
-                    tfs.append(probe.c.tf)
-            joined = join(joined, doc, true())
-            length: Any = doc.c.text_tokens
-            columns: tuple[Any, ...] = (doc.c.level, doc.c.category, doc.c.tenant_id)
-        else:
-            tfs, joined = [p.tf for p in postings], first
-            length = Document.text_tokens
-            columns = (level.label("level"), Document.category, Document.tenant_id)
-        k1, b = textindex.K1, textindex.B
-        norm = literal(k1 * (1 - b), Float) + literal(k1 * b / avg_len, Float) * cast(
-            length, Float)
-        terms = [literal(textindex.idf(n_docs, doc_freq[h]) * (k1 + 1), Float)
-                 * cast(tf, Float) / (cast(tf, Float) + norm)
-                 for h, tf in zip(order, tfs, strict=True)]
-        score = functools.reduce(operator.add, terms).label("score")
-        matched = select(first.document_id.label("document_id"), score,
-                         *columns).select_from(joined)
-        if not merge:
-            # The rarest token's postings drive and the others are looked up, in the
-            # postings' primary key. SQLite chose otherwise when free to: "+ 0" keeps
-            # the rarest token's rows from being looked up by document (so they come
-            # first), and reading tf (never 0) keeps the others in the primary key,
-            # whose pages every statement shares (for the counts it used the
-            # document-id index, a second tree: 2.7 s against 0.2 s for a 3-token query
-            # matching 88,723 of 100,000 files). PostgreSQL keeps the written order
-            # (`_plan_for_this_query`).
-            anchor = (first.document_id + 0 if session.get_bind().dialect.name == "sqlite"
-                      else first.document_id)
-            for h, p in zip(order[1:], postings[1:], strict=True):
-                matched = matched.join(p, and_(p.token == h, p.document_id == anchor,
-                                               p.tf > 0))
-        if members is not None:
-            # The driving postings of files out of the (cached) corpus go before
-            # their documents are read; the conditions stay, and decide.
-            matched = matched.where(_in(session, members, first.document_id))
-        if not merge:
-            matched = matched.join(Document, Document.id == first.document_id).where(*conds)
-        matched = matched.where(first.token == driving)
-        # One bounded pass, newest first in the driving postings' own order (no sort
-        # of the matched set): up to CAP matches are all ranked, counted and
-        # faceted here; past CAP the newest CAP are, and the total and the facets
-        # say "more than" (a common word in most of 100,000 files no longer costs
-        # a ranking and a count of all of them).
-        bounded = matched.order_by(first.document_id.desc()).limit(CAP + 1)
-        if merge:  # (a failed statement rolls the transaction and the settings back)
-            session.execute(text(PG_MERGE))
-            rows = session.execute(bounded).all()
-            session.execute(text(PG_MERGE_DONE))
-        else:
-            rows = session.execute(bounded).all()
+        rows = _bounded_pass(ctx, conds, hashes, doc_freq, members, n_docs, avg_len)
         if len(rows) > CAP:
             rows, capped = rows[:CAP], True
         total = len(rows)
@@ -507,6 +430,112 @@ def search(ctx: Ctx, q: documents.Query, lang: str = "zh") -> Results:
                        # ``results`` is then "at least": the newest CAP were counted.
                        **({"capped": True} if capped else {})})
     return Results(tuple(hits), total, q.page, q.per_page, facets, unindexed, capped)
+
+
+def _bounded_pass(ctx: Ctx, conds: list[ColumnElement[bool]], hashes: list[int],
+                  doc_freq: dict[int, int], members: bytes | None, n_docs: int,
+                  avg_len: float) -> list[Any]:
+    """Up to CAP + 1 files in scope holding every token, newest first, each with its
+    score, level, category and tenant (for the facets).
+
+    The rarest token drives: its postings are the candidates, and each other token is
+    a lookup of (token, document) in the postings' primary key; on PostgreSQL a token
+    whose postings are not many more than the driving token's is merged with them
+    instead (`_merged`). One bounded pass, newest first in the driving postings' own
+    order (no sort of the matched set): up to CAP matches are all ranked, counted and
+    faceted; past CAP the newest CAP are, and the total and the facets say "more
+    than" (a common word in most of 100,000 files no longer costs a ranking and a
+    count of all of them)."""
+    session = ctx.session
+    driving = min(hashes, key=lambda h: (doc_freq[h], h))
+    merge = _merged(session, doc_freq, driving)
+    order = [driving, *sorted((h for h in hashes if h != driving),
+                              key=lambda h: (h not in merge, doc_freq[h], h))]
+    postings = [aliased(Posting, name=f"p{i}") for i in range(len(order))]
+    first = postings[0]
+    level = scope.effective_level(ctx.now)
+
+    def score(tfs: list[Any], length: Any) -> Any:
+        k1, b = textindex.K1, textindex.B
+        norm = literal(k1 * (1 - b), Float) + literal(k1 * b / avg_len, Float) * cast(
+            length, Float)
+        terms = [literal(textindex.idf(n_docs, doc_freq[h]) * (k1 + 1), Float)
+                 * cast(tf, Float) / (cast(tf, Float) + norm)
+                 for h, tf in zip(order, tfs, strict=True)]
+        return functools.reduce(operator.add, terms).label("score")
+
+    if merge:
+        matched = _merging(order, postings, merge, conds, level, score)
+    else:
+        matched = _looking_up(session, order, postings, level, score)
+    if members is not None:
+        # The driving postings of files out of the (cached) corpus go before
+        # their documents are read; the conditions stay, and decide.
+        matched = matched.where(_in(session, members, first.document_id))
+    if not merge:
+        matched = matched.where(*conds)
+    bounded = (matched.where(first.token == driving)
+               .order_by(first.document_id.desc()).limit(CAP + 1))
+    if not merge:
+        return list(session.execute(bounded).all())
+    # (a failed statement rolls the transaction and the settings back)
+    session.execute(text(PG_MERGE))
+    rows = list(session.execute(bounded).all())
+    session.execute(text(PG_MERGE_DONE))
+    return rows
+
+
+def _looking_up(session: Session, order: list[int], postings: list[Any], level: Any,
+                score: Callable[[list[Any], Any], Any]) -> Select[Any]:
+    """The bounded pass's statement, every other token looked up by document (the
+    conditions are added by the caller)."""
+    first = postings[0]
+    matched = select(first.document_id.label("document_id"),
+                     score([p.tf for p in postings], Document.text_tokens),
+                     level.label("level"), Document.category,
+                     Document.tenant_id).select_from(first)
+    # The rarest token's postings drive and the others are looked up, in the
+    # postings' primary key. SQLite chose otherwise when free to: "+ 0" keeps
+    # the rarest token's rows from being looked up by document (so they come
+    # first), and reading tf (never 0) keeps the others in the primary key,
+    # whose pages every statement shares (for the counts it used the
+    # document-id index, a second tree: 2.7 s against 0.2 s for a 3-token query
+    # matching 88,723 of 100,000 files). PostgreSQL keeps the written order
+    # (`_plan_for_this_query`).
+    anchor = (first.document_id + 0 if session.get_bind().dialect.name == "sqlite"
+              else first.document_id)
+    for h, p in zip(order[1:], postings[1:], strict=True):
+        matched = matched.join(p, and_(p.token == h, p.document_id == anchor, p.tf > 0))
+    return matched.join(Document, Document.id == first.document_id)
+
+
+def _merging(order: list[int], postings: list[Any], merge: set[int],
+             conds: list[ColumnElement[bool]], level: Any,
+             score: Callable[[list[Any], Any], Any]) -> Select[Any]:
+    """The bounded pass's statement on PostgreSQL when some tokens are merged
+    (`_merged`). Every other join is a lookup by the row before it: the documents
+    (the conditions, evaluated for matched postings only) and the tokens too common
+    to merge. A lateral subquery that PostgreSQL may not flatten (OFFSET 0) is joined
+    by a nested loop whatever the settings say."""
+    first = postings[0]
+    doc = (select(Document.id, level.label("level"), Document.category,
+                  Document.tenant_id, Document.text_tokens)
+           .where(Document.id == first.document_id, *conds).offset(0).lateral("d"))
+    tfs: list[Any] = [first.tf]
+    joined: Any = first
+    for h, p in zip(order[1:], postings[1:], strict=True):
+        if h in merge:
+            joined = join(joined, p, and_(p.token == h, p.document_id == first.document_id))
+            tfs.append(p.tf)
+        else:
+            probe = (select(p.tf).where(p.token == h, p.document_id == first.document_id)
+                     .offset(0).lateral(f"l{len(tfs)}"))
+            joined = join(joined, probe, true())
+            tfs.append(probe.c.tf)
+    joined = join(joined, doc, true())
+    return select(first.document_id.label("document_id"),
+                  score(tfs, doc.c.text_tokens), doc.c.level, doc.c.category,
+                  doc.c.tenant_id).select_from(joined)
 
 
 def _facets_of(ctx: Ctx, rows: Any, lang: str) -> dict[str, tuple[Facet, ...]]:
