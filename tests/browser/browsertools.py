@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import pyotp
+from pagetext import csrf_of, recovery_codes_of, secret_of  # noqa: I001 - tests/pagetext.py
 from playwright.sync_api import Page
 
 
@@ -37,12 +38,6 @@ def enrol_second_factor(page: Page, shot: Callable[[str], None] | None = None) -
     return secret
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
 def sign_in_by_request(page: Page, username: str, password: str) -> str | None:
     """Sign in through the real pages over HTTP with the context's own request client
     (`page.request` shares the tab's cookies), without the tab rendering them: for tests
@@ -53,19 +48,18 @@ def sign_in_by_request(page: Page, username: str, password: str) -> str | None:
     login = page.request.get("/login")
     assert login.ok, login.status
     resp = page.request.post("/login", form={"username": username, "password": password,
-                                             "csrf_token": _csrf(login.text())})
+                                             "csrf_token": csrf_of(login.text())})
     assert resp.ok, resp.status
     if not resp.url.split("?")[0].endswith("/login/enrol"):
         assert "/login" not in resp.url, f"not signed in: {resp.url}"
         return None
     enrol = resp.text()
-    found = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]{32})<', enrol)
-    assert found, "no key on the enrolment page"
-    secret = found.group(1)
+    secret = secret_of(enrol)
+    assert len(secret) == 32, secret
     done = page.request.post("/login/enrol", form={"code": pyotp.TOTP(secret).now(),
-                                                   "csrf_token": _csrf(enrol)})
+                                                   "csrf_token": csrf_of(enrol)})
     assert done.ok, done.status
-    assert len(re.findall(r"<code>[a-z0-9-]{19}</code>", done.text())) == 10
+    assert len(recovery_codes_of(done.text())) == 10
     return secret
 
 

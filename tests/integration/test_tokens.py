@@ -30,11 +30,13 @@ def make(infra: Infra, actor: str | None = "clerk", name: str = "hotline",
 
 
 def who(infra: Infra, token: str, now: datetime = NOW) -> str | None:
+    """Whose token it is, as the API asks (web/api.py): look it up, record the use."""
     with infra.sessions() as s:
-        user = tokens.authenticate(s, token, now)
-        name = user.username if user else None
+        bearer = tokens.lookup(s, token, now)
+        if bearer is not None:
+            tokens.note_use(s, bearer, now)
         s.commit()
-    return name
+    return bearer.username if bearer else None
 
 
 def row_of(infra: Infra, token_id: int) -> ApiToken:

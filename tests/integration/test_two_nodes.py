@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner, Result
+from pagetext import csrf_of  # noqa: I001 - tests/pagetext.py
 from people import PASSWORD, PEOPLE  # noqa: I001 - tests/people.py
 from servers import S3Server, create_database
 from servers import free_port as _free_port
@@ -173,9 +173,7 @@ def _cluster(tmp_path: Path, pg_server: str, s3_server: S3Server,
 
 
 def csrf(http: requests.Session, url: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', http.get(url).text)
-    assert match, f"no CSRF token on {url}"
-    return match.group(1)
+    return csrf_of(http.get(url).text, url)
 
 
 def sign_in(http: requests.Session, base: str, username: str,

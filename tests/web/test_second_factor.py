@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pagetext import secret_of  # noqa: I001 - tests/pagetext.py
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from twofactor import code, enrol, pending_mode  # noqa: I001 - tests/web/twofactor.py
 from webtools import csrf_token, sign_in  # noqa: I001 - tests/web/webtools.py
@@ -44,11 +45,10 @@ def test_roles_that_require_it_enrol_before_anything_else(app: Flask) -> None:
     page = client.get("/login/enrol").get_data(as_text=True)
     assert "设置双重验证" in page and "您的角色要求使用双重验证" in page
     assert 'src="data:image/svg+xml' in page  # the QR code, no outside request
-    secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', page)
-    assert secret
+    secret = secret_of(page)
     status, _loc, body = _post(client, "/login/enrol", {"code": "12345x"})
     assert status == 400 and "验证码错误或已过期" in body and not _signed_in(client)
-    status, _loc, body = _post(client, "/login/enrol", {"code": code(secret.group(1))})
+    status, _loc, body = _post(client, "/login/enrol", {"code": code(secret)})
     assert status == 200 and "双重验证已设置完成" in body
     assert len(re.findall(r"<code>([a-z0-9-]{19})</code>", body)) == 10
     assert _signed_in(client) and pending_mode(client) is None

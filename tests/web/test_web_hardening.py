@@ -3,13 +3,13 @@ server, token creation needs a fresh sign-in (with the code where there is one).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pagetext import csrf_of  # noqa: I001 - tests/pagetext.py
 from people import PASSWORD  # noqa: I001 - tests/people.py
 from sqlalchemy import select
 from twofactor import code  # noqa: I001 - tests/web/twofactor.py
@@ -61,10 +61,8 @@ def test_sign_out_ends_the_session_for_a_copied_cookie(
     # The copied cookie no longer signs anyone in, and cannot mint a token.
     resp = thief.get("/")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                      thief.get("/login").get_data(as_text=True))
-    assert token
-    resp = thief.post("/tokens/", data={"name": "stolen", "csrf_token": token.group(1)})
+    token = csrf_of(thief.get("/login").get_data(as_text=True))
+    resp = thief.post("/tokens/", data={"name": "stolen", "csrf_token": token})
     assert resp.status_code in (302, 400) and _tokens(app) == 0
     assert [e.actor for e in _events(app, Action.AUTH_SIGN_OUT)] == ["clerk"]
 
@@ -237,11 +235,9 @@ def test_the_password_page_refuses_a_guessable_password_in_the_readers_language(
 
 
 def _try(client: FlaskClient, username: str, password: str) -> int:
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                      client.get("/login").get_data(as_text=True))
-    assert token
+    token = csrf_of(client.get("/login").get_data(as_text=True))
     return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token.group(1)}).status_code
+                                       "csrf_token": token}).status_code
 
 
 def test_one_address_spraying_many_accounts_is_paused_on_every_node(app: Flask) -> None:

@@ -3,13 +3,11 @@ enrolment of people whose roles require one, and codes from the secret it showed
 
 from __future__ import annotations
 
-import re
 import time
 
 import pyotp
 from flask.testing import FlaskClient
-
-SECRET_RE = re.compile(r'id="totp-secret"[^>]*>([A-Z2-7]+)<')
+from pagetext import csrf_of, recovery_codes_of, secret_of  # noqa: I001 - tests/pagetext.py
 
 
 def code(secret: str, offset_steps: int = 0) -> str:
@@ -27,14 +25,10 @@ def pending_mode(client: FlaskClient) -> str | None:
 def enrol(client: FlaskClient, path: str = "/login/enrol") -> tuple[str, list[str]]:
     """Enrol through the real pages; returns the secret and the recovery codes."""
     page = client.get(path).get_data(as_text=True)
-    match = SECRET_RE.search(page)
-    assert match, f"no secret on {path}"
-    secret = match.group(1)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert token
-    resp = client.post(path, data={"code": code(secret), "csrf_token": token.group(1)})
+    secret = secret_of(page, path)
+    resp = client.post(path, data={"code": code(secret), "csrf_token": csrf_of(page, path)})
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    codes = re.findall(r"<code>([a-z0-9-]{19})</code>", resp.get_data(as_text=True))
+    codes = recovery_codes_of(resp.get_data(as_text=True))
     assert len(codes) == 10
     return secret, codes
 

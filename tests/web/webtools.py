@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from flask.testing import FlaskClient
+from pagetext import csrf_of  # noqa: I001 - tests/pagetext.py
 from people import PASSWORD  # noqa: I001 - tests/people.py
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
+    return csrf_of(client.get(path).get_data(as_text=True), path)
 
 
 def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> int:

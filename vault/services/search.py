@@ -331,7 +331,7 @@ PG_SETTINGS = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
 MERGE_RATIO = 8
 #: The settings of the bounded pass when it merges (`_merged`), and back after it.
 PG_MERGE = "SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off"
-PG_MERGE_DONE = "SET LOCAL enable_nestloop = on; SET LOCAL enable_hashjoin = on"
+PG_MERGE_DONE = "SET LOCAL enable_nestloop TO DEFAULT; SET LOCAL enable_hashjoin TO DEFAULT"
 
 
 def _merged(session: Session, doc_freq: dict[int, int], driving: int) -> set[int]:

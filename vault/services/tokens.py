@@ -277,12 +277,3 @@ def note_use(session: Session, bearer: Bearer, now: datetime) -> None:
         .values(last_used_at=now)
     )
 
-
-def authenticate(session: Session, presented: str, now: datetime | None = None) -> User | None:
-    """The owner of a live token, or None; records the use (the caller commits)."""
-    now = now or datetime.now(UTC)
-    bearer = lookup(session, presented, now)
-    if bearer is None:
-        return None
-    note_use(session, bearer, now)
-    return session.get(User, bearer.user_id)
